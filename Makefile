@@ -1,0 +1,48 @@
+# Kyso: the two commands of the README are `make run` and `make test`.
+# Both install what is missing (Debian packages, a virtualenv with Kyso in it) and refresh it
+# when setup.cfg or pyproject.toml change.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.kyso-installed
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian packages: PKCS#11 (SoftHSM2, OpenSC), pdfsig (poppler-utils), NSS tools for pdfsig's
+# trust store, qpdf, fonts with Vietnamese glyphs, and venv support for Python 3.11.
+DEB_PACKAGES := softhsm2 opensc poppler-utils libnss3-tools qpdf fonts-liberation fonts-dejavu-core
+
+.PHONY: run test test-all bench sysdeps venv clean
+
+run: sysdeps venv
+	$(VENV)/bin/kyso serve
+
+test: sysdeps venv
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-all: sysdeps venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: sysdeps venv
+	$(PY) bench/sign_bench.py $(BENCH_ARGS)
+
+sysdeps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	$(PYTHON) -c "import venv, ensurepip" >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test,bench]"
+	@touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

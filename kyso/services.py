@@ -1,0 +1,102 @@
+"""The composition root: builds the signer (and later the verifier and the
+registers) from :class:`~kyso.settings.Settings`.
+
+``api.py`` and ``kyso.cli`` ask this module for ready objects and never
+assemble them themselves. In dev mode it loads ``certs_dev`` for the
+configured base URL, provisions a SoftHSM2 token under ``data_dir`` with the
+officials' and agencies' keys, and opens them through PKCS#11 exactly as a
+production HSM would be used.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from pathlib import Path
+
+from kyso.errors import ConfigurationError, ErrorKind, KysoError
+from kyso.settings import DEV_PKCS11_SO_PIN, Settings
+from signer import KeyHolder, Pkcs11Token, SigningEngine, SigningPolicy
+
+log = logging.getLogger(__name__)
+
+
+class Unauthenticated(KysoError):
+    code = "unauthenticated"
+    kind = ErrorKind.UNAUTHENTICATED
+    message_en = "A valid API token is required (Authorization: Bearer <token>)."
+    message_vi = "Cần mã truy cập hợp lệ (Authorization: Bearer <token>)."
+
+
+@dataclasses.dataclass(frozen=True)
+class Official:
+    """A user allowed to sign with exactly one key: their own."""
+
+    label: str
+    display_name: str
+    role: str            # "official" or "agency"
+    token: str           # development API token (issue 6 brings real accounts)
+    key_holder: KeyHolder = dataclasses.field(repr=False)
+
+
+def dev_token(label: str) -> str:
+    """The development API token of a dev identity (printed by ``make run``)."""
+    return f"kyso-dev-{label}"
+
+
+class Services:
+    """Long-lived objects of one Kyso process."""
+
+    def __init__(self, *, settings: Settings, engine: SigningEngine, officials: dict[str, Official],
+                 pki=None, token: Pkcs11Token | None = None) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.pki = pki
+        self._officials_by_token = {o.token: o for o in officials.values()}
+        self.officials = officials
+        self._token = token
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Services":
+        if settings.is_production:
+            raise ConfigurationError(
+                "production key binding arrives with the service issue; run in dev mode",
+                message_vi="Chế độ production chưa hỗ trợ gán khóa; hãy chạy ở chế độ dev.")
+        return cls.for_dev(settings)
+
+    @classmethod
+    def for_dev(cls, settings: Settings) -> "Services":
+        from devpki import DevPKI
+        from devpki.softhsm import provision_token
+
+        pki = DevPKI.load(settings.dev_pki_url)
+        token_dir = Path(settings.data_dir) / "softhsm"
+        identities = [i for i in pki.identities if i.role in ("official", "agency")]
+        soft = provision_token(pki, token_dir, label=settings.pkcs11_token, user_pin=settings.pkcs11_pin,
+                               so_pin=DEV_PKCS11_SO_PIN, identities=identities)
+        soft.activate()
+        token = Pkcs11Token.open(module=settings.pkcs11_module, token_label=settings.pkcs11_token,
+                                 pin=settings.pkcs11_pin)
+        officials = {}
+        for ident in identities:
+            holder = token.key_holder(ident.label, chain=pki.chain(ident.label))
+            officials[ident.label] = Official(label=ident.label, display_name=ident.display_name,
+                                              role=ident.role, token=dev_token(ident.label),
+                                              key_holder=holder)
+        policy = SigningPolicy.for_dev_pki(
+            pki, rsa_padding=settings.rsa_padding,
+            **({"check_chain_and_revocation": False} if settings.revocation_check == "dangerous-skip" else {}))
+        return cls(settings=settings, engine=SigningEngine(policy=policy), officials=officials,
+                   pki=pki, token=token)
+
+    def official_for_token(self, token: str | None) -> Official:
+        official = self._officials_by_token.get(token or "")
+        if official is None:
+            raise Unauthenticated()
+        return official
+
+    def close(self) -> None:
+        if self._token is not None:
+            self._token.close()
+            self._token = None

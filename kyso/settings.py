@@ -1,0 +1,176 @@
+"""Typed settings read from ``KYSO_*`` environment variables.
+
+:meth:`Settings.from_env` fails fast: an unknown ``KYSO_*`` variable, a value
+that does not parse, or an unsafe value in production mode raises
+:class:`~kyso.errors.ConfigurationError` naming the variable.
+
+=========================  ==========================================  =====================
+variable                   meaning                                     default
+=========================  ==========================================  =====================
+KYSO_MODE                  ``dev`` (embedded default) or ``production``  ``dev``
+KYSO_HOST / KYSO_PORT      where the service listens                   ``127.0.0.1`` / 8080
+KYSO_DATA_DIR              working data (SoftHSM token, documents)     ``./var``
+KYSO_DEV_PKI_URL           base URL of the dev PKI's OCSP/CRL/TSA      ``http://HOST:PORT/dev-pki``
+KYSO_TSA_URL               RFC 3161 time-stamping authority            the dev PKI's TSA in dev mode
+KYSO_RSA_PADDING           ``pkcs1v15`` or ``pss`` for RSA keys        ``pkcs1v15``
+KYSO_DEFAULT_LEVEL         PAdES level when a request names none       ``B-T``
+KYSO_REVOCATION_CHECK      ``require`` or ``dangerous-skip``           ``require``
+KYSO_MAX_UPLOAD_MB         upload size limit                           100
+KYSO_SECRET_KEY            secret for sessions and HMACs               a dev value (refused in production)
+KYSO_PKCS11_MODULE         PKCS#11 library                             SoftHSM2's library
+KYSO_PKCS11_TOKEN          token label                                 ``kyso-dev``
+KYSO_PKCS11_PIN            user PIN                                    dev PIN (refused in production)
+=========================  ==========================================  =====================
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Mapping
+
+from kyso.errors import ConfigurationError
+
+DEV_SECRET_KEY = "kyso-dev-secret-not-for-production"
+DEV_PKCS11_PIN = "1234"
+DEV_PKCS11_SO_PIN = "5678"
+DEV_TOKEN_LABEL = "kyso-dev"
+
+LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
+
+_KNOWN = {
+    "KYSO_MODE", "KYSO_HOST", "KYSO_PORT", "KYSO_DATA_DIR", "KYSO_DEV_PKI_URL",
+    "KYSO_TSA_URL", "KYSO_RSA_PADDING", "KYSO_DEFAULT_LEVEL", "KYSO_REVOCATION_CHECK",
+    "KYSO_MAX_UPLOAD_MB", "KYSO_SECRET_KEY", "KYSO_PKCS11_MODULE", "KYSO_PKCS11_TOKEN",
+    "KYSO_PKCS11_PIN",
+    # read by devpki's command line, not by the service:
+    "KYSO_DEV_P12_PASSPHRASE", "KYSO_SOFTHSM2_MODULE",
+    # read by `kyso sign --pkcs12` (never stored):
+    "KYSO_PKCS12_PASSPHRASE",
+}
+
+
+def _softhsm_module() -> str:
+    for candidate in (
+        "/usr/lib/softhsm/libsofthsm2.so",
+        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+        "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+        "/usr/local/lib/softhsm/libsofthsm2.so",
+    ):
+        if Path(candidate).exists():
+            return candidate
+    return "/usr/lib/softhsm/libsofthsm2.so"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything the service and the command line are configured with."""
+
+    mode: str = "dev"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("var")
+    dev_pki_url: str | None = None
+    tsa_url: str | None = None
+    rsa_padding: str = "pkcs1v15"
+    default_level: str = "B-T"
+    revocation_check: str = "require"
+    max_upload_bytes: int = 100 * 1024 * 1024
+    secret_key: str = DEV_SECRET_KEY
+    pkcs11_module: str = dataclasses.field(default_factory=_softhsm_module)
+    pkcs11_token: str = DEV_TOKEN_LABEL
+    pkcs11_pin: str = DEV_PKCS11_PIN
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("dev", "production"):
+            raise ConfigurationError(
+                f"KYSO_MODE must be 'dev' or 'production', not {self.mode!r}",
+                message_vi=f"KYSO_MODE phải là 'dev' hoặc 'production', không phải {self.mode!r}",
+            )
+        if self.rsa_padding not in ("pkcs1v15", "pss"):
+            raise ConfigurationError(f"KYSO_RSA_PADDING must be 'pkcs1v15' or 'pss', not {self.rsa_padding!r}")
+        if self.default_level not in LEVELS:
+            raise ConfigurationError(f"KYSO_DEFAULT_LEVEL must be one of {', '.join(LEVELS)}")
+        if self.revocation_check not in ("require", "dangerous-skip"):
+            raise ConfigurationError("KYSO_REVOCATION_CHECK must be 'require' or 'dangerous-skip'")
+        if not (0 < self.port < 65536):
+            raise ConfigurationError(f"KYSO_PORT out of range: {self.port}")
+        if self.max_upload_bytes <= 0:
+            raise ConfigurationError("KYSO_MAX_UPLOAD_MB must be positive")
+        if self.mode == "dev" and self.dev_pki_url is None:
+            object.__setattr__(self, "dev_pki_url", f"http://{self.host}:{self.port}/dev-pki")
+        if self.is_production:
+            self._check_production()
+
+    @property
+    def is_production(self) -> bool:
+        return self.mode == "production"
+
+    @property
+    def uses_dev_pki(self) -> bool:
+        return self.dev_pki_url is not None
+
+    def _check_production(self) -> None:
+        problems = []
+        if self.dev_pki_url is not None:
+            problems.append("KYSO_DEV_PKI_URL: the development PKI (certs_dev) is refused in production")
+        if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
+            problems.append("KYSO_SECRET_KEY: set a random secret of at least 32 characters")
+        if self.pkcs11_pin == DEV_PKCS11_PIN:
+            problems.append("KYSO_PKCS11_PIN: the development PIN is refused in production")
+        if self.pkcs11_token == DEV_TOKEN_LABEL:
+            problems.append("KYSO_PKCS11_TOKEN: the development token is refused in production")
+        if self.tsa_url is None:
+            problems.append("KYSO_TSA_URL: production needs a time-stamping authority")
+        if self.revocation_check != "require":
+            problems.append("KYSO_REVOCATION_CHECK: revocation checking cannot be skipped in production")
+        if problems:
+            raise ConfigurationError(
+                "unsafe production settings: " + "; ".join(problems),
+                message_vi="Cấu hình chế độ production không an toàn: " + "; ".join(problems),
+                detail={"problems": problems},
+            )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Read settings from ``KYSO_*`` variables; unknown ones are an error."""
+        env = os.environ if environ is None else environ
+        unknown = sorted(k for k in env if k.startswith("KYSO_") and k not in _KNOWN)
+        if unknown:
+            raise ConfigurationError(
+                f"unknown setting(s): {', '.join(unknown)}",
+                message_vi=f"Biến cấu hình không xác định: {', '.join(unknown)}",
+                detail={"unknown": unknown},
+            )
+        kwargs: dict = {}
+
+        def text(var: str, field: str) -> None:
+            if var in env:
+                value = env[var].strip()
+                if not value:
+                    raise ConfigurationError(f"{var} is set but empty")
+                kwargs[field] = value
+
+        def integer(var: str, field: str, scale: int = 1) -> None:
+            if var in env:
+                try:
+                    kwargs[field] = int(env[var]) * scale
+                except ValueError:
+                    raise ConfigurationError(f"{var} must be an integer, not {env[var]!r}") from None
+
+        text("KYSO_MODE", "mode")
+        text("KYSO_HOST", "host")
+        integer("KYSO_PORT", "port")
+        if "KYSO_DATA_DIR" in env:
+            kwargs["data_dir"] = Path(env["KYSO_DATA_DIR"])
+        text("KYSO_DEV_PKI_URL", "dev_pki_url")
+        text("KYSO_TSA_URL", "tsa_url")
+        text("KYSO_RSA_PADDING", "rsa_padding")
+        text("KYSO_DEFAULT_LEVEL", "default_level")
+        text("KYSO_REVOCATION_CHECK", "revocation_check")
+        integer("KYSO_MAX_UPLOAD_MB", "max_upload_bytes", 1024 * 1024)
+        text("KYSO_SECRET_KEY", "secret_key")
+        text("KYSO_PKCS11_MODULE", "pkcs11_module")
+        text("KYSO_PKCS11_TOKEN", "pkcs11_token")
+        text("KYSO_PKCS11_PIN", "pkcs11_pin")
+        return cls(**kwargs)

@@ -1,0 +1,311 @@
+"""How to sign: the PAdES signing engine.
+
+    engine = SigningEngine(policy=SigningPolicy.for_dev_pki(pki))
+    signed = engine.sign(SignRequest(document=pdf_bytes, level=Level.B_LT),
+                         key_holder=holder)
+
+The engine opens the document strictly, checks the certificate, reserves
+the signature's space up front (no trial signature), signs with the key
+holder's already-loaded key, adds the timestamp (B-T), the validation data
+(B-LT) and a document timestamp (B-LTA), and writes the result to memory
+or, atomically, to a file.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import io
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any, Callable, Iterator
+
+from asn1crypto import x509
+from pyhanko.sign import fields as pdf_fields
+from pyhanko.sign import signers
+from pyhanko.sign.fields import SigSeedSubFilter
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+from pyhanko.sign.timestamps import HTTPTimeStamper
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+from pyhanko_certvalidator import ValidationContext
+
+from signer import errors
+from signer.keyholders import KeyHolder
+from signer.policy import SigningPolicy
+from signer.preflight import CertificateChecker, open_for_signing
+from signer.request import Level, SignRequest
+
+# Space for the CMS beyond the certificates and the raw signature (signed
+# attributes, structure), and for a timestamp token with its TSA chain.
+_CMS_OVERHEAD = 2048
+_TIMESTAMP_BUDGET = 12 * 1024
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclasses.dataclass(frozen=True)
+class SignedDocument:
+    """The result of one signature: where the PDF is and what was done."""
+
+    field: str
+    level: Level
+    signer_subject: str
+    signer_fingerprint: str
+    signing_time: datetime
+    size: int
+    data: bytes | None = dataclasses.field(default=None, repr=False)
+    path: Path | None = None
+
+    def read(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        return self.path.read_bytes()
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        h = hashlib.sha256()
+        if self.data is not None:
+            h.update(self.data)
+        else:
+            with open(self.path, "rb") as f:  # type: ignore[arg-type]
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+        return h.hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "kyso.signed/1",
+            "field": self.field,
+            "level": self.level.value,
+            "signer": {"subject": self.signer_subject, "sha256_fingerprint": self.signer_fingerprint},
+            "signing_time": self.signing_time.isoformat(),
+            "size": self.size,
+            "sha256": self.sha256,
+            "path": str(self.path) if self.path else None,
+        }
+
+
+class SigningEngine:
+    """Signs PDFs as PAdES B-B, B-T, B-LT or B-LTA under a :class:`SigningPolicy`."""
+
+    def __init__(self, *, policy: SigningPolicy, clock: Clock | None = None) -> None:
+        self.policy = policy
+        self._clock = clock or _utcnow
+        self._checker = CertificateChecker(policy)
+        self._timestamper = HTTPTimeStamper(policy.tsa_url, timeout=int(policy.http_timeout_seconds)) \
+            if policy.tsa_url else None
+
+    @classmethod
+    def for_dev_pki(cls, pki, *, clock: Clock | None = None, **policy_overrides) -> "SigningEngine":
+        return cls(policy=SigningPolicy.for_dev_pki(pki, **policy_overrides), clock=clock)
+
+    # -- public API -----------------------------------------------------
+
+    def check_certificate(self, key_holder: KeyHolder) -> None:
+        """Raise the refusal that signing with this key holder now would raise."""
+        self._checker.check(key_holder, moment=self._clock())
+
+    def sign(self, request: SignRequest, *, key_holder: KeyHolder,
+             output: Path | str | None = None) -> SignedDocument:
+        """Sign ``request.document`` with ``key_holder``.
+
+        With ``output`` the signed PDF is written there atomically (a
+        temporary file in the same folder, fsync, rename); otherwise it is
+        returned in memory as ``SignedDocument.data``.
+        """
+        moment = self._clock()
+        with _open_source(request.document) as stream:
+            writer = open_for_signing(stream)
+            field = choose_field(writer, request.field)
+            self._checker.check(key_holder, moment=moment)
+            pdf_signer, context = self._pdf_signer(request, key_holder, field, moment)
+            reserved = self.bytes_reserved(key_holder, request.level)
+            if output is None:
+                buffer = io.BytesIO()
+                self._run(pdf_signer, writer, reserved, buffer, context, moment)
+                data = buffer.getvalue()
+                return self._result(request, key_holder, field, moment, len(data), data=data)
+            target = Path(output)
+            with _atomic_output(target) as out:
+                self._run(pdf_signer, writer, reserved, out, context, moment)
+                out.seek(0, os.SEEK_END)
+                size = out.tell()
+            return self._result(request, key_holder, field, moment, size, path=target)
+
+    def bytes_reserved(self, key_holder: KeyHolder, level: Level) -> int:
+        """Bytes of ``/Contents`` to reserve (hex, so twice the DER size)."""
+        der = _CMS_OVERHEAD + key_holder.raw_signature_size
+        der += len(key_holder.certificate.dump()) + sum(len(c.dump()) for c in key_holder.chain)
+        if level.needs_timestamp:
+            der += _TIMESTAMP_BUDGET
+        return -(-2 * der // 1024) * 1024
+
+    # -- internals ------------------------------------------------------
+
+    def validation_context(self, key_holder: KeyHolder, moment: datetime | None = None) -> ValidationContext:
+        """A validation context that fetches OCSP/CRL answers (for B-LT and B-LTA)."""
+        return ValidationContext(
+            trust_roots=list(self.policy.trust_roots), other_certs=list(key_holder.chain),
+            allow_fetching=True, revocation_mode="hard-fail", moment=moment,
+        )
+
+    def signature_metadata(self, request: SignRequest, key_holder: KeyHolder, field: str,
+                           moment: datetime) -> tuple[signers.PdfSignatureMetadata, ValidationContext | None]:
+        level = request.level
+        context = self.validation_context(key_holder) if level.needs_validation_data else None
+        meta = signers.PdfSignatureMetadata(
+            field_name=field,
+            md_algorithm=self.policy.md_algorithm,
+            subfilter=SigSeedSubFilter.PADES,
+            reason=request.reason,
+            location=request.location,
+            contact_info=request.contact_info,
+            name=None,
+            embed_validation_info=level.needs_validation_data,
+            validation_context=context,
+            use_pades_lta=(level is Level.B_LTA),
+            signer_key_usage=set(self.policy.required_key_usage) if context else {"digital_signature"},
+        )
+        return meta, context
+
+    def timestamper(self, level: Level) -> HTTPTimeStamper | None:
+        if not level.needs_timestamp:
+            return None
+        if self._timestamper is None:
+            raise errors.TimestampUnavailable(
+                f"level {level.value} needs a time-stamping authority and none is configured",
+                message_vi=f"Mức {level.value} cần máy chủ cấp dấu thời gian nhưng chưa được cấu hình.")
+        return self._timestamper
+
+    def _pdf_signer(self, request, key_holder, field, moment):
+        meta, context = self.signature_metadata(request, key_holder, field, moment)
+        pdf_signer = signers.PdfSigner(
+            meta,
+            signer=key_holder.pyhanko_signer(rsa_padding=self.policy.rsa_padding),
+            timestamper=self.timestamper(request.level),
+        )
+        return pdf_signer, context
+
+    def _run(self, pdf_signer, writer, reserved: int, out: IO[bytes],
+             context: ValidationContext | None, moment: datetime) -> None:
+        async def go():
+            try:
+                await sign_pdf_at(pdf_signer, writer, reserved=reserved, output=out, moment=moment)
+            finally:
+                if context is not None:
+                    await context.aclose()
+
+        try:
+            asyncio.run(go())
+        except errors.SigningError:
+            raise
+        except TimestampRequestError as exc:
+            raise errors.TimestampUnavailable(detail={"reason": str(exc)}) from None
+        except Exception as exc:  # noqa: BLE001 - classify, never leak a bare exception
+            raise classify_failure(exc) from None
+
+    def _result(self, request, key_holder, field, moment, size, *, data=None, path=None):
+        return SignedDocument(
+            field=field, level=request.level,
+            signer_subject=key_holder.certificate.subject.human_friendly,
+            signer_fingerprint=key_holder.fingerprint, signing_time=moment,
+            size=size, data=data, path=path,
+        )
+
+
+async def sign_pdf_at(pdf_signer: signers.PdfSigner, writer, *, reserved: int,
+                      output: IO[bytes], moment: datetime) -> None:
+    """pyHanko's ``async_sign_pdf``, step by step, with the signing time set by our clock."""
+    session = pdf_signer.init_signing_session(writer)
+    session.system_time = moment
+    validation_info = await session.perform_presign_validation(writer)
+    tbs = session.prepare_tbs_document(validation_info=validation_info, bytes_reserved=reserved)
+    digest, out = tbs.digest_tbs_document(output=output)
+    post = await tbs.perform_signature(
+        document_digest=digest.document_digest,
+        pdf_cms_signed_attrs=PdfCMSSignedAttributes(
+            signing_time=moment,
+            adobe_revinfo_attr=None if validation_info is None else validation_info.adobe_revinfo_attr,
+            cades_signed_attrs=pdf_signer.signature_meta.cades_signed_attr_spec,
+        ),
+    )
+    await post.post_signature_processing(out)
+
+
+def classify_failure(exc: BaseException) -> errors.SigningError:
+    """Turn a failure inside pyHanko into one of our errors with its reason."""
+    from pyhanko_certvalidator import errors as cv_errors
+
+    reason = f"{type(exc).__name__}: {exc}"[:1000]
+    text = str(exc).lower()
+    if isinstance(exc, cv_errors.RevokedError):
+        return errors.CertificateRevoked(detail={"reason": reason})
+    if isinstance(exc, (cv_errors.InsufficientRevinfoError, cv_errors.OCSPFetchError,
+                        cv_errors.CRLFetchError)):
+        return errors.ValidationDataUnavailable(detail={"reason": reason})
+    if isinstance(exc, cv_errors.PathBuildingError):
+        return errors.CertificateUntrusted(detail={"reason": reason})
+    if "timestamp" in text or "time stamp" in text or "tsa" in text:
+        return errors.TimestampUnavailable(detail={"reason": reason})
+    if isinstance(exc, OSError) or "revocation" in text or "ocsp" in text or "crl" in text:
+        return errors.ValidationDataUnavailable(detail={"reason": reason})
+    return errors.SigningError(detail={"reason": reason})
+
+
+def choose_field(writer, requested: str | None) -> str:
+    """The field to sign: the requested one (refused if already signed) or the next free name."""
+    names = {}
+    for name, value, _ref in pdf_fields.enumerate_sig_fields(writer.prev):
+        names[name] = value is not None
+    if requested is not None:
+        if names.get(requested):
+            raise errors.SignatureFieldTaken(detail={"field": requested})
+        return requested
+    n = len(names) + 1
+    while f"Signature{n}" in names:
+        n += 1
+    return f"Signature{n}"
+
+
+@contextlib.contextmanager
+def _open_source(document) -> Iterator[IO[bytes]]:
+    if isinstance(document, Path):
+        try:
+            f = open(document, "rb")
+        except OSError as exc:
+            raise errors.NotAPdf(f"cannot read {document}: {exc.strerror}",
+                                 message_vi=f"Không đọc được tệp {document}") from None
+        with f:
+            yield f
+    else:
+        yield io.BytesIO(document)
+
+
+@contextlib.contextmanager
+def _atomic_output(target: Path) -> Iterator[IO[bytes]]:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w+b") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,141 @@
+"""Errors raised while producing a signature, each with its own stable code.
+
+The codes are part of the API contract (listed in ``docs/errors.md``): a
+client may switch on them. Messages come in English and Vietnamese.
+"""
+from __future__ import annotations
+
+from kyso.errors import ErrorKind, KysoError
+
+
+class SigningError(KysoError):
+    """Root of the signer's errors."""
+
+    code = "signing_failed"
+    kind = ErrorKind.INTERNAL
+    message_en = "The document could not be signed."
+    message_vi = "Không thể ký văn bản."
+
+
+# -- the document ------------------------------------------------------------
+
+class NotAPdf(SigningError):
+    code = "not_pdf"
+    kind = ErrorKind.UNSUPPORTED_MEDIA
+    message_en = "The file is not a PDF document."
+    message_vi = "Tệp không phải là văn bản PDF."
+
+
+class DocumentEncrypted(SigningError):
+    code = "pdf_encrypted"
+    kind = ErrorKind.INVALID_INPUT
+    message_en = "The PDF is encrypted; remove the encryption before signing."
+    message_vi = "Tệp PDF đã bị mã hóa; hãy bỏ mã hóa trước khi ký."
+
+
+class DocumentMalformed(SigningError):
+    code = "pdf_malformed"
+    kind = ErrorKind.INVALID_INPUT
+    message_en = "The PDF does not parse strictly; Kyso does not repair a document it is about to sign."
+    message_vi = "Tệp PDF bị lỗi cấu trúc; Kyso không tự sửa văn bản trước khi ký."
+
+
+class SignatureFieldTaken(SigningError):
+    code = "signature_field_taken"
+    kind = ErrorKind.CONFLICT
+    message_en = "The signature field is already signed."
+    message_vi = "Trường chữ ký này đã được ký."
+
+
+# -- the certificate ---------------------------------------------------------
+
+class CertificateRefused(SigningError):
+    """The signer's certificate may not be used to sign now."""
+
+    code = "certificate_refused"
+    kind = ErrorKind.REFUSED
+    message_en = "The signer's certificate cannot be used for signing."
+    message_vi = "Chứng thư số của người ký không được phép dùng để ký."
+
+
+class CertificateExpired(CertificateRefused):
+    code = "certificate_expired"
+    message_en = "The signer's certificate has expired."
+    message_vi = "Chứng thư số của người ký đã hết hạn."
+
+
+class CertificateNotYetValid(CertificateRefused):
+    code = "certificate_not_yet_valid"
+    message_en = "The signer's certificate is not yet valid."
+    message_vi = "Chứng thư số của người ký chưa đến thời hạn có hiệu lực."
+
+
+class CertificateRevoked(CertificateRefused):
+    code = "certificate_revoked"
+    message_en = "The signer's certificate has been revoked."
+    message_vi = "Chứng thư số của người ký đã bị thu hồi."
+
+
+class CertificateKeyUsage(CertificateRefused):
+    code = "certificate_key_usage"
+    message_en = "The signer's certificate lacks the key usage needed for signing (digitalSignature and nonRepudiation)."
+    message_vi = "Chứng thư số của người ký thiếu mục đích sử dụng khóa cần cho việc ký (digitalSignature và nonRepudiation)."
+
+
+class CertificateUntrusted(CertificateRefused):
+    code = "certificate_untrusted"
+    message_en = "The signer's certificate does not chain to a trusted root."
+    message_vi = "Chứng thư số của người ký không dẫn tới chứng thư gốc tin cậy."
+
+
+class RevocationUnavailable(SigningError):
+    code = "revocation_unavailable"
+    kind = ErrorKind.UNAVAILABLE
+    message_en = "The revocation status of the signer's certificate could not be checked (OCSP/CRL unreachable)."
+    message_vi = "Không kiểm tra được trạng thái thu hồi của chứng thư số (không kết nối được OCSP/CRL)."
+
+
+# -- the key and the services -----------------------------------------------
+
+class KeyUnavailable(SigningError):
+    code = "key_unavailable"
+    kind = ErrorKind.UNAVAILABLE
+    message_en = "The signing key is not available (token absent, locked or unreachable)."
+    message_vi = "Không truy cập được khóa ký (thiết bị ký không có, bị khóa hoặc không kết nối được)."
+
+
+class WrongPassphrase(SigningError):
+    code = "key_passphrase_invalid"
+    kind = ErrorKind.INVALID_INPUT
+    message_en = "The PKCS#12 file could not be opened with this passphrase."
+    message_vi = "Không mở được tệp PKCS#12 với mật khẩu này."
+
+
+class TimestampUnavailable(SigningError):
+    code = "tsa_unavailable"
+    kind = ErrorKind.UNAVAILABLE
+    message_en = "The time-stamping authority could not be reached."
+    message_vi = "Không kết nối được máy chủ cấp dấu thời gian."
+
+
+class ValidationDataUnavailable(SigningError):
+    code = "validation_data_unavailable"
+    kind = ErrorKind.UNAVAILABLE
+    message_en = "Validation data (OCSP responses, CRLs) for the long-term level could not be collected."
+    message_vi = "Không thu thập được dữ liệu xác thực (OCSP, CRL) cho mức lưu trữ dài hạn."
+
+
+# -- two-step (external) signing -------------------------------------------
+
+class UnknownSigningHandle(SigningError):
+    code = "signing_handle_unknown"
+    kind = ErrorKind.NOT_FOUND
+    message_en = "No pending signature has this handle (it may have expired or been finished)."
+    message_vi = "Không có phiên ký đang chờ với mã này (có thể đã hết hạn hoặc đã hoàn tất)."
+
+
+class ExternalSignatureInvalid(SigningError):
+    code = "external_signature_invalid"
+    kind = ErrorKind.INVALID_INPUT
+    message_en = "The signature value does not verify against the signer's certificate and the prepared digest."
+    message_vi = "Giá trị chữ ký không khớp với chứng thư số của người ký và giá trị băm đã chuẩn bị."

@@ -1,0 +1,361 @@
+"""Two-step signing for officials whose key stays on their own USB token.
+
+1. :meth:`ExternalSigning.prepare` takes the document and the official's
+   certificate, reserves the signature, computes the document digest and
+   the CMS signed attributes, stores the pending state and returns a
+   :class:`PreparedSignature`: a handle, the bytes to sign and their digest.
+2. The official's device signs (a raw signature over ``to_be_signed``, i.e.
+   over ``digest`` for devices that take a pre-hashed input), or produces a
+   whole CMS over ``document_digest``.
+3. :meth:`ExternalSigning.finish` takes the handle and the signature value
+   (or the CMS), checks that it verifies against the certificate, embeds
+   it, adds the timestamp (B-T), validation data (B-LT) and document
+   timestamp (B-LTA), and returns the signed document.
+
+Pending state lives in a :class:`PendingStore` (a folder), so that prepare
+and finish may run in different processes; a handle can be finished once,
+and expires after ``ttl``.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import secrets
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from asn1crypto import algos, cms, x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from pyhanko.sign import signers
+from pyhanko.sign.fields import SigSeedSubFilter
+from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
+from pyhanko.sign.signers.pdf_cms import ExternalSigner, PdfCMSSignedAttributes
+from pyhanko.sign.signers.pdf_signer import (
+    PdfTBSDocument,
+    PostSignInstructions,
+    PreSignValidationStatus,
+)
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+from pyhanko_certvalidator import CertificateValidator
+from pyhanko_certvalidator.util import get_pyca_cryptography_hash, process_pss_params
+
+from signer import errors
+from signer.engine import SignedDocument, SigningEngine, _atomic_output, _open_source, choose_field, classify_failure
+from signer.keyholders import ExternalKeyHolder, fingerprint_sha256
+from signer.preflight import open_for_signing
+from signer.request import Level, SignRequest
+
+_HANDLE_BYTES = 24
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedSignature:
+    """What the official's device must sign."""
+
+    handle: str
+    to_be_signed: bytes          # DER of the CMS signed attributes
+    digest: bytes                # hash of to_be_signed (for devices that sign a pre-hashed value)
+    digest_algorithm: str        # e.g. "sha256"
+    signature_algorithm: str     # e.g. "sha256_rsa", "rsassa_pss", "sha256_ecdsa"
+    document_digest: bytes       # hash of the PDF byte ranges (for devices that build the CMS)
+    expires_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "kyso.prepared-signature/1",
+            "handle": self.handle,
+            "to_be_signed": base64.b64encode(self.to_be_signed).decode(),
+            "digest": base64.b64encode(self.digest).decode(),
+            "digest_hex": self.digest.hex(),
+            "digest_algorithm": self.digest_algorithm,
+            "signature_algorithm": self.signature_algorithm,
+            "document_digest": base64.b64encode(self.document_digest).decode(),
+            "expires_at": self.expires_at.isoformat(),
+        }
+
+
+class PendingStore:
+    """Pending two-step signatures kept in a folder, one JSON and one PDF per handle."""
+
+    def __init__(self, directory: Path | str) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def _paths(self, handle: str) -> tuple[Path, Path]:
+        if not handle or not all(c.isalnum() or c in "-_" for c in handle) or len(handle) > 64:
+            raise errors.UnknownSigningHandle(detail={"handle": handle[:64] if handle else ""})
+        return self.directory / f"{handle}.json", self.directory / f"{handle}.pdf"
+
+    def put(self, handle: str, state: dict[str, Any], pdf: bytes) -> None:
+        meta, body = self._paths(handle)
+        for path, data in ((body, pdf), (meta, json.dumps(state).encode())):
+            fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".part")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+
+    def take(self, handle: str, *, now: datetime) -> tuple[dict[str, Any], bytes]:
+        """Claim a pending signature (once): later calls with the same handle fail."""
+        meta, body = self._paths(handle)
+        claimed = meta.with_suffix(".claimed")
+        try:
+            os.replace(meta, claimed)   # atomic: only one finisher wins
+        except FileNotFoundError:
+            raise errors.UnknownSigningHandle(detail={"handle": handle}) from None
+        try:
+            state = json.loads(claimed.read_text())
+            pdf = body.read_bytes()
+        finally:
+            claimed.unlink(missing_ok=True)
+            body.unlink(missing_ok=True)
+        if datetime.fromisoformat(state["expires_at"]) < now:
+            raise errors.UnknownSigningHandle("the pending signature has expired",
+                                              message_vi="Phiên ký đang chờ đã hết hạn.",
+                                              detail={"handle": handle})
+        return state, pdf
+
+    def purge_expired(self, *, now: datetime) -> int:
+        removed = 0
+        for meta in self.directory.glob("*.json"):
+            try:
+                state = json.loads(meta.read_text())
+                if datetime.fromisoformat(state["expires_at"]) < now:
+                    meta.unlink(missing_ok=True)
+                    meta.with_suffix(".pdf").unlink(missing_ok=True)
+                    removed += 1
+            except (OSError, ValueError, KeyError):
+                continue
+        return removed
+
+
+class ExternalSigning:
+    """Prepare / finish signing for keys outside Kyso, under the engine's policy."""
+
+    def __init__(self, *, engine: SigningEngine, store: PendingStore,
+                 ttl: timedelta = timedelta(minutes=10)) -> None:
+        self.engine = engine
+        self.store = store
+        self.ttl = ttl
+
+    def prepare(self, request: SignRequest, *, key_holder: ExternalKeyHolder) -> PreparedSignature:
+        engine = self.engine
+        policy = engine.policy
+        moment = engine._clock()
+        with _open_source(request.document) as stream:
+            writer = open_for_signing(stream)
+            field = choose_field(writer, request.field)
+            engine.check_certificate(key_holder)
+            ext = ExternalSigner(signing_cert=key_holder.certificate, cert_registry=key_holder.cert_registry(),
+                                 signature_value=key_holder.raw_signature_size,
+                                 prefer_pss=(policy.rsa_padding == "pss"))
+            mechanism = ext.get_signature_mechanism_for_digest(policy.md_algorithm)
+            meta = signers.PdfSignatureMetadata(
+                field_name=field, md_algorithm=policy.md_algorithm,
+                subfilter=SigSeedSubFilter.PADES,
+                reason=request.reason, location=request.location, contact_info=request.contact_info)
+            pdf_signer = signers.PdfSigner(meta, signer=ext)
+
+            async def run():
+                session = pdf_signer.init_signing_session(writer)
+                session.system_time = moment
+                tbs = session.prepare_tbs_document(
+                    validation_info=None, bytes_reserved=engine.bytes_reserved(key_holder, request.level))
+                digest, out = tbs.digest_tbs_document(output=io.BytesIO())
+                attrs = await ext.signed_attrs(digest.document_digest, policy.md_algorithm,
+                                               attr_settings=PdfCMSSignedAttributes(signing_time=moment),
+                                               use_pades=True)
+                return digest, out, attrs
+
+            try:
+                digest, out, attrs = asyncio.run(run())
+            except errors.SigningError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                raise classify_failure(exc) from None
+        to_be_signed = attrs.dump()
+        handle = secrets.token_urlsafe(_HANDLE_BYTES)
+        expires = moment + self.ttl
+        state = {
+            "level": request.level.value,
+            "field": field,
+            "moment": moment.isoformat(),
+            "expires_at": expires.isoformat(),
+            "md_algorithm": policy.md_algorithm,
+            "mechanism": base64.b64encode(mechanism.dump()).decode(),
+            "signed_attrs": base64.b64encode(to_be_signed).decode(),
+            "document_digest": digest.document_digest.hex(),
+            "region": [digest.reserved_region_start, digest.reserved_region_end],
+            "certificate": base64.b64encode(key_holder.certificate.dump()).decode(),
+            "chain": [base64.b64encode(c.dump()).decode() for c in key_holder.chain],
+        }
+        self.store.put(handle, state, out.getvalue())
+        return PreparedSignature(
+            handle=handle, to_be_signed=to_be_signed, digest=hashlib.new(policy.md_algorithm, to_be_signed).digest(),
+            digest_algorithm=policy.md_algorithm, signature_algorithm=mechanism["algorithm"].native,
+            document_digest=digest.document_digest, expires_at=expires)
+
+    def finish(self, handle: str, *, signature: bytes | None = None, cms_data: bytes | None = None,
+               output: Path | str | None = None) -> SignedDocument:
+        """Embed the device's answer: a raw ``signature`` or a whole ``cms_data``."""
+        if (signature is None) == (cms_data is None):
+            raise errors.ExternalSignatureInvalid("give exactly one of a signature value or a CMS",
+                                                  message_vi="Cần cung cấp đúng một trong hai: giá trị chữ ký hoặc CMS.")
+        engine = self.engine
+        state, pdf = self.store.take(handle, now=engine._clock())
+        level = Level.parse(state["level"])
+        cert = x509.Certificate.load(base64.b64decode(state["certificate"]))
+        chain = [x509.Certificate.load(base64.b64decode(c)) for c in state["chain"]]
+        holder = ExternalKeyHolder(certificate=cert, chain=chain)
+        md_algorithm = state["md_algorithm"]
+        mechanism = algos.SignedDigestAlgorithm.load(base64.b64decode(state["mechanism"]))
+        signed_attrs_der = base64.b64decode(state["signed_attrs"])
+        document_digest = bytes.fromhex(state["document_digest"])
+        prepared = PreparedByteRangeDigest(document_digest=document_digest,
+                                           reserved_region_start=state["region"][0],
+                                           reserved_region_end=state["region"][1])
+        timestamper = engine.timestamper(level)
+        context = engine.validation_context(holder) if level.needs_validation_data else None
+
+        async def run(out):
+            try:
+                if signature is not None:
+                    verify_raw_signature(cert, mechanism, md_algorithm, signed_attrs_der, signature)
+                    ext = ExternalSigner(signing_cert=cert, cert_registry=holder.cert_registry(),
+                                         signature_value=signature, signature_mechanism=mechanism)
+                    content = await ext.async_sign_prescribed_attributes(
+                        md_algorithm, signed_attrs=cms.CMSAttributes.load(signed_attrs_der),
+                        timestamper=timestamper)
+                else:
+                    content = await _accept_cms(cms_data, cert, document_digest, md_algorithm, timestamper)
+                instructions = None
+                if context is not None:
+                    instructions = await _post_sign_instructions(holder, context, level, timestamper,
+                                                                 md_algorithm, engine)
+                await PdfTBSDocument.async_finish_signing(out, prepared, content,
+                                                          post_sign_instr=instructions,
+                                                          validation_context=context)
+            finally:
+                if context is not None:
+                    await context.aclose()
+
+        def execute(out):
+            try:
+                asyncio.run(run(out))
+            except errors.SigningError:
+                raise
+            except TimestampRequestError as exc:
+                raise errors.TimestampUnavailable(detail={"reason": str(exc)}) from None
+            except Exception as exc:  # noqa: BLE001
+                raise classify_failure(exc) from None
+
+        moment = datetime.fromisoformat(state["moment"])
+        if output is None:
+            buffer = io.BytesIO(pdf)
+            buffer.seek(0, os.SEEK_END)
+            execute(buffer)
+            data = buffer.getvalue()
+            return SignedDocument(field=state["field"], level=level,
+                                  signer_subject=cert.subject.human_friendly,
+                                  signer_fingerprint=fingerprint_sha256(cert), signing_time=moment,
+                                  size=len(data), data=data)
+        target = Path(output)
+        with _atomic_output(target) as out:
+            out.write(pdf)
+            execute(out)
+            out.seek(0, os.SEEK_END)
+            size = out.tell()
+        return SignedDocument(field=state["field"], level=level, signer_subject=cert.subject.human_friendly,
+                              signer_fingerprint=fingerprint_sha256(cert), signing_time=moment,
+                              size=size, path=target)
+
+
+def verify_raw_signature(cert: x509.Certificate, mechanism: algos.SignedDigestAlgorithm,
+                         md_algorithm: str, data: bytes, signature: bytes) -> None:
+    """Check a raw signature over ``data`` with the certificate's public key."""
+    key = serialization.load_der_public_key(cert.public_key.dump())
+    algo = mechanism.signature_algo
+    hash_algo = get_pyca_cryptography_hash(md_algorithm)
+    try:
+        if isinstance(key, rsa.RSAPublicKey) and algo == "rsassa_pkcs1v15":
+            key.verify(signature, data, PKCS1v15(), hash_algo)
+        elif isinstance(key, rsa.RSAPublicKey) and algo == "rsassa_pss":
+            padding, pss_hash = process_pss_params(mechanism["parameters"])
+            key.verify(signature, data, padding, pss_hash)
+        elif isinstance(key, ec.EllipticCurvePublicKey) and algo == "ecdsa":
+            key.verify(signature, data, ec.ECDSA(hash_algo))
+        else:
+            raise errors.ExternalSignatureInvalid(f"unsupported key/mechanism pair: {algo}")
+    except (InvalidSignature, ValueError):
+        raise errors.ExternalSignatureInvalid() from None
+
+
+async def _accept_cms(data: bytes, cert: x509.Certificate, document_digest: bytes,
+                      md_algorithm: str, timestamper) -> cms.ContentInfo:
+    """Check a CMS produced by the device and add a signature timestamp if the level needs one."""
+    try:
+        content = cms.ContentInfo.load(data)
+        signed = content["content"]
+        if content["content_type"].native != "signed_data" or len(signed["signer_infos"]) != 1:
+            raise ValueError("not a CMS SignedData with one signer")
+        info = signed["signer_infos"][0]
+        attrs = info["signed_attrs"]
+        digest_attr = next(a for a in attrs if a["type"].native == "message_digest")
+        claimed = digest_attr["values"][0].native
+        mechanism = info["signature_algorithm"]
+        info_md = info["digest_algorithm"]["algorithm"].native
+    except errors.SigningError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise errors.ExternalSignatureInvalid(f"the CMS does not parse: {exc}",
+                                              message_vi="Không đọc được cấu trúc CMS.") from None
+    if claimed != document_digest:
+        raise errors.ExternalSignatureInvalid("the CMS signs a different document digest",
+                                              message_vi="CMS ký một giá trị băm khác của văn bản.")
+    if info_md != md_algorithm:
+        raise errors.ExternalSignatureInvalid(f"the CMS uses {info_md}, expected {md_algorithm}")
+    verify_raw_signature(cert, mechanism, md_algorithm, _der_set(attrs),
+                         info["signature"].native)
+    has_ts = info["unsigned_attrs"].native and any(
+        a["type"].native == "signature_time_stamp_token" for a in info["unsigned_attrs"])
+    if timestamper is not None and not has_ts:
+        sig_digest = hashlib.new(md_algorithm, info["signature"].native).digest()
+        token = await timestamper.async_timestamp(sig_digest, md_algorithm)
+        info["unsigned_attrs"] = cms.CMSAttributes(
+            [cms.CMSAttribute({"type": "signature_time_stamp_token", "values": [token]})])
+        content = cms.ContentInfo.load(content.dump(force=True))
+    return content
+
+
+def _der_set(attrs: cms.CMSAttributes) -> bytes:
+    """The DER of the signed attributes as a SET OF (the bytes the signature covers)."""
+    der = attrs.dump()
+    return b"\x31" + der[1:]
+
+
+async def _post_sign_instructions(holder, context, level: Level, timestamper, md_algorithm: str,
+                                  engine: SigningEngine) -> PostSignInstructions:
+    validator = CertificateValidator(holder.certificate, intermediate_certs=list(holder.chain),
+                                     validation_context=context)
+    signer_path = await validator.async_validate_usage(set(engine.policy.required_key_usage))
+    ts_paths = []
+    if timestamper is not None:
+        async for path in timestamper.validation_paths(context):
+            ts_paths.append(path)
+    info = PreSignValidationStatus(
+        signer_path=signer_path, validation_paths=[signer_path, *ts_paths], ts_validation_paths=ts_paths,
+        ocsps_to_embed=context.ocsps, crls_to_embed=context.crls)
+    return PostSignInstructions(
+        validation_info=info, timestamper=timestamper if level is Level.B_LTA else None,
+        timestamp_md_algorithm=md_algorithm)

@@ -1,0 +1,317 @@
+"""Who signs: key holders.
+
+A key holder owns a certificate, its issuing chain and a way to produce a
+raw signature. It parses or opens its key once and reuses it for every
+document (pyHanko's stock ``SimpleSigner`` re-parses the key, and for RSA
+``cryptography`` re-runs a full key check, at every signature).
+
+* :class:`SoftwareKeyHolder`: a key in memory, from an encrypted PKCS#12
+  file whose passphrase is given by the caller and never stored.
+* :class:`Pkcs11KeyHolder`: a key that never leaves a PKCS#11 token
+  (SoftHSM2 in development, an HSM or USB token in production).
+* :class:`ExternalKeyHolder`: only the certificate; the key stays on the
+  official's own device and the signature value arrives later
+  (see :mod:`signer.external`).
+"""
+from __future__ import annotations
+
+import abc
+import functools
+import hashlib
+import threading
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from asn1crypto import x509
+from cryptography import x509 as cx509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.ec import ECDSA
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.serialization import pkcs12
+from pyhanko_certvalidator.util import get_pyca_cryptography_hash, process_pss_params
+from pyhanko.sign.signers.pdf_cms import Signer
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from signer.errors import KeyUnavailable, SigningError, WrongPassphrase
+
+RSA_PADDINGS = ("pkcs1v15", "pss")
+
+
+def _to_asn1(cert: cx509.Certificate | x509.Certificate) -> x509.Certificate:
+    if isinstance(cert, x509.Certificate):
+        return cert
+    return x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def fingerprint_sha256(cert: x509.Certificate) -> str:
+    return hashlib.sha256(cert.dump()).hexdigest()
+
+
+def _raw_signature_size(cert: x509.Certificate) -> int:
+    """Upper bound of the raw signature's DER size for this certificate's key."""
+    pub = cert.public_key
+    if pub.algorithm == "rsa":
+        return (pub.bit_size + 7) // 8
+    if pub.algorithm == "ec":
+        return 2 * ((pub.bit_size + 7) // 8) + 9
+    return 256
+
+
+class KeyHolder(abc.ABC):
+    """A signer's certificate, its chain, and the means to sign with its key."""
+
+    def __init__(self, *, label: str, certificate: x509.Certificate,
+                 chain: Iterable[x509.Certificate] = ()) -> None:
+        self.label = label
+        self.certificate = _to_asn1(certificate)
+        self.chain: tuple[x509.Certificate, ...] = tuple(_to_asn1(c) for c in chain)
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 fingerprint of the signer's certificate (hex)."""
+        return fingerprint_sha256(self.certificate)
+
+    @property
+    def key_algorithm(self) -> str:
+        return self.certificate.public_key.algorithm
+
+    @property
+    def raw_signature_size(self) -> int:
+        return _raw_signature_size(self.certificate)
+
+    def cert_registry(self) -> SimpleCertificateStore:
+        return SimpleCertificateStore.from_certs([self.certificate, *self.chain])
+
+    @abc.abstractmethod
+    def pyhanko_signer(self, *, rsa_padding: str = "pkcs1v15") -> Signer:
+        """A pyHanko signer for one signing operation (cheap: the key is already loaded)."""
+
+    def close(self) -> None:
+        """Release the key (sessions, memory). Idempotent."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.label!r} {self.certificate.subject.human_friendly!r}>"
+
+
+class _KeyObjectSigner(Signer):
+    """pyHanko signer around an already-parsed ``cryptography`` private key."""
+
+    def __init__(self, *, key, signing_cert: x509.Certificate,
+                 cert_registry: SimpleCertificateStore, prefer_pss: bool) -> None:
+        self._key = key
+        super().__init__(prefer_pss=prefer_pss, signing_cert=signing_cert,
+                         cert_registry=cert_registry, embed_roots=True)
+
+    async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run=False) -> bytes:
+        if dry_run:
+            return bytes(_raw_signature_size(self.signing_cert))
+        mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)
+        algo = mechanism.signature_algo
+        key = self._key
+        if algo == "rsassa_pkcs1v15":
+            return key.sign(data, PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm))
+        if algo == "rsassa_pss":
+            padding, hash_algo = process_pss_params(mechanism["parameters"])
+            return key.sign(data, padding, hash_algo)
+        if algo == "ecdsa":
+            return key.sign(data, ECDSA(get_pyca_cryptography_hash(digest_algorithm)))
+        raise SigningError(f"unsupported signature mechanism {algo}")
+
+
+class SoftwareKeyHolder(KeyHolder):
+    """A private key held in memory, parsed once."""
+
+    def __init__(self, *, label: str, private_key, certificate, chain=()) -> None:
+        if not isinstance(private_key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+            raise SigningError("only RSA and ECDSA keys are supported")
+        super().__init__(label=label, certificate=certificate, chain=chain)
+        self._key = private_key
+        pub = private_key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        if pub != self.certificate.public_key.dump():
+            raise SigningError("the private key does not match the certificate",
+                               message_vi="Khóa bí mật không khớp với chứng thư số.")
+
+    @classmethod
+    def from_pkcs12(cls, data: bytes | Path, *, passphrase: bytes | str,
+                    label: str | None = None) -> "SoftwareKeyHolder":
+        """Open an encrypted PKCS#12 file. The passphrase is used and forgotten."""
+        if isinstance(data, Path):
+            data = data.read_bytes()
+        if isinstance(passphrase, str):
+            passphrase = passphrase.encode("utf-8")
+        try:
+            key, cert, extra = pkcs12.load_key_and_certificates(data, passphrase)
+        except ValueError as exc:
+            raise WrongPassphrase(detail={"reason": str(exc)}) from None
+        if key is None or cert is None:
+            raise WrongPassphrase("the PKCS#12 file holds no private key and certificate",
+                                  message_vi="Tệp PKCS#12 không chứa khóa bí mật và chứng thư số.")
+        chain = [c for c in (extra or []) if c != cert]
+        asn_cert = _to_asn1(cert)
+        return cls(label=label or asn_cert.subject.native.get("common_name", "pkcs12"),
+                   private_key=key, certificate=asn_cert, chain=_order_chain(asn_cert, chain))
+
+    @classmethod
+    def from_dev_pki(cls, pki, label: str) -> "SoftwareKeyHolder":
+        """A development identity from ``certs_dev`` (see :mod:`devpki`)."""
+        ident = pki.identity(label)
+        return cls(label=label, private_key=pki.private_key(label),
+                   certificate=ident.certificate, chain=pki.chain(label))
+
+    def pyhanko_signer(self, *, rsa_padding: str = "pkcs1v15") -> Signer:
+        return _KeyObjectSigner(key=self._key, signing_cert=self.certificate,
+                                cert_registry=self.cert_registry(),
+                                prefer_pss=(rsa_padding == "pss"))
+
+    def close(self) -> None:
+        self._key = None
+
+
+def _order_chain(leaf: x509.Certificate, certs: Sequence) -> list[x509.Certificate]:
+    """Order loose CA certificates from the leaf's issuer upwards."""
+    pool = [_to_asn1(c) for c in certs]
+    ordered: list[x509.Certificate] = []
+    current = leaf
+    while pool:
+        nxt = next((c for c in pool if c.subject == current.issuer), None)
+        if nxt is None:
+            break
+        ordered.append(nxt)
+        pool.remove(nxt)
+        if nxt.self_signed == "maybe" or nxt.subject == nxt.issuer:
+            break
+        current = nxt
+    return ordered + pool
+
+
+class Pkcs11Token:
+    """One logged-in session on a PKCS#11 token, shared by its key holders.
+
+    A PKCS#11 session is not safe for concurrent use, so signatures through
+    it are serialised with a lock. If the token is missing or the PIN is
+    wrong, :class:`KeyUnavailable` is raised: there is never a fallback to
+    a software key.
+    """
+
+    def __init__(self, *, session, module: str, token_label: str) -> None:
+        self._session = session
+        self.module = module
+        self.token_label = token_label
+        self.lock = threading.Lock()
+
+    @classmethod
+    def open(cls, *, module: str, token_label: str, pin: str) -> "Pkcs11Token":
+        from pkcs11 import PKCS11Error
+        from pyhanko.config.pkcs11 import TokenCriteria
+        from pyhanko.sign.pkcs11 import open_pkcs11_session
+
+        try:
+            session = open_pkcs11_session(module, token_criteria=TokenCriteria(label=token_label),
+                                          user_pin=pin)
+        except (PKCS11Error, SigningError, OSError, RuntimeError) as exc:
+            raise KeyUnavailable(detail={"module": module, "token": token_label,
+                                         "reason": f"{type(exc).__name__}: {exc}"}) from None
+        return cls(session=session, module=module, token_label=token_label)
+
+    @property
+    def session(self):
+        if self._session is None:
+            raise KeyUnavailable("the PKCS#11 session is closed",
+                                 message_vi="Phiên làm việc với thiết bị ký đã đóng.")
+        return self._session
+
+    def key_holder(self, key_label: str, *, chain: Iterable[x509.Certificate] = ()) -> "Pkcs11KeyHolder":
+        """The key and certificate stored under ``key_label`` on this token."""
+        from pyhanko.sign.pkcs11 import PKCS11Signer
+
+        try:
+            with self.lock:
+                probe = PKCS11Signer(self.session, cert_label=key_label, key_label=key_label,
+                                     other_certs_to_pull=None)
+                cert = probe.signing_cert
+        except SigningError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any token failure means no key
+            raise KeyUnavailable(f"no certificate labelled {key_label!r} on token {self.token_label!r}",
+                                 detail={"reason": f"{type(exc).__name__}: {exc}"}) from None
+        return Pkcs11KeyHolder(token=self, key_label=key_label, certificate=cert, chain=chain)
+
+    def close(self) -> None:
+        if self._session is not None:
+            try:
+                self._session.close()
+            finally:
+                self._session = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class Pkcs11KeyHolder(KeyHolder):
+    """A key that never leaves a PKCS#11 token (see :class:`Pkcs11Token`)."""
+
+    def __init__(self, *, token: Pkcs11Token, key_label: str, certificate, chain=()) -> None:
+        super().__init__(label=key_label, certificate=certificate, chain=chain)
+        self._token = token
+        self._key_label = key_label
+        self._signers: dict[str, Signer] = {}
+
+    def pyhanko_signer(self, *, rsa_padding: str = "pkcs1v15") -> Signer:
+        signer = self._signers.get(rsa_padding)
+        if signer is None:
+            signer = _locked_pkcs11_signer_class()(
+                self._token.lock, self._token.session, key_label=self._key_label,
+                cert_label=self._key_label, signing_cert=self.certificate,
+                ca_chain=list(self.chain), other_certs_to_pull=None,
+                prefer_pss=(rsa_padding == "pss"))
+            self._signers[rsa_padding] = signer
+        return signer
+
+
+@functools.cache
+def _locked_pkcs11_signer_class():
+    from pyhanko.sign.pkcs11 import PKCS11Signer
+
+    class LockedPkcs11Signer(PKCS11Signer):
+        def __init__(self, lock, *args, **kwargs):
+            self._kyso_lock = lock
+            super().__init__(*args, **kwargs)
+
+        async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run=False) -> bytes:
+            if dry_run:
+                return bytes(_raw_signature_size(self.signing_cert))
+            try:
+                with self._kyso_lock:
+                    return await super().async_sign_raw(data, digest_algorithm, dry_run=False)
+            except SigningError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - token errors: fail closed
+                raise KeyUnavailable(detail={"reason": f"{type(exc).__name__}: {exc}"}) from None
+
+    return LockedPkcs11Signer
+
+
+class ExternalKeyHolder(KeyHolder):
+    """Only the certificate: the key stays on the official's own device.
+
+    Use it with :class:`signer.external.ExternalSigning`; it cannot sign by itself.
+    """
+
+    def __init__(self, *, certificate, chain=(), label: str | None = None) -> None:
+        cert = _to_asn1(certificate)
+        super().__init__(label=label or cert.subject.native.get("common_name", "external"),
+                         certificate=cert, chain=chain)
+
+    def pyhanko_signer(self, *, rsa_padding: str = "pkcs1v15") -> Signer:
+        raise SigningError("an external key holder signs through signer.external (prepare/finish)")

@@ -1,0 +1,68 @@
+"""How strictly to sign: the signing policy, an explicit object."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterable
+
+from asn1crypto import x509
+
+from signer.keyholders import RSA_PADDINGS
+
+REQUIRED_KEY_USAGE = frozenset({"digital_signature", "non_repudiation"})
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SigningPolicy:
+    """What the engine checks and uses when it signs.
+
+    * ``trust_roots``: anchors the signer's certificate must chain to (and
+      that the OCSP/CRL answers are checked against).
+    * ``tsa_url``: RFC 3161 time-stamping authority for B-T and above.
+    * ``rsa_padding``: ``"pkcs1v15"`` or ``"pss"`` (RSASSA-PSS, preferred by
+      the 2025 Vietnamese rules) for RSA keys; ECDSA keys ignore it.
+    * ``check_revocation``: refuse a revoked certificate, asking OCSP or the
+      CRL (hard fail: an unreachable responder refuses the signature).
+    * ``certificate_cache_seconds``: how long a successful certificate check
+      (chain and revocation) is reused for the same certificate.
+
+    Use :meth:`dangerous_skip_certificate_checks` only to produce test
+    fixtures (for example a document signed by a revoked certificate).
+    """
+
+    trust_roots: tuple[x509.Certificate, ...] = ()
+    tsa_url: str | None = None
+    rsa_padding: str = "pkcs1v15"
+    md_algorithm: str = "sha256"
+    required_key_usage: frozenset[str] = REQUIRED_KEY_USAGE
+    check_validity: bool = True
+    check_key_usage: bool = True
+    check_chain_and_revocation: bool = True
+    certificate_cache_seconds: float = 300.0
+    http_timeout_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "trust_roots", tuple(self.trust_roots))
+        if self.rsa_padding not in RSA_PADDINGS:
+            raise ValueError(f"rsa_padding must be one of {RSA_PADDINGS}")
+        if self.md_algorithm not in ("sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512"):
+            raise ValueError(f"digest algorithm {self.md_algorithm!r} is not allowed for new signatures")
+
+    @classmethod
+    def for_dev_pki(cls, pki, **overrides) -> "SigningPolicy":
+        """Policy for the development PKI: its roots and its TSA."""
+        values = dict(trust_roots=tuple(pki.trust_roots()), tsa_url=pki.tsa_url)
+        values.update(overrides)
+        return cls(**values)
+
+    @classmethod
+    def with_trust(cls, trust_roots: Iterable[x509.Certificate], *, tsa_url: str | None,
+                   rsa_padding: str = "pkcs1v15") -> "SigningPolicy":
+        return cls(trust_roots=tuple(trust_roots), tsa_url=tsa_url, rsa_padding=rsa_padding)
+
+    def dangerous_skip_certificate_checks(self) -> "SigningPolicy":
+        """A copy that signs with ANY certificate: expired, revoked, untrusted.
+
+        Only for producing test documents; never use it to serve users.
+        """
+        return dataclasses.replace(self, check_validity=False, check_key_usage=False,
+                                   check_chain_and_revocation=False)

@@ -1,0 +1,168 @@
+"""Refusals before signing: the document and the signer's certificate.
+
+Nothing is signed unless the document parses strictly (Kyso never repairs a
+document someone is about to sign), is not encrypted, and the certificate is
+within its validity period, carries the needed key usage, chains to a trusted
+root and is not revoked (asked of OCSP or the CRL over HTTP).
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+import threading
+import time
+from datetime import datetime
+from typing import IO
+
+from asn1crypto import x509
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
+from pyhanko_certvalidator import errors as cv_errors
+
+from signer import errors
+from signer.keyholders import KeyHolder
+from signer.policy import SigningPolicy
+
+_HEADER_WINDOW = 1024
+
+
+def open_for_signing(stream: IO[bytes]) -> IncrementalPdfFileWriter:
+    """Open ``stream`` for an incremental update, refusing what must not be signed."""
+    stream.seek(0)
+    head = stream.read(_HEADER_WINDOW)
+    if b"%PDF-" not in head:
+        raise errors.NotAPdf()
+    stream.seek(0)
+    try:
+        writer = IncrementalPdfFileWriter(stream, strict=True)
+        reader = writer.prev
+        encrypted = reader.encrypted
+        if not encrypted:
+            # touch the structure a signature depends on: catalog and page tree
+            root = reader.root
+            pages = root["/Pages"]
+            int(pages["/Count"])
+    except errors.SigningError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any parse failure refuses the document
+        text = str(exc)
+        if "encrypt" in text.lower():
+            raise errors.DocumentEncrypted() from None
+        raise errors.DocumentMalformed(detail={"reason": f"{type(exc).__name__}: {text}"[:500]}) from None
+    if encrypted:
+        raise errors.DocumentEncrypted()
+    _check_strict_structure(stream)
+    return writer
+
+
+def _check_strict_structure(stream: IO[bytes]) -> None:
+    """Second, independent parse with qpdf (pikepdf), recovery disabled.
+
+    pyHanko's reader is lenient about a few things qpdf notices (for
+    example xref offsets that point at the wrong object); qpdf with
+    recovery off refuses them instead of silently repairing.
+    """
+    import pikepdf
+
+    stream.seek(0)
+    try:
+        with pikepdf.open(stream, attempt_recovery=False) as pdf:
+            len(pdf.pages)
+    except pikepdf.PasswordError:
+        raise errors.DocumentEncrypted() from None
+    except Exception as exc:  # noqa: BLE001
+        raise errors.DocumentMalformed(detail={"reason": f"qpdf: {exc}"[:500]}) from None
+    finally:
+        stream.seek(0)
+
+
+class CertificateChecker:
+    """Checks the signer's certificate before each signature, with a cache.
+
+    Validity and key usage are checked every time (they cost nothing). The
+    chain and revocation check goes to OCSP/CRL; a success is remembered per
+    certificate for ``policy.certificate_cache_seconds``.
+    """
+
+    def __init__(self, policy: SigningPolicy) -> None:
+        self._policy = policy
+        self._ok_until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def check(self, holder: KeyHolder, *, moment: datetime) -> None:
+        policy = self._policy
+        cert = holder.certificate
+        if policy.check_validity:
+            check_validity(cert, moment)
+        if policy.check_key_usage:
+            check_key_usage(cert, policy.required_key_usage)
+        if policy.check_chain_and_revocation:
+            key = holder.fingerprint
+            now = time.monotonic()
+            with self._lock:
+                fresh = self._ok_until.get(key, 0.0) > now
+            if not fresh:
+                self._check_chain_and_revocation(holder, moment)
+                with self._lock:
+                    self._ok_until[key] = now + policy.certificate_cache_seconds
+
+    def forget(self) -> None:
+        with self._lock:
+            self._ok_until.clear()
+
+    def _check_chain_and_revocation(self, holder: KeyHolder, moment: datetime) -> None:
+        policy = self._policy
+        context = ValidationContext(
+            trust_roots=list(policy.trust_roots), other_certs=list(holder.chain),
+            moment=moment, allow_fetching=True, revocation_mode="hard-fail",
+        )
+        validator = CertificateValidator(holder.certificate, intermediate_certs=list(holder.chain),
+                                         validation_context=context)
+
+        async def run():
+            try:
+                return await asyncio.wait_for(validator.async_validate_usage(set()),
+                                              timeout=policy.http_timeout_seconds * 2)
+            finally:
+                await context.aclose()
+
+        try:
+            asyncio.run(run())
+        except cv_errors.RevokedError as exc:
+            raise errors.CertificateRevoked(detail={"reason": str(exc)}) from None
+        except cv_errors.ExpiredError as exc:
+            raise errors.CertificateExpired(detail={"reason": str(exc)}) from None
+        except cv_errors.NotYetValidError as exc:
+            raise errors.CertificateNotYetValid(detail={"reason": str(exc)}) from None
+        except cv_errors.InsufficientRevinfoError as exc:
+            raise errors.RevocationUnavailable(detail={"reason": str(exc)}) from None
+        except cv_errors.PathBuildingError as exc:
+            raise errors.CertificateUntrusted(detail={"reason": str(exc)}) from None
+        except (cv_errors.PathValidationError, cv_errors.InvalidCertificateError) as exc:
+            raise errors.CertificateRefused(detail={"reason": str(exc)}) from None
+        except (asyncio.TimeoutError, OSError) as exc:
+            raise errors.RevocationUnavailable(detail={"reason": f"{type(exc).__name__}: {exc}"}) from None
+
+
+def check_validity(cert: x509.Certificate, moment: datetime) -> None:
+    validity = cert["tbs_certificate"]["validity"]
+    not_before = validity["not_before"].native
+    not_after = validity["not_after"].native
+    detail = {"not_before": not_before.isoformat(), "not_after": not_after.isoformat(),
+              "at": moment.isoformat()}
+    if moment < not_before:
+        raise errors.CertificateNotYetValid(detail=detail)
+    if moment > not_after:
+        raise errors.CertificateExpired(detail=detail)
+
+
+def check_key_usage(cert: x509.Certificate, required: frozenset[str]) -> None:
+    usage = cert.key_usage_value
+    present = set(usage.native) if usage is not None else set()
+    missing = sorted(required - present)
+    if missing:
+        raise errors.CertificateKeyUsage(detail={"missing": missing, "present": sorted(present)})
+
+
+def as_stream(data: bytes) -> IO[bytes]:
+    return io.BytesIO(data)
