@@ -66,18 +66,20 @@ class Services:
         return cls.for_dev(settings)
 
     @classmethod
-    def for_dev(cls, settings: Settings) -> "Services":
+    def for_dev(cls, settings: Settings, *, token: Pkcs11Token | None = None) -> "Services":
+        """Dev services; ``token`` reuses an open SoftHSM2 session (tests share one per process)."""
         from devpki import DevPKI
         from devpki.softhsm import provision_token
 
         pki = DevPKI.load(settings.dev_pki_url)
-        token_dir = Path(settings.data_dir) / "softhsm"
         identities = [i for i in pki.identities if i.role in ("official", "agency")]
-        soft = provision_token(pki, token_dir, label=settings.pkcs11_token, user_pin=settings.pkcs11_pin,
-                               so_pin=DEV_PKCS11_SO_PIN, identities=identities)
-        soft.activate()
-        token = Pkcs11Token.open(module=settings.pkcs11_module, token_label=settings.pkcs11_token,
-                                 pin=settings.pkcs11_pin)
+        if token is None:
+            soft = provision_token(pki, Path(settings.data_dir) / "softhsm", label=settings.pkcs11_token,
+                                   user_pin=settings.pkcs11_pin, so_pin=DEV_PKCS11_SO_PIN,
+                                   identities=identities)
+            soft.activate()
+            token = Pkcs11Token.open(module=settings.pkcs11_module, token_label=settings.pkcs11_token,
+                                     pin=settings.pkcs11_pin)
         officials = {}
         for ident in identities:
             holder = token.key_holder(ident.label, chain=pki.chain(ident.label))

@@ -29,6 +29,7 @@ from pyhanko.sign import fields as pdf_fields
 from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+from pyhanko.sign.signers.pdf_signer import DSSContentSettings, TimestampDSSContentSettings
 from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko_certvalidator import ValidationContext
@@ -45,6 +46,14 @@ _CMS_OVERHEAD = 2048
 _TIMESTAMP_BUDGET = 12 * 1024
 
 Clock = Callable[[], datetime]
+
+# Validation data without VRI entries (deprecated by PAdES); for B-LTA the
+# document timestamp's own validation data goes in before it, so that the
+# document timestamp covers the whole file.
+DSS_SETTINGS = DSSContentSettings(
+    include_vri=False,
+    next_ts_settings=TimestampDSSContentSettings(include_vri=False, update_before_ts=True),
+)
 
 
 def _utcnow() -> datetime:
@@ -128,7 +137,8 @@ class SigningEngine:
             field = choose_field(writer, request.field)
             self._checker.check(key_holder, moment=moment)
             pdf_signer, context = self._pdf_signer(request, key_holder, field, moment)
-            reserved = self.bytes_reserved(key_holder, request.level)
+            reserved = self.bytes_reserved(key_holder, request.level,
+                                           certificates=list(pdf_signer.signer.cert_registry))
             if output is None:
                 buffer = io.BytesIO()
                 self._run(pdf_signer, writer, reserved, buffer, context, moment)
@@ -141,10 +151,16 @@ class SigningEngine:
                 size = out.tell()
             return self._result(request, key_holder, field, moment, size, path=target)
 
-    def bytes_reserved(self, key_holder: KeyHolder, level: Level) -> int:
-        """Bytes of ``/Contents`` to reserve (hex, so twice the DER size)."""
+    def bytes_reserved(self, key_holder: KeyHolder, level: Level, *, certificates=None) -> int:
+        """Bytes of ``/Contents`` to reserve (hex, so twice the DER size).
+
+        ``certificates``: what the CMS will embed (default: the holder's
+        certificate and chain).
+        """
+        if certificates is None:
+            certificates = [key_holder.certificate, *key_holder.chain]
         der = _CMS_OVERHEAD + key_holder.raw_signature_size
-        der += len(key_holder.certificate.dump()) + sum(len(c.dump()) for c in key_holder.chain)
+        der += sum(len(c.dump()) for c in certificates)
         if level.needs_timestamp:
             der += _TIMESTAMP_BUDGET
         return -(-2 * der // 1024) * 1024
@@ -174,6 +190,7 @@ class SigningEngine:
             validation_context=context,
             use_pades_lta=(level is Level.B_LTA),
             signer_key_usage=set(self.policy.required_key_usage) if context else {"digital_signature"},
+            dss_settings=DSS_SETTINGS,
         )
         return meta, context
 

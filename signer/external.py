@@ -50,7 +50,7 @@ from pyhanko_certvalidator import CertificateValidator
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash, process_pss_params
 
 from signer import errors
-from signer.engine import SignedDocument, SigningEngine, _atomic_output, _open_source, choose_field, classify_failure
+from signer.engine import DSS_SETTINGS, SignedDocument, SigningEngine, _atomic_output, _open_source, choose_field, classify_failure
 from signer.keyholders import ExternalKeyHolder, fingerprint_sha256
 from signer.preflight import open_for_signing
 from signer.request import Level, SignRequest
@@ -69,6 +69,7 @@ class PreparedSignature:
     signature_algorithm: str     # e.g. "sha256_rsa", "rsassa_pss", "sha256_ecdsa"
     document_digest: bytes       # hash of the PDF byte ranges (for devices that build the CMS)
     expires_at: datetime
+    pss_salt_length: int | None = None   # RSASSA-PSS: MGF1 with the same digest, this salt length
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +82,7 @@ class PreparedSignature:
             "signature_algorithm": self.signature_algorithm,
             "document_digest": base64.b64encode(self.document_digest).decode(),
             "expires_at": self.expires_at.isoformat(),
+            "pss_salt_length": self.pss_salt_length,
         }
 
 
@@ -157,10 +159,9 @@ class ExternalSigning:
             writer = open_for_signing(stream)
             field = choose_field(writer, request.field)
             engine.check_certificate(key_holder)
+            mechanism = external_mechanism(key_holder.certificate, policy.md_algorithm, policy.rsa_padding)
             ext = ExternalSigner(signing_cert=key_holder.certificate, cert_registry=key_holder.cert_registry(),
-                                 signature_value=key_holder.raw_signature_size,
-                                 prefer_pss=(policy.rsa_padding == "pss"))
-            mechanism = ext.get_signature_mechanism_for_digest(policy.md_algorithm)
+                                 signature_value=key_holder.raw_signature_size, signature_mechanism=mechanism)
             meta = signers.PdfSignatureMetadata(
                 field_name=field, md_algorithm=policy.md_algorithm,
                 subfilter=SigSeedSubFilter.PADES,
@@ -204,7 +205,9 @@ class ExternalSigning:
         return PreparedSignature(
             handle=handle, to_be_signed=to_be_signed, digest=hashlib.new(policy.md_algorithm, to_be_signed).digest(),
             digest_algorithm=policy.md_algorithm, signature_algorithm=mechanism["algorithm"].native,
-            document_digest=digest.document_digest, expires_at=expires)
+            document_digest=digest.document_digest, expires_at=expires,
+            pss_salt_length=(mechanism["parameters"]["salt_length"].native
+                             if mechanism.signature_algo == "rsassa_pss" else None))
 
     def finish(self, handle: str, *, signature: bytes | None = None, cms_data: bytes | None = None,
                output: Path | str | None = None) -> SignedDocument:
@@ -279,6 +282,30 @@ class ExternalSigning:
         return SignedDocument(field=state["field"], level=level, signer_subject=cert.subject.human_friendly,
                               signer_fingerprint=fingerprint_sha256(cert), signing_time=moment,
                               size=size, path=target)
+
+
+def external_mechanism(cert: x509.Certificate, md_algorithm: str, rsa_padding: str) -> algos.SignedDigestAlgorithm:
+    """The signature mechanism asked of an external device.
+
+    For RSASSA-PSS the salt is as long as the digest (what USB tokens and
+    most libraries do by default), with MGF1 over the same digest.
+    """
+    algo = cert.public_key.algorithm
+    if algo == "rsa" and rsa_padding == "pss":
+        size = hashlib.new(md_algorithm).digest_size
+        params = algos.RSASSAPSSParams({
+            "hash_algorithm": algos.DigestAlgorithm({"algorithm": md_algorithm}),
+            "mask_gen_algorithm": algos.MaskGenAlgorithm({
+                "algorithm": "mgf1",
+                "parameters": algos.DigestAlgorithm({"algorithm": md_algorithm})}),
+            "salt_length": size,
+        })
+        return algos.SignedDigestAlgorithm({"algorithm": "rsassa_pss", "parameters": params})
+    if algo == "rsa":
+        return algos.SignedDigestAlgorithm({"algorithm": f"{md_algorithm}_rsa"})
+    if algo == "ec":
+        return algos.SignedDigestAlgorithm({"algorithm": f"{md_algorithm}_ecdsa"})
+    raise errors.SigningError(f"unsupported key algorithm {algo} for external signing")
 
 
 def verify_raw_signature(cert: x509.Certificate, mechanism: algos.SignedDigestAlgorithm,
@@ -358,4 +385,4 @@ async def _post_sign_instructions(holder, context, level: Level, timestamper, md
         ocsps_to_embed=context.ocsps, crls_to_embed=context.crls)
     return PostSignInstructions(
         validation_info=info, timestamper=timestamper if level is Level.B_LTA else None,
-        timestamp_md_algorithm=md_algorithm)
+        timestamp_md_algorithm=md_algorithm, dss_settings=DSS_SETTINGS)

@@ -235,7 +235,7 @@ class Pkcs11Token:
         try:
             with self.lock:
                 probe = PKCS11Signer(self.session, cert_label=key_label, key_label=key_label,
-                                     other_certs_to_pull=None)
+                                     other_certs_to_pull=())
                 cert = probe.signing_cert
         except SigningError:
             raise
@@ -273,8 +273,10 @@ class Pkcs11KeyHolder(KeyHolder):
             signer = _locked_pkcs11_signer_class()(
                 self._token.lock, self._token.session, key_label=self._key_label,
                 cert_label=self._key_label, signing_cert=self.certificate,
-                ca_chain=list(self.chain), other_certs_to_pull=None,
-                prefer_pss=(rsa_padding == "pss"))
+                ca_chain=list(self.chain), other_certs_to_pull=(),
+                prefer_pss=(rsa_padding == "pss"),
+                # tokens (SoftHSM2 among them) often lack CKM_ECDSA_SHA256: hash here, sign raw
+                use_raw_mechanism=(self.key_algorithm == "ec"))
             self._signers[rsa_padding] = signer
         return signer
 

@@ -1,0 +1,107 @@
+"""An official's PDF signed at every PAdES baseline level, with RSA, RSA-PSS and
+ECDSA keys from PKCS#12, from a SoftHSM2 token and through the external two-step
+path, accepted by two verifiers that are not ours: pyHanko's validator against
+the dev root, and poppler's pdfsig with the dev root trusted in NSS."""
+from __future__ import annotations
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from pdfcheck import pdfsig, pyhanko_statuses
+from pyhanko.sign.validation import SignatureCoverageLevel
+from pyhanko.sign.diff_analysis import ModificationLevel
+from signer import ExternalKeyHolder, Level, SignRequest, SigningEngine, SigningPolicy, SoftwareKeyHolder
+from signer.external import ExternalSigning, PendingStore
+
+KEYS = {
+    # label: (rsa padding, expected CMS signature mechanism)
+    "nguyen-van-an": ("pkcs1v15", "sha256_rsa"),        # RSA-2048, PKCS#1 v1.5
+    "le-hoang-phuc": ("pss", "rsassa_pss"),             # RSA-2048, RSASSA-PSS
+    "tran-thi-bich-ngoc": ("pkcs1v15", "sha256_ecdsa"),  # ECDSA P-256
+}
+SOURCES = ("pkcs12", "pkcs11", "external")
+LEVELS = (Level.B_B, Level.B_T, Level.B_LT, Level.B_LTA)
+
+
+def device_sign(private_key, prepared) -> bytes:
+    """What the official's USB token does with the prepared bytes."""
+    if isinstance(private_key, ec.EllipticCurvePrivateKey):
+        return private_key.sign(prepared.to_be_signed, ec.ECDSA(hashes.SHA256()))
+    if prepared.signature_algorithm == "rsassa_pss":
+        pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=prepared.pss_salt_length)
+        return private_key.sign(prepared.to_be_signed, pss, hashes.SHA256())
+    assert isinstance(private_key, rsa.RSAPrivateKey)
+    return private_key.sign(prepared.to_be_signed, padding.PKCS1v15(), hashes.SHA256())
+
+
+def sign_document(*, source, label, level, pki, pkcs11_token, document, tmp_path) -> bytes:
+    rsa_padding, _ = KEYS[label]
+    engine = SigningEngine(policy=SigningPolicy.for_dev_pki(pki, rsa_padding=rsa_padding))
+    request = SignRequest(document=document, level=level, reason="Ký ban hành", location="Hưng Yên")
+    if source == "pkcs12":
+        p12 = pki.pkcs12_bytes(label, b"mat-khau-p12")
+        holder = SoftwareKeyHolder.from_pkcs12(p12, passphrase="mat-khau-p12")
+        return engine.sign(request, key_holder=holder).data
+    if source == "pkcs11":
+        holder = pkcs11_token.key_holder(label, chain=pki.chain(label))
+        return engine.sign(request, key_holder=holder).data
+    external = ExternalSigning(engine=engine, store=PendingStore(tmp_path / "pending"))
+    holder = ExternalKeyHolder(certificate=pki.identity(label).certificate, chain=pki.chain(label))
+    prepared = external.prepare(request, key_holder=holder)
+    return external.finish(prepared.handle, signature=device_sign(pki.private_key(label), prepared)).data
+
+
+@pytest.mark.parametrize("level", LEVELS, ids=lambda lv: lv.value)
+@pytest.mark.parametrize("label", list(KEYS))
+@pytest.mark.parametrize("source", SOURCES)
+def test_signature_accepted_by_pyhanko_and_pdfsig(source, label, level, pki, pkcs11_token, nssdb,
+                                                  sample_pdf, tmp_path):
+    signed = sign_document(source=source, label=label, level=level, pki=pki, pkcs11_token=pkcs11_token,
+                           document=sample_pdf, tmp_path=tmp_path)
+    assert signed.startswith(sample_pdf), "the original revision must be kept byte for byte"
+
+    # pyHanko, online, against the dev roots
+    statuses = pyhanko_statuses(signed, pki.trust_roots())
+    expected_count = 2 if level is Level.B_LTA else 1
+    assert len(statuses) == expected_count
+    sig = statuses[0]
+    assert sig.intact and sig.valid and sig.trusted, sig.pretty_print_details()
+    assert sig.bottom_line
+    assert sig.md_algorithm == "sha256"
+    assert sig.pkcs7_signature_mechanism == KEYS[label][1]
+    assert sig.signing_cert.subject == pki.identity(label).certificate.subject
+    if level in (Level.B_B, Level.B_T):
+        assert sig.coverage == SignatureCoverageLevel.ENTIRE_FILE
+        assert sig.modification_level == ModificationLevel.NONE
+    else:
+        # only validation data (and a document timestamp) come after the signature
+        assert sig.coverage == SignatureCoverageLevel.ENTIRE_REVISION
+        assert sig.modification_level == ModificationLevel.LTA_UPDATES
+    if level is Level.B_B:
+        assert sig.timestamp_validity is None
+    else:
+        assert sig.timestamp_validity is not None
+        assert sig.timestamp_validity.intact and sig.timestamp_validity.valid and sig.timestamp_validity.trusted
+    if level is Level.B_LTA:
+        doc_ts = statuses[1]
+        assert doc_ts.intact and doc_ts.valid and doc_ts.trusted
+        assert doc_ts.coverage == SignatureCoverageLevel.ENTIRE_FILE
+    if level.needs_validation_data:
+        # B-LT: the DSS alone (no network) must be enough to validate the signer's path, hard-fail
+        offline = pyhanko_statuses(signed, pki.trust_roots(), offline_dss=True)
+        assert offline[0].bottom_line, offline[0].pretty_print_details()
+
+    # poppler's pdfsig with the dev roots trusted in NSS
+    report = pdfsig(signed, nssdb)
+    assert len(report) == expected_count, report
+    assert report[0].valid, report[0].lines
+    if level in (Level.B_B, Level.B_T):
+        assert report[0].total_document, report[0].lines
+    elif level is Level.B_LT:
+        # the DSS revision follows the signature: pdfsig rightly says it is not the total document
+        assert not report[0].total_document
+    else:
+        # poppler 22.12 lists but cannot verify document timestamps (ETSI.RFC3161, "Signature Type:
+        # unknown"); pyHanko validated it above. pdfsig still shows it covers the whole file.
+        assert report[1].total_document, report[1].lines
