@@ -192,41 +192,80 @@ def _order_chain(leaf: x509.Certificate, certs: Sequence) -> list[x509.Certifica
     return ordered + pool
 
 
+class _SharedSession:
+    """One logged-in PKCS#11 session per (module, token) in this process.
+
+    PKCS#11 login state belongs to the application, not to a session: a
+    second login fails with "user already logged in". So every
+    :class:`Pkcs11Token` handle on the same token shares one session
+    (reference-counted) and one lock.
+    """
+
+    registry: dict[tuple[str, str], "_SharedSession"] = {}
+    registry_lock = threading.Lock()
+
+    def __init__(self, key: tuple[str, str], session, pin_digest: bytes) -> None:
+        self.key = key
+        self.session = session
+        self.pin_digest = pin_digest
+        self.lock = threading.Lock()
+        self.refs = 0
+
+
 class Pkcs11Token:
-    """One logged-in session on a PKCS#11 token, shared by its key holders.
+    """A handle on a logged-in PKCS#11 token, shared by its key holders.
 
     A PKCS#11 session is not safe for concurrent use, so signatures through
     it are serialised with a lock. If the token is missing or the PIN is
     wrong, :class:`KeyUnavailable` is raised: there is never a fallback to
-    a software key.
+    a software key. A closed handle refuses to sign (fails closed).
     """
 
-    def __init__(self, *, session, module: str, token_label: str) -> None:
-        self._session = session
+    def __init__(self, *, shared: _SharedSession, module: str, token_label: str) -> None:
+        self._shared = shared
+        self._closed = False
         self.module = module
         self.token_label = token_label
-        self.lock = threading.Lock()
 
     @classmethod
     def open(cls, *, module: str, token_label: str, pin: str) -> "Pkcs11Token":
+        import hmac
+
         from pkcs11 import PKCS11Error
         from pyhanko.config.pkcs11 import TokenCriteria
         from pyhanko.sign.pkcs11 import open_pkcs11_session
 
-        try:
-            session = open_pkcs11_session(module, token_criteria=TokenCriteria(label=token_label),
-                                          user_pin=pin)
-        except (PKCS11Error, SigningError, OSError, RuntimeError) as exc:
-            raise KeyUnavailable(detail={"module": module, "token": token_label,
-                                         "reason": f"{type(exc).__name__}: {exc}"}) from None
-        return cls(session=session, module=module, token_label=token_label)
+        key = (module, token_label)
+        digest = hashlib.sha256(pin.encode("utf-8")).digest()
+        with _SharedSession.registry_lock:
+            shared = _SharedSession.registry.get(key)
+            if shared is not None:
+                if not hmac.compare_digest(shared.pin_digest, digest):
+                    raise KeyUnavailable("wrong PIN for the PKCS#11 token",
+                                         message_vi="Sai mã PIN của thiết bị ký.",
+                                         detail={"token": token_label})
+            else:
+                try:
+                    session = open_pkcs11_session(module, token_criteria=TokenCriteria(label=token_label),
+                                                  user_pin=pin)
+                except (PKCS11Error, SigningError, OSError, RuntimeError) as exc:
+                    raise KeyUnavailable(detail={"module": module, "token": token_label,
+                                                 "reason": f"{type(exc).__name__}: {exc}"}) from None
+                shared = _SharedSession(key, session, digest)
+                _SharedSession.registry[key] = shared
+            shared.refs += 1
+        return cls(shared=shared, module=module, token_label=token_label)
 
     @property
     def session(self):
-        if self._session is None:
-            raise KeyUnavailable("the PKCS#11 session is closed",
+        if self._closed:
+            raise KeyUnavailable("the PKCS#11 token handle is closed",
                                  message_vi="Phiên làm việc với thiết bị ký đã đóng.")
-        return self._session
+        return self._shared.session
+
+    @property
+    def lock(self) -> threading.Lock:
+        return self._shared.lock
 
     def key_holder(self, key_label: str, *, chain: Iterable[x509.Certificate] = ()) -> "Pkcs11KeyHolder":
         """The key and certificate stored under ``key_label`` on this token."""
@@ -244,12 +283,23 @@ class Pkcs11Token:
                                  detail={"reason": f"{type(exc).__name__}: {exc}"}) from None
         return Pkcs11KeyHolder(token=self, key_label=key_label, certificate=cert, chain=chain)
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
-        if self._session is not None:
-            try:
-                self._session.close()
-            finally:
-                self._session = None
+        if self._closed:
+            return
+        self._closed = True
+        with _SharedSession.registry_lock:
+            shared = self._shared
+            shared.refs -= 1
+            if shared.refs == 0:
+                _SharedSession.registry.pop(shared.key, None)
+                try:
+                    shared.session.close()
+                except Exception:  # noqa: BLE001 - closing a dead session
+                    pass
 
     def __enter__(self):
         return self
@@ -268,6 +318,9 @@ class Pkcs11KeyHolder(KeyHolder):
         self._signers: dict[str, Signer] = {}
 
     def pyhanko_signer(self, *, rsa_padding: str = "pkcs1v15") -> Signer:
+        if self._token.closed:
+            raise KeyUnavailable("the PKCS#11 token handle is closed",
+                                 message_vi="Phiên làm việc với thiết bị ký đã đóng.")
         signer = self._signers.get(rsa_padding)
         if signer is None:
             signer = _locked_pkcs11_signer_class()(

@@ -139,6 +139,8 @@ class CertificateChecker:
         except cv_errors.PathBuildingError as exc:
             raise errors.CertificateUntrusted(detail={"reason": str(exc)}) from None
         except (cv_errors.PathValidationError, cv_errors.InvalidCertificateError) as exc:
+            if "self-signed" in str(exc) or "not trusted" in str(exc).lower():
+                raise errors.CertificateUntrusted(detail={"reason": str(exc)}) from None
             raise errors.CertificateRefused(detail={"reason": str(exc)}) from None
         except (asyncio.TimeoutError, OSError) as exc:
             raise errors.RevocationUnavailable(detail={"reason": f"{type(exc).__name__}: {exc}"}) from None
