@@ -204,12 +204,35 @@ class _SharedSession:
     registry: dict[tuple[str, str], "_SharedSession"] = {}
     registry_lock = threading.Lock()
 
-    def __init__(self, key: tuple[str, str], session, pin_digest: bytes) -> None:
+    def __init__(self, key: tuple[str, str], session, pin: str) -> None:
         self.key = key
         self.session = session
-        self.pin_digest = pin_digest
-        self.lock = threading.Lock()
+        self._pin = pin   # kept to log in again if another user of the library logs out
+        self.pin_digest = hashlib.sha256(pin.encode("utf-8")).digest()
+        self.lock = threading.RLock()
         self.refs = 0
+
+    @staticmethod
+    def login(module: str, token_label: str, pin: str):
+        from pkcs11 import PKCS11Error
+        from pyhanko.config.pkcs11 import TokenCriteria
+        from pyhanko.sign.pkcs11 import open_pkcs11_session
+
+        try:
+            return open_pkcs11_session(module, token_criteria=TokenCriteria(label=token_label), user_pin=pin)
+        except (PKCS11Error, SigningError, OSError, RuntimeError) as exc:
+            raise KeyUnavailable(detail={"module": module, "token": token_label,
+                                         "reason": f"{type(exc).__name__}: {exc}"}) from None
+
+    def renew(self) -> None:
+        """Open a fresh logged-in session (the old one lost its login or died)."""
+        with self.lock:
+            old = self.session
+            self.session = self.login(self.key[0], self.key[1], self._pin)
+            try:
+                old.close()
+            except Exception:  # noqa: BLE001 - the old session is already unusable
+                pass
 
 
 class Pkcs11Token:
@@ -231,10 +254,6 @@ class Pkcs11Token:
     def open(cls, *, module: str, token_label: str, pin: str) -> "Pkcs11Token":
         import hmac
 
-        from pkcs11 import PKCS11Error
-        from pyhanko.config.pkcs11 import TokenCriteria
-        from pyhanko.sign.pkcs11 import open_pkcs11_session
-
         key = (module, token_label)
         digest = hashlib.sha256(pin.encode("utf-8")).digest()
         with _SharedSession.registry_lock:
@@ -245,13 +264,7 @@ class Pkcs11Token:
                                          message_vi="Sai mã PIN của thiết bị ký.",
                                          detail={"token": token_label})
             else:
-                try:
-                    session = open_pkcs11_session(module, token_criteria=TokenCriteria(label=token_label),
-                                                  user_pin=pin)
-                except (PKCS11Error, SigningError, OSError, RuntimeError) as exc:
-                    raise KeyUnavailable(detail={"module": module, "token": token_label,
-                                                 "reason": f"{type(exc).__name__}: {exc}"}) from None
-                shared = _SharedSession(key, session, digest)
+                shared = _SharedSession(key, _SharedSession.login(module, token_label, pin), pin)
                 _SharedSession.registry[key] = shared
             shared.refs += 1
         return cls(shared=shared, module=module, token_label=token_label)
@@ -264,22 +277,36 @@ class Pkcs11Token:
         return self._shared.session
 
     @property
-    def lock(self) -> threading.Lock:
+    def lock(self) -> threading.RLock:
         return self._shared.lock
+
+    def renew(self) -> None:
+        """Log in again on a fresh session (after another library user logged the token out)."""
+        self.session  # noqa: B018 - refuses on a closed handle
+        self._shared.renew()
+
+    def _find(self, key_label: str):
+        from pyhanko.sign.pkcs11 import PKCS11Signer
+
+        with self.lock:
+            probe = PKCS11Signer(self.session, cert_label=key_label, key_label=key_label,
+                                 other_certs_to_pull=())
+            return probe.signing_cert   # loads the private key handle as well
 
     def key_holder(self, key_label: str, *, chain: Iterable[x509.Certificate] = ()) -> "Pkcs11KeyHolder":
         """The key and certificate stored under ``key_label`` on this token."""
-        from pyhanko.sign.pkcs11 import PKCS11Signer
-
         try:
-            with self.lock:
-                probe = PKCS11Signer(self.session, cert_label=key_label, key_label=key_label,
-                                     other_certs_to_pull=())
-                cert = probe.signing_cert
-        except SigningError:
+            try:
+                cert = self._find(key_label)
+            except (SigningError, KeyUnavailable):
+                raise
+            except Exception:  # noqa: BLE001 - maybe logged out by someone else: log in once more
+                self.renew()
+                cert = self._find(key_label)
+        except KeyUnavailable:
             raise
         except Exception as exc:  # noqa: BLE001 - any token failure means no key
-            raise KeyUnavailable(f"no certificate labelled {key_label!r} on token {self.token_label!r}",
+            raise KeyUnavailable(f"no key and certificate labelled {key_label!r} on token {self.token_label!r}",
                                  detail={"reason": f"{type(exc).__name__}: {exc}"}) from None
         return Pkcs11KeyHolder(token=self, key_label=key_label, certificate=cert, chain=chain)
 
@@ -321,10 +348,13 @@ class Pkcs11KeyHolder(KeyHolder):
         if self._token.closed:
             raise KeyUnavailable("the PKCS#11 token handle is closed",
                                  message_vi="Phiên làm việc với thiết bị ký đã đóng.")
+        session = self._token.session
         signer = self._signers.get(rsa_padding)
+        if signer is not None and signer.pkcs11_session is not session:
+            signer = None   # the token logged in again on a new session
         if signer is None:
             signer = _locked_pkcs11_signer_class()(
-                self._token.lock, self._token.session, key_label=self._key_label,
+                self._token, session, key_label=self._key_label,
                 cert_label=self._key_label, signing_cert=self.certificate,
                 ca_chain=list(self.chain), other_certs_to_pull=(),
                 prefer_pss=(rsa_padding == "pss"),
@@ -339,16 +369,27 @@ def _locked_pkcs11_signer_class():
     from pyhanko.sign.pkcs11 import PKCS11Signer
 
     class LockedPkcs11Signer(PKCS11Signer):
-        def __init__(self, lock, *args, **kwargs):
-            self._kyso_lock = lock
+        def __init__(self, token, *args, **kwargs):
+            self._kyso_token = token
             super().__init__(*args, **kwargs)
 
         async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run=False) -> bytes:
             if dry_run:
                 return bytes(_raw_signature_size(self.signing_cert))
+            token = self._kyso_token
             try:
-                with self._kyso_lock:
-                    return await super().async_sign_raw(data, digest_algorithm, dry_run=False)
+                with token.lock:
+                    self.pkcs11_session = token.session
+                    try:
+                        return await super().async_sign_raw(data, digest_algorithm, dry_run=False)
+                    except SigningError:
+                        raise
+                    except Exception:  # noqa: BLE001 - logged out by someone else? log in once more
+                        token.renew()
+                        self.pkcs11_session = token.session
+                        self._loaded = False
+                        self._key_handle = None
+                        return await super().async_sign_raw(data, digest_algorithm, dry_run=False)
             except SigningError:
                 raise
             except Exception as exc:  # noqa: BLE001 - token errors: fail closed

@@ -7,21 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from devpki.server import DevPKIServer
+from devpki.testing import dev_pki, dev_pki_server, softhsm_token  # noqa: F401 - shared fixtures
 from kyso.samples import make_pdf
-from kyso.settings import DEV_PKCS11_PIN, DEV_PKCS11_SO_PIN, Settings
+from kyso.settings import Settings
 from signer import Pkcs11Token, SigningEngine
 
 
 @pytest.fixture(scope="session")
-def pki_server():
-    with DevPKIServer.start() as server:
-        yield server
+def pki_server(dev_pki_server):
+    """The dev PKI over real HTTP (one per run: certificates embed its URL)."""
+    return dev_pki_server
 
 
 @pytest.fixture(scope="session")
-def pki(pki_server):
-    return pki_server.pki
+def pki(dev_pki):
+    return dev_pki
 
 
 @pytest.fixture(scope="session")
@@ -30,15 +30,9 @@ def engine(pki):
 
 
 @pytest.fixture(scope="session")
-def softhsm(pki, tmp_path_factory):
+def softhsm(softhsm_token):
     """One SoftHSM2 token per test run (python-pkcs11 loads the library once per process)."""
-    from devpki.softhsm import provision_token
-
-    token_dir = tmp_path_factory.mktemp("softhsm")
-    soft = provision_token(pki, token_dir, label="kyso-test", user_pin=DEV_PKCS11_PIN,
-                           so_pin=DEV_PKCS11_SO_PIN)
-    soft.activate()
-    return soft
+    return softhsm_token
 
 
 @pytest.fixture(scope="session")
@@ -70,9 +64,9 @@ def sample_pdf() -> bytes:
 
 
 @pytest.fixture(scope="session")
-def app_settings(pki_server, tmp_path_factory) -> Settings:
+def app_settings(pki_server, softhsm_token, tmp_path_factory) -> Settings:
     return Settings(dev_pki_url=pki_server.base_url, data_dir=tmp_path_factory.mktemp("data"),
-                    pkcs11_token="kyso-test")
+                    pkcs11_token=softhsm_token.token_label, pkcs11_pin=softhsm_token.user_pin)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,124 @@
+"""The HTTP edge: /healthz, POST /api/v1/sign with a development token, errors as JSON."""
+from __future__ import annotations
+
+import io
+
+import pikepdf
+import pytest
+
+from api import create_app
+from kyso.samples import make_pdf
+from kyso.services import dev_token
+from pdfcheck import pyhanko_statuses
+
+
+def upload(data: bytes, name: str = "cong-van.pdf", **form):
+    return {"file": (io.BytesIO(data), name), **form}
+
+
+def auth(label: str) -> dict:
+    return {"Authorization": f"Bearer {dev_token(label)}"}
+
+
+def test_healthz(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+def test_official_signs_with_own_key_whatever_the_request_says(client, pki, sample_pdf):
+    response = client.post("/api/v1/sign", headers=auth("tran-thi-bich-ngoc"),
+                           data=upload(sample_pdf, level="B-LT", signer="nguyen-van-an",
+                                       key_label="nguyen-van-an", reason="Ký duyệt"),
+                           content_type="multipart/form-data")
+    assert response.status_code == 200, response.get_json()
+    assert response.mimetype == "application/pdf"
+    assert response.headers["X-Kyso-Level"] == "B-LT"
+    assert 'filename="cong-van-signed.pdf"' in response.headers["Content-Disposition"]
+    status = pyhanko_statuses(response.data, pki.trust_roots())[0]
+    assert status.bottom_line
+    assert status.signing_cert.subject == pki.identity("tran-thi-bich-ngoc").certificate.subject
+    assert status.signing_cert.subject.native["common_name"] == "Trần Thị Bích Ngọc"
+
+
+def test_default_level_is_b_t(client, pki, sample_pdf):
+    response = client.post("/api/v1/sign", headers=auth("nguyen-van-an"), data=upload(sample_pdf),
+                           content_type="multipart/form-data")
+    assert response.status_code == 200
+    assert response.headers["X-Kyso-Level"] == "B-T"
+    assert pyhanko_statuses(response.data, pki.trust_roots())[0].timestamp_validity.valid
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}])
+def test_sign_needs_a_known_token(client, sample_pdf, headers):
+    response = client.post("/api/v1/sign", headers=headers, data=upload(sample_pdf),
+                           content_type="multipart/form-data")
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "unauthenticated"
+
+
+def encrypted() -> bytes:
+    out = io.BytesIO()
+    with pikepdf.open(io.BytesIO(make_pdf())) as pdf:
+        pdf.save(out, encryption=pikepdf.Encryption(owner="o", user="u"))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("data, form, status, code", [
+    (None, {}, 422, "file_missing"),
+    (b"", {}, 415, "not_pdf"),
+    (b"PK\x03\x04 not a pdf", {}, 415, "not_pdf"),
+    (make_pdf()[:500], {}, 422, "pdf_malformed"),
+    (encrypted(), {}, 422, "pdf_encrypted"),
+    (make_pdf(), {"level": "B-XL"}, 422, "level_invalid"),
+])
+def test_bad_input_gets_a_clear_error(client, data, form, status, code):
+    body = dict(form) if data is None else upload(data, **form)
+    response = client.post("/api/v1/sign", headers=auth("nguyen-van-an"), data=body,
+                           content_type="multipart/form-data")
+    assert response.status_code == status
+    error = response.get_json()["error"]
+    assert error["code"] == code
+    assert error["message"] and error["message_vi"]
+
+
+@pytest.mark.parametrize("label, code", [
+    ("official-revoked", "certificate_revoked"),
+    ("official-expired", "certificate_expired"),
+    ("official-no-nr", "certificate_key_usage"),
+])
+def test_refused_certificates_over_http(client, sample_pdf, label, code):
+    response = client.post("/api/v1/sign", headers=auth(label), data=upload(sample_pdf, level="B-B"),
+                           content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == code
+
+
+def test_upload_limit(app, app_settings, sample_pdf):
+    import dataclasses
+
+    small = create_app(dataclasses.replace(app_settings, max_upload_bytes=1024),
+                       services=app.extensions["kyso"])
+    response = small.test_client().post("/api/v1/sign", headers=auth("nguyen-van-an"),
+                                        data=upload(make_pdf(size=64 * 1024)),
+                                        content_type="multipart/form-data")
+    assert response.status_code == 413
+    assert response.get_json()["error"]["code"] == "upload_too_large"
+
+
+def test_unknown_route_and_method_are_json(client):
+    assert client.get("/api/v1/nothing").get_json()["error"]["code"] == "not_found"
+    response = client.get("/api/v1/sign")
+    assert response.status_code == 405
+    assert response.get_json()["error"]["code"] == "method_not_allowed"
+
+
+def test_dev_pki_is_mounted_under_dev_pki(client, pki):
+    from asn1crypto import crl
+
+    path = pki.crl_url("ca-gov").split(pki.base_url, 1)[1]
+    response = client.get("/dev-pki" + path)
+    assert response.status_code == 200
+    parsed = crl.CertificateList.load(response.data)
+    revoked = {c["user_certificate"].native for c in parsed["tbs_cert_list"]["revoked_certificates"]}
+    assert pki.identity("official-revoked").certificate.serial_number in revoked
