@@ -24,8 +24,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator
 
-from asn1crypto import x509
+from asn1crypto import tsp, x509
 from pyhanko.sign import fields as pdf_fields
+from pyhanko.sign.attributes import CMSAttributeProvider, SignedAttributeProviderSpec
+from pyhanko.sign.general import as_signing_certificate_v2
 from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
@@ -34,7 +36,8 @@ from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko_certvalidator import ValidationContext
 
-from signer import errors
+from signer import _loop
+from signer import errors, fileio
 from signer.keyholders import KeyHolder
 from signer.policy import SigningPolicy
 from signer.preflight import CertificateChecker, open_for_signing
@@ -110,6 +113,7 @@ class SigningEngine:
         self.policy = policy
         self._clock = clock or _utcnow
         self._checker = CertificateChecker(policy)
+        self._attr_specs: dict[tuple[str, str], _FixedSignedAttributes] = {}
         self._timestamper = HTTPTimeStamper(policy.tsa_url, timeout=int(policy.http_timeout_seconds)) \
             if policy.tsa_url else None
 
@@ -124,32 +128,68 @@ class SigningEngine:
         self._checker.check(key_holder, moment=self._clock())
 
     def sign(self, request: SignRequest, *, key_holder: KeyHolder,
-             output: Path | str | None = None) -> SignedDocument:
+             output: Path | str | None = None, durable: bool = False) -> SignedDocument:
         """Sign ``request.document`` with ``key_holder``.
 
         With ``output`` the signed PDF is written there atomically (a
-        temporary file in the same folder, fsync, rename); otherwise it is
-        returned in memory as ``SignedDocument.data``.
+        temporary file in the same folder renamed into place; ``durable``
+        also fsyncs it); otherwise it is returned as ``SignedDocument.data``.
+        A document given as a path is never read into memory: the original
+        is copied in the kernel while pyHanko appends the signature to an
+        in-memory tail (see :mod:`signer.fileio`).
         """
         moment = self._clock()
-        with _open_source(request.document) as stream:
-            writer = open_for_signing(stream)
+        if isinstance(request.document, Path):
+            return self._sign_file(request, key_holder, moment, output, durable)
+        buffer = io.BytesIO(request.document)
+        writer = open_for_signing(buffer)
+        field = choose_field(writer, request.field)
+        self._checker.check(key_holder, moment=moment)
+        self._run(request, key_holder, field, moment, writer, buffer)
+        data = buffer.getvalue()
+        if output is None:
+            return self._result(request, key_holder, field, moment, len(data), data=data)
+        target = Path(output)
+        with fileio.atomic_file(target, durable=durable) as fd:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        return self._result(request, key_holder, field, moment, len(data), path=target)
+
+    def _sign_file(self, request, key_holder, moment, output, durable) -> SignedDocument:
+        path = request.document
+        try:
+            src = os.open(path, os.O_RDONLY)
+        except OSError as exc:
+            raise errors.NotAPdf(f"cannot read {path}: {exc.strerror}",
+                                 message_vi=f"Không đọc được tệp {path}") from None
+        try:
+            size = os.fstat(src).st_size
+            overlay = fileio.AppendOverlay(src, size)
+            stream = io.BufferedRandom(overlay, buffer_size=64 * 1024)
+            writer = open_for_signing(stream, path=path)
             field = choose_field(writer, request.field)
             self._checker.check(key_holder, moment=moment)
-            pdf_signer, context = self._pdf_signer(request, key_holder, field, moment)
-            reserved = self.bytes_reserved(key_holder, request.level,
-                                           certificates=list(pdf_signer.signer.cert_registry))
             if output is None:
-                buffer = io.BytesIO()
-                self._run(pdf_signer, writer, reserved, buffer, context, moment)
-                data = buffer.getvalue()
+                self._run(request, key_holder, field, moment, writer, stream)
+                stream.flush()
+                data = overlay.getvalue()
                 return self._result(request, key_holder, field, moment, len(data), data=data)
             target = Path(output)
-            with _atomic_output(target) as out:
-                self._run(pdf_signer, writer, reserved, out, context, moment)
-                out.seek(0, os.SEEK_END)
-                size = out.tell()
-            return self._result(request, key_holder, field, moment, size, path=target)
+            with fileio.atomic_file(target, durable=durable) as dst:
+                copy = fileio.BackgroundCopy(src, dst, size)
+                try:
+                    self._run(request, key_holder, field, moment, writer, stream)
+                    stream.flush()
+                finally:
+                    copy.join()
+                tail = bytes(overlay.tail)
+                written = 0
+                while written < len(tail):
+                    written += os.pwrite(dst, tail[written:], size + written)
+            return self._result(request, key_holder, field, moment, size + len(tail), path=target)
+        finally:
+            os.close(src)
 
     def bytes_reserved(self, key_holder: KeyHolder, level: Level, *, certificates=None) -> int:
         """Bytes of ``/Contents`` to reserve (hex, so twice the DER size).
@@ -203,26 +243,37 @@ class SigningEngine:
                 message_vi=f"Mức {level.value} cần máy chủ cấp dấu thời gian nhưng chưa được cấu hình.")
         return self._timestamper
 
-    def _pdf_signer(self, request, key_holder, field, moment):
-        meta, context = self.signature_metadata(request, key_holder, field, moment)
-        pdf_signer = signers.PdfSigner(
-            meta,
-            signer=key_holder.pyhanko_signer(rsa_padding=self.policy.rsa_padding),
-            timestamper=self.timestamper(request.level),
-        )
-        return pdf_signer, context
+    def _signed_attributes(self, key_holder: KeyHolder):
+        """signing-certificate-v2 for this certificate, built once (asn1crypto rebuilds it ~3x per use)."""
+        key = (key_holder.fingerprint, self.policy.md_algorithm)
+        spec = self._attr_specs.get(key)
+        if spec is None:
+            spec = _FixedSignedAttributes(key_holder.certificate, self.policy.md_algorithm)
+            if len(self._attr_specs) > 4096:
+                self._attr_specs.clear()
+            self._attr_specs[key] = spec
+        return spec
 
-    def _run(self, pdf_signer, writer, reserved: int, out: IO[bytes],
-             context: ValidationContext | None, moment: datetime) -> None:
+    def _run(self, request, key_holder, field, moment, writer, stream) -> None:
+        meta, context = self.signature_metadata(request, key_holder, field, moment)
+        signer = key_holder.pyhanko_signer(rsa_padding=self.policy.rsa_padding,
+                                           md_algorithm=self.policy.md_algorithm)
+        signer.signed_attr_prov_spec = self._signed_attributes(key_holder)
+        pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=self.timestamper(request.level))
+        certificates = list(signer.cert_registry)
+        if not any(c.dump() == key_holder.certificate.dump() for c in certificates):
+            certificates.append(key_holder.certificate)
+        reserved = self.bytes_reserved(key_holder, request.level, certificates=certificates)
+
         async def go():
             try:
-                await sign_pdf_at(pdf_signer, writer, reserved=reserved, output=out, moment=moment)
+                await sign_pdf_in_place(pdf_signer, writer, reserved=reserved, moment=moment)
             finally:
                 if context is not None:
                     await context.aclose()
 
         try:
-            asyncio.run(go())
+            _loop.run(go())
         except errors.SigningError:
             raise
         except TimestampRequestError as exc:
@@ -239,14 +290,35 @@ class SigningEngine:
         )
 
 
-async def sign_pdf_at(pdf_signer: signers.PdfSigner, writer, *, reserved: int,
-                      output: IO[bytes], moment: datetime) -> None:
-    """pyHanko's ``async_sign_pdf``, step by step, with the signing time set by our clock."""
+class _FixedSignedAttributes(SignedAttributeProviderSpec):
+    """The PAdES signed attribute besides content-type and message-digest (which
+    pyHanko always adds): signing-certificate-v2, computed once per certificate."""
+
+    def __init__(self, cert: x509.Certificate, md_algorithm: str) -> None:
+        value = tsp.SigningCertificateV2.load(as_signing_certificate_v2(cert, md_algorithm).dump())
+        self._provider = _ConstantAttribute("signing_certificate_v2", value)
+
+    def signed_attr_providers(self, data_digest: bytes, digest_algorithm: str):
+        yield self._provider
+
+
+class _ConstantAttribute(CMSAttributeProvider):
+    def __init__(self, attribute_type: str, value) -> None:
+        self.attribute_type = attribute_type
+        self._value = value
+
+    async def build_attr_value(self, dry_run=False):
+        return self._value
+
+
+async def sign_pdf_in_place(pdf_signer: signers.PdfSigner, writer, *, reserved: int, moment: datetime) -> None:
+    """pyHanko's ``async_sign_pdf``, step by step: the signing time comes from our clock and
+    the update is appended to the writer's own stream, hashed in 1 MiB reads."""
     session = pdf_signer.init_signing_session(writer)
     session.system_time = moment
     validation_info = await session.perform_presign_validation(writer)
     tbs = session.prepare_tbs_document(validation_info=validation_info, bytes_reserved=reserved)
-    digest, out = tbs.digest_tbs_document(output=output)
+    digest, out = tbs.digest_tbs_document(in_place=True, chunk_size=fileio.CHUNK)
     post = await tbs.perform_signature(
         document_digest=digest.document_digest,
         pdf_cms_signed_attrs=PdfCMSSignedAttributes(
@@ -255,7 +327,7 @@ async def sign_pdf_at(pdf_signer: signers.PdfSigner, writer, *, reserved: int,
             cades_signed_attrs=pdf_signer.signature_meta.cades_signed_attr_spec,
         ),
     )
-    await post.post_signature_processing(out)
+    await post.post_signature_processing(out, chunk_size=fileio.CHUNK)
 
 
 def classify_failure(exc: BaseException) -> errors.SigningError:
@@ -305,24 +377,3 @@ def _open_source(document) -> Iterator[IO[bytes]]:
             yield f
     else:
         yield io.BytesIO(document)
-
-
-@contextlib.contextmanager
-def _atomic_output(target: Path) -> Iterator[IO[bytes]]:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w+b") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

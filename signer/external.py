@@ -49,8 +49,10 @@ from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko_certvalidator import CertificateValidator
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash, process_pss_params
 
+from signer import _loop
 from signer import errors
-from signer.engine import DSS_SETTINGS, SignedDocument, SigningEngine, _atomic_output, _open_source, choose_field, classify_failure
+from signer import fileio
+from signer.engine import DSS_SETTINGS, SignedDocument, SigningEngine, _open_source, choose_field, classify_failure
 from signer.keyholders import ExternalKeyHolder, fingerprint_sha256
 from signer.preflight import open_for_signing
 from signer.request import Level, SignRequest
@@ -180,7 +182,7 @@ class ExternalSigning:
                 return digest, out, attrs
 
             try:
-                digest, out, attrs = asyncio.run(run())
+                digest, out, attrs = _loop.run(run())
             except errors.SigningError:
                 raise
             except Exception as exc:  # noqa: BLE001
@@ -255,7 +257,7 @@ class ExternalSigning:
 
         def execute(out):
             try:
-                asyncio.run(run(out))
+                _loop.run(run(out))
             except errors.SigningError:
                 raise
             except TimestampRequestError as exc:
@@ -264,24 +266,20 @@ class ExternalSigning:
                 raise classify_failure(exc) from None
 
         moment = datetime.fromisoformat(state["moment"])
+        buffer = io.BytesIO(pdf)
+        buffer.seek(0, os.SEEK_END)
+        execute(buffer)
+        data = buffer.getvalue()
+        result = dict(field=state["field"], level=level, signer_subject=cert.subject.human_friendly,
+                      signer_fingerprint=fingerprint_sha256(cert), signing_time=moment, size=len(data))
         if output is None:
-            buffer = io.BytesIO(pdf)
-            buffer.seek(0, os.SEEK_END)
-            execute(buffer)
-            data = buffer.getvalue()
-            return SignedDocument(field=state["field"], level=level,
-                                  signer_subject=cert.subject.human_friendly,
-                                  signer_fingerprint=fingerprint_sha256(cert), signing_time=moment,
-                                  size=len(data), data=data)
+            return SignedDocument(**result, data=data)
         target = Path(output)
-        with _atomic_output(target) as out:
-            out.write(pdf)
-            execute(out)
-            out.seek(0, os.SEEK_END)
-            size = out.tell()
-        return SignedDocument(field=state["field"], level=level, signer_subject=cert.subject.human_friendly,
-                              signer_fingerprint=fingerprint_sha256(cert), signing_time=moment,
-                              size=size, path=target)
+        with fileio.atomic_file(target) as fd:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        return SignedDocument(**result, path=target)
 
 
 def external_mechanism(cert: x509.Certificate, md_algorithm: str, rsa_padding: str) -> algos.SignedDigestAlgorithm:

@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from asn1crypto import x509
+from asn1crypto import algos, x509
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -39,8 +39,14 @@ RSA_PADDINGS = ("pkcs1v15", "pss")
 
 
 def _to_asn1(cert: cx509.Certificate | x509.Certificate) -> x509.Certificate:
+    """A parsed asn1crypto certificate.
+
+    Always re-parsed from DER: an object built in code (certomancer's) is
+    re-encoded by asn1crypto at every ``dump()``, a parsed one is not; that
+    alone made a signature ~5x slower.
+    """
     if isinstance(cert, x509.Certificate):
-        return cert
+        return x509.Certificate.load(cert.dump())
     return x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 
@@ -81,10 +87,11 @@ class KeyHolder(abc.ABC):
         return _raw_signature_size(self.certificate)
 
     def cert_registry(self) -> SimpleCertificateStore:
-        return SimpleCertificateStore.from_certs([self.certificate, *self.chain])
+        """The CA certificates to embed (pyHanko always adds the signer's own certificate)."""
+        return SimpleCertificateStore.from_certs(list(self.chain))
 
     @abc.abstractmethod
-    def pyhanko_signer(self, *, rsa_padding: str = "pkcs1v15") -> Signer:
+    def pyhanko_signer(self, *, rsa_padding: str = "pkcs1v15", md_algorithm: str = "sha256") -> Signer:
         """A pyHanko signer for one signing operation (cheap: the key is already loaded)."""
 
     def close(self) -> None:
@@ -101,28 +108,44 @@ class KeyHolder(abc.ABC):
 
 
 class _KeyObjectSigner(Signer):
-    """pyHanko signer around an already-parsed ``cryptography`` private key."""
+    """pyHanko signer around an already-parsed ``cryptography`` private key.
 
-    def __init__(self, *, key, signing_cert: x509.Certificate,
-                 cert_registry: SimpleCertificateStore, prefer_pss: bool) -> None:
-        self._key = key
-        super().__init__(prefer_pss=prefer_pss, signing_cert=signing_cert,
-                         cert_registry=cert_registry, embed_roots=True)
+    The signature mechanism (with its PSS parameters) and the raw signing
+    function are prepared once per key holder and padding, not per signature.
+    """
+
+    def __init__(self, *, signing_cert: x509.Certificate, cert_registry: SimpleCertificateStore,
+                 mechanism: algos.SignedDigestAlgorithm, sign_fn, md_algorithm: str) -> None:
+        super().__init__(signing_cert=signing_cert, cert_registry=cert_registry, embed_roots=True,
+                         signature_mechanism=mechanism)
+        self._sign_fn = sign_fn
+        self._md_algorithm = md_algorithm
 
     async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run=False) -> bytes:
         if dry_run:
             return bytes(_raw_signature_size(self.signing_cert))
-        mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)
-        algo = mechanism.signature_algo
-        key = self._key
-        if algo == "rsassa_pkcs1v15":
-            return key.sign(data, PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm))
-        if algo == "rsassa_pss":
-            padding, hash_algo = process_pss_params(mechanism["parameters"])
-            return key.sign(data, padding, hash_algo)
-        if algo == "ecdsa":
-            return key.sign(data, ECDSA(get_pyca_cryptography_hash(digest_algorithm)))
-        raise SigningError(f"unsupported signature mechanism {algo}")
+        if digest_algorithm != self._md_algorithm:
+            raise SigningError(f"signer prepared for {self._md_algorithm}, asked for {digest_algorithm}")
+        return self._sign_fn(data)
+
+
+def _prepared_mechanism(key, cert: x509.Certificate, md_algorithm: str, rsa_padding: str):
+    """(mechanism, sign function) for this key, digest and padding, built once."""
+    probe = Signer(prefer_pss=(rsa_padding == "pss"), signing_cert=cert)
+    # a DER round trip: asn1crypto then re-emits the cached encoding instead of rebuilding it
+    mechanism = algos.SignedDigestAlgorithm.load(probe.get_signature_mechanism_for_digest(md_algorithm).dump())
+    algo = mechanism.signature_algo
+    hash_algo = get_pyca_cryptography_hash(md_algorithm)
+    if algo == "rsassa_pkcs1v15":
+        pad = PKCS1v15()
+        return mechanism, lambda data: key.sign(data, pad, hash_algo)
+    if algo == "rsassa_pss":
+        pad, pss_hash = process_pss_params(mechanism["parameters"])
+        return mechanism, lambda data: key.sign(data, pad, pss_hash)
+    if algo == "ecdsa":
+        ecdsa = ECDSA(hash_algo)
+        return mechanism, lambda data: key.sign(data, ecdsa)
+    raise SigningError(f"unsupported signature mechanism {algo}")
 
 
 class SoftwareKeyHolder(KeyHolder):
@@ -133,6 +156,8 @@ class SoftwareKeyHolder(KeyHolder):
             raise SigningError("only RSA and ECDSA keys are supported")
         super().__init__(label=label, certificate=certificate, chain=chain)
         self._key = private_key
+        self._prepared: dict[tuple[str, str], tuple] = {}
+        self._registry = self.cert_registry()
         pub = private_key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         if pub != self.certificate.public_key.dump():
@@ -166,13 +191,20 @@ class SoftwareKeyHolder(KeyHolder):
         return cls(label=label, private_key=pki.private_key(label),
                    certificate=ident.certificate, chain=pki.chain(label))
 
-    def pyhanko_signer(self, *, rsa_padding: str = "pkcs1v15") -> Signer:
-        return _KeyObjectSigner(key=self._key, signing_cert=self.certificate,
-                                cert_registry=self.cert_registry(),
-                                prefer_pss=(rsa_padding == "pss"))
+    def pyhanko_signer(self, *, rsa_padding: str = "pkcs1v15", md_algorithm: str = "sha256") -> Signer:
+        if self._key is None:
+            raise KeyUnavailable("the key holder is closed")
+        prepared = self._prepared.get((rsa_padding, md_algorithm))
+        if prepared is None:
+            prepared = _prepared_mechanism(self._key, self.certificate, md_algorithm, rsa_padding)
+            self._prepared[(rsa_padding, md_algorithm)] = prepared
+        mechanism, sign_fn = prepared
+        return _KeyObjectSigner(signing_cert=self.certificate, cert_registry=self._registry,
+                                mechanism=mechanism, sign_fn=sign_fn, md_algorithm=md_algorithm)
 
     def close(self) -> None:
         self._key = None
+        self._prepared.clear()
 
 
 def _order_chain(leaf: x509.Certificate, certs: Sequence) -> list[x509.Certificate]:
@@ -344,7 +376,7 @@ class Pkcs11KeyHolder(KeyHolder):
         self._key_label = key_label
         self._signers: dict[str, Signer] = {}
 
-    def pyhanko_signer(self, *, rsa_padding: str = "pkcs1v15") -> Signer:
+    def pyhanko_signer(self, *, rsa_padding: str = "pkcs1v15", md_algorithm: str = "sha256") -> Signer:
         if self._token.closed:
             raise KeyUnavailable("the PKCS#11 token handle is closed",
                                  message_vi="Phiên làm việc với thiết bị ký đã đóng.")
@@ -409,5 +441,5 @@ class ExternalKeyHolder(KeyHolder):
         super().__init__(label=label or cert.subject.native.get("common_name", "external"),
                          certificate=cert, chain=chain)
 
-    def pyhanko_signer(self, *, rsa_padding: str = "pkcs1v15") -> Signer:
+    def pyhanko_signer(self, *, rsa_padding: str = "pkcs1v15", md_algorithm: str = "sha256") -> Signer:
         raise SigningError("an external key holder signs through signer.external (prepare/finish)")

@@ -12,6 +12,7 @@ import io
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import IO
 
 from asn1crypto import x509
@@ -19,6 +20,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator import errors as cv_errors
 
+from signer import _loop
 from signer import errors
 from signer.keyholders import KeyHolder
 from signer.policy import SigningPolicy
@@ -26,8 +28,11 @@ from signer.policy import SigningPolicy
 _HEADER_WINDOW = 1024
 
 
-def open_for_signing(stream: IO[bytes]) -> IncrementalPdfFileWriter:
-    """Open ``stream`` for an incremental update, refusing what must not be signed."""
+def open_for_signing(stream: IO[bytes], *, path: Path | None = None) -> IncrementalPdfFileWriter:
+    """Open ``stream`` for an incremental update, refusing what must not be signed.
+
+    ``path``, when the stream is that file, lets qpdf read it directly.
+    """
     stream.seek(0)
     head = stream.read(_HEADER_WINDOW)
     if b"%PDF-" not in head:
@@ -51,11 +56,11 @@ def open_for_signing(stream: IO[bytes]) -> IncrementalPdfFileWriter:
         raise errors.DocumentMalformed(detail={"reason": f"{type(exc).__name__}: {text}"[:500]}) from None
     if encrypted:
         raise errors.DocumentEncrypted()
-    _check_strict_structure(stream)
+    _check_strict_structure(stream, path)
     return writer
 
 
-def _check_strict_structure(stream: IO[bytes]) -> None:
+def _check_strict_structure(stream: IO[bytes], path: Path | None = None) -> None:
     """Second, independent parse with qpdf (pikepdf), recovery disabled.
 
     pyHanko's reader is lenient about a few things qpdf notices (for
@@ -66,7 +71,7 @@ def _check_strict_structure(stream: IO[bytes]) -> None:
 
     stream.seek(0)
     try:
-        with pikepdf.open(stream, attempt_recovery=False) as pdf:
+        with pikepdf.open(path if path is not None else stream, attempt_recovery=False) as pdf:
             len(pdf.pages)
     except pikepdf.PasswordError:
         raise errors.DocumentEncrypted() from None
@@ -127,7 +132,7 @@ class CertificateChecker:
                 await context.aclose()
 
         try:
-            asyncio.run(run())
+            _loop.run(run())
         except cv_errors.RevokedError as exc:
             raise errors.CertificateRevoked(detail={"reason": str(exc)}) from None
         except cv_errors.ExpiredError as exc:

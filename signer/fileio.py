@@ -1,0 +1,163 @@
+"""Getting a document's bytes in and the signed bytes out, fast and safely.
+
+Signing appends an incremental update; the original bytes never change. So
+for a file on disk Kyso does not copy the original through Python at all:
+
+* :class:`AppendOverlay` shows pyHanko the original file (read-only, by
+  ``pread``) followed by an in-memory tail where the update is written;
+  pyHanko signs "in place" on it and hashes the original straight from the
+  page cache, in 1 MiB reads.
+* meanwhile :func:`kernel_copy` copies the original into the output file
+  in the kernel (``copy_file_range``, ``sendfile`` across file systems), on
+  the other core; the tail is written after it.
+* :func:`atomic_file` writes to a temporary file in the target folder and
+  renames it into place, so a reader never sees half a signed PDF; with
+  ``durable=True`` it fsyncs the file and the folder first.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import io
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Iterator
+
+CHUNK = 1 << 20
+
+
+class AppendOverlay(io.RawIOBase):
+    """The original file, read-only, followed by a writable in-memory tail."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        self._fd = fd
+        self._size = size
+        self._pos = 0
+        self.tail = bytearray()
+
+    @property
+    def original_size(self) -> int:
+        return self._size
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            base = 0
+        elif whence == io.SEEK_CUR:
+            base = self._pos
+        elif whence == io.SEEK_END:
+            base = self._size + len(self.tail)
+        else:
+            raise ValueError(f"invalid whence {whence}")
+        if base + offset < 0:
+            raise OSError(errno.EINVAL, "negative seek position")
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer).cast("B")
+        pos, size = self._pos, self._size
+        if pos < size:
+            count = os.preadv(self._fd, [view[:min(len(view), size - pos)]], pos)
+        else:
+            chunk = self.tail[pos - size: pos - size + len(view)]
+            count = len(chunk)
+            view[:count] = chunk
+        self._pos += count
+        return count
+
+    def write(self, data) -> int:
+        pos, size = self._pos, self._size
+        if pos < size:
+            raise io.UnsupportedOperation("the original bytes of a document are never overwritten")
+        data = memoryview(data).cast("B")
+        offset = pos - size
+        if offset > len(self.tail):
+            self.tail.extend(bytes(offset - len(self.tail)))
+        self.tail[offset: offset + len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def getvalue(self) -> bytes:
+        """The whole document (original + tail) as bytes."""
+        return os.pread(self._fd, self._size, 0) + bytes(self.tail)
+
+
+def kernel_copy(src_fd: int, dst_fd: int, size: int) -> None:
+    """Copy ``size`` bytes from the start of ``src_fd`` to the start of ``dst_fd`` in the kernel."""
+    offset = 0
+    try:
+        while offset < size:
+            count = os.copy_file_range(src_fd, dst_fd, size - offset, offset, offset)
+            if count == 0:
+                raise OSError(errno.EIO, "short copy")
+            offset += count
+    except OSError as exc:
+        if offset or exc.errno not in (errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise
+        os.lseek(dst_fd, 0, os.SEEK_SET)
+        while offset < size:
+            count = os.sendfile(dst_fd, src_fd, offset, size - offset)
+            if count == 0:
+                raise OSError(errno.EIO, "short copy")
+            offset += count
+
+
+class BackgroundCopy:
+    """:func:`kernel_copy` on another thread; :meth:`join` re-raises its error."""
+
+    def __init__(self, src_fd: int, dst_fd: int, size: int) -> None:
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(src_fd, dst_fd, size),
+                                        name="kyso-copy", daemon=True)
+        self._thread.start()
+
+    def _run(self, src_fd: int, dst_fd: int, size: int) -> None:
+        try:
+            kernel_copy(src_fd, dst_fd, size)
+        except BaseException as exc:  # noqa: BLE001 - handed to join()
+            self._error = exc
+
+    def join(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+@contextlib.contextmanager
+def atomic_file(target: Path, *, durable: bool = False) -> Iterator[int]:
+    """A file descriptor on a temporary file that becomes ``target`` on success only."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        yield fd
+        if durable:
+            os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.replace(tmp, target)
+        if durable:
+            dir_fd = os.open(target.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
