@@ -140,9 +140,11 @@ def sign(input_pdf, output_pdf, dev_label, pkcs12_file, pkcs11_label, level, fie
                                      pin=settings.pkcs11_pin)
             chain = pki.chain(pkcs11_label) if pki and pkcs11_label in {i.label for i in pki.identities} else ()
             holder = token.key_holder(pkcs11_label, chain=chain)
-        policy = SigningPolicy(trust_roots=tuple(trust),
-                               tsa_url=settings.tsa_url or (pki.tsa_url if pki else None),
-                               rsa_padding=settings.rsa_padding)
+        tsa_url = settings.tsa_url or (pki.tsa_url if pki else None)
+        if settings.is_production:
+            policy = SigningPolicy.for_production(trust, tsa_url=tsa_url, rsa_padding=settings.rsa_padding)
+        else:
+            policy = SigningPolicy(trust_roots=tuple(trust), tsa_url=tsa_url, rsa_padding=settings.rsa_padding)
         engine = SigningEngine(policy=policy)
         result = engine.sign(SignRequest(document=input_pdf, field=field, reason=reason, location=location,
                                          level=lvl), key_holder=holder, output=output_pdf)

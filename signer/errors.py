@@ -88,6 +88,12 @@ class CertificateUntrusted(CertificateRefused):
     message_vi = "Chứng thư số của người ký không dẫn tới chứng thư gốc tin cậy."
 
 
+class CertificateIsDevMaterial(CertificateRefused):
+    code = "certificate_dev_material"
+    message_en = "This certificate belongs to the development PKI (certs_dev); production refuses it."
+    message_vi = "Chứng thư số này thuộc hạ tầng khóa thử nghiệm (certs_dev); môi trường vận hành không chấp nhận."
+
+
 class RevocationUnavailable(SigningError):
     code = "revocation_unavailable"
     kind = ErrorKind.UNAVAILABLE

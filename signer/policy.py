@@ -24,6 +24,8 @@ class SigningPolicy:
       CRL (hard fail: an unreachable responder refuses the signature).
     * ``certificate_cache_seconds``: how long a successful certificate check
       (chain and revocation) is reused for the same certificate.
+    * ``refuse_dev_material``: refuse signer certificates and trust anchors
+      of the development PKI (``certs_dev``); :meth:`for_production` sets it.
 
     Use :meth:`dangerous_skip_certificate_checks` only to produce test
     fixtures (for example a document signed by a revoked certificate).
@@ -39,6 +41,7 @@ class SigningPolicy:
     check_chain_and_revocation: bool = True
     certificate_cache_seconds: float = 300.0
     http_timeout_seconds: float = 10.0
+    refuse_dev_material: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "trust_roots", tuple(self.trust_roots))
@@ -53,6 +56,21 @@ class SigningPolicy:
         values = dict(trust_roots=tuple(pki.trust_roots()), tsa_url=pki.tsa_url)
         values.update(overrides)
         return cls(**values)
+
+    @classmethod
+    def for_production(cls, trust_roots: Iterable[x509.Certificate], *, tsa_url: str | None,
+                       rsa_padding: str = "pkcs1v15") -> "SigningPolicy":
+        """Production policy: every check on, and nothing from ``certs_dev`` accepted."""
+        from devpki import is_dev_material
+
+        roots = tuple(trust_roots)
+        dev = [r.subject.human_friendly for r in roots if is_dev_material(r)]
+        if dev:
+            from kyso.errors import ConfigurationError
+
+            raise ConfigurationError("development trust anchors are refused in production: " + "; ".join(dev),
+                                     message_vi="Môi trường vận hành không chấp nhận chứng thư gốc thử nghiệm.")
+        return cls(trust_roots=roots, tsa_url=tsa_url, rsa_padding=rsa_padding, refuse_dev_material=True)
 
     @classmethod
     def with_trust(cls, trust_roots: Iterable[x509.Certificate], *, tsa_url: str | None,

@@ -97,6 +97,11 @@ class CertificateChecker:
     def check(self, holder: KeyHolder, *, moment: datetime) -> None:
         policy = self._policy
         cert = holder.certificate
+        if policy.refuse_dev_material:
+            from devpki import is_dev_material
+
+            if is_dev_material(cert):
+                raise errors.CertificateIsDevMaterial(detail={"subject": cert.subject.human_friendly})
         if policy.check_validity:
             check_validity(cert, moment)
         if policy.check_key_usage:

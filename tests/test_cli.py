@@ -120,3 +120,69 @@ def test_sign_starts_the_dev_pki_when_nothing_serves_it(runner, doc, tmp_path, m
     assert result.exit_code == 0, result.output
     status = pyhanko_statuses(out.read_bytes(), DevPKI.load(url).trust_roots())[0]
     assert status.intact and status.valid and status.timestamp_validity.valid
+
+
+PRODUCTION = {"KYSO_MODE": "production", "KYSO_SECRET_KEY": "p" * 40, "KYSO_PKCS11_TOKEN": "hsm-ubnd",
+              "KYSO_PKCS11_PIN": "a-real-pin", "KYSO_TSA_URL": "http://127.0.0.1:9/tsa"}
+
+
+def other_root_pem(tmp_path):
+    """A trust anchor that is not development material."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Some Province Root CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(7).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=9))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    path = tmp_path / "root.pem"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+def test_production_refuses_a_dev_certificate(runner, doc, tmp_path, pki, monkeypatch):
+    monkeypatch.delenv("KYSO_DEV_PKI_URL")
+    for var, value in PRODUCTION.items():
+        monkeypatch.setenv(var, value)
+    p12 = tmp_path / "dev.p12"
+    p12.write_bytes(pki.pkcs12_bytes("nguyen-van-an", b"x"))
+    monkeypatch.setenv("KYSO_PKCS12_PASSPHRASE", "x")
+    out = tmp_path / "o.pdf"
+    result = runner.invoke(main, ["sign", str(doc), str(out), "--pkcs12", str(p12), "--level", "B-B",
+                                  "--trust", str(other_root_pem(tmp_path))])
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stderr)["error"]["code"] == "certificate_dev_material"
+    assert not out.exists()
+
+
+def test_production_refuses_dev_trust_anchors(runner, doc, tmp_path, pki, monkeypatch):
+    from asn1crypto import pem
+
+    monkeypatch.delenv("KYSO_DEV_PKI_URL")
+    for var, value in PRODUCTION.items():
+        monkeypatch.setenv(var, value)
+    root = tmp_path / "dev-root.pem"
+    root.write_bytes(pem.armor("CERTIFICATE", pki.identity("root-gov").certificate.dump()))
+    p12 = tmp_path / "dev.p12"
+    p12.write_bytes(pki.pkcs12_bytes("nguyen-van-an", b"x"))
+    monkeypatch.setenv("KYSO_PKCS12_PASSPHRASE", "x")
+    result = runner.invoke(main, ["sign", str(doc), str(tmp_path / "o.pdf"), "--pkcs12", str(p12),
+                                  "--trust", str(root)])
+    assert result.exit_code == 1
+    assert json.loads(result.stderr)["error"]["code"] == "configuration_invalid"
+
+
+def test_production_refuses_signing_with_a_dev_identity_label(runner, doc, tmp_path, monkeypatch):
+    monkeypatch.delenv("KYSO_DEV_PKI_URL")
+    for var, value in PRODUCTION.items():
+        monkeypatch.setenv(var, value)
+    result = runner.invoke(main, ["sign", str(doc), str(tmp_path / "o.pdf"), "--signer", "nguyen-van-an"])
+    assert result.exit_code == 2
+    assert "dev mode" in result.output

@@ -105,3 +105,28 @@ def test_signature_accepted_by_pyhanko_and_pdfsig(source, label, level, pki, pkc
         # poppler 22.12 lists but cannot verify document timestamps (ETSI.RFC3161, "Signature Type:
         # unknown"); pyHanko validated it above. pdfsig still shows it covers the whole file.
         assert report[1].total_document, report[1].lines
+
+
+@pytest.mark.parametrize("level", LEVELS, ids=lambda lv: lv.value)
+def test_file_to_file_keeps_the_original_and_leaves_nothing_else(level, engine, pki, nssdb, sample_pdf, tmp_path):
+    """Signing a file never touches it; the output appears whole (atomic rename), nothing else does."""
+    import hashlib
+
+    src = tmp_path / "to-trinh.pdf"
+    src.write_bytes(sample_pdf)
+    out = tmp_path / "signed" / "to-trinh-signed.pdf"
+    holder = SoftwareKeyHolder.from_dev_pki(pki, "pham-thu-ha")
+    result = engine.sign(SignRequest(document=src, level=level), key_holder=holder, output=out)
+    assert src.read_bytes() == sample_pdf
+    signed = out.read_bytes()
+    assert result.path == out and result.size == len(signed)
+    assert result.sha256 == hashlib.sha256(signed).hexdigest()
+    assert signed.startswith(sample_pdf)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["to-trinh-signed.pdf"]
+    statuses = pyhanko_statuses(signed, pki.trust_roots())
+    assert all(s.intact and s.valid and s.trusted for s in statuses)
+    assert pdfsig(signed, nssdb)[0].valid
+    # the same file signed to memory
+    in_memory = engine.sign(SignRequest(document=src, level=level), key_holder=holder)
+    assert in_memory.data.startswith(sample_pdf) and in_memory.path is None
+    assert pyhanko_statuses(in_memory.data, pki.trust_roots())[0].intact
