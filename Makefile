@@ -10,7 +10,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages: PKCS#11 (SoftHSM2, OpenSC), pdfsig (poppler-utils), NSS tools for pdfsig's
 # trust store, qpdf, fonts with Vietnamese glyphs, and venv support for Python 3.11.
-DEB_PACKAGES := softhsm2 opensc poppler-utils libnss3-tools qpdf fonts-liberation fonts-dejavu-core
+DEB_PACKAGES := softhsm2 opensc poppler-utils libnss3-tools qpdf fonts-liberation2 fonts-dejavu-core
 
 .PHONY: run test test-all bench sysdeps venv clean
 

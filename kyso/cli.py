@@ -87,77 +87,312 @@ def ensure_dev_pki_served(base_url: str):
                               mount=parts.path or "/")
 
 
-@main.command()
-@click.argument("input_pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("output_pdf", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--signer", "dev_label", help="Development identity label (see `kyso dev-pki list`).")
-@click.option("--pkcs12", "pkcs12_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Encrypted PKCS#12 file; passphrase from $KYSO_PKCS12_PASSPHRASE or a prompt.")
-@click.option("--pkcs11-label", help="Label of the key and certificate on the PKCS#11 token "
-                                     "($KYSO_PKCS11_MODULE, $KYSO_PKCS11_TOKEN, $KYSO_PKCS11_PIN).")
-@click.option("--level", default=None, help="B-B, B-T, B-LT or B-LTA (default $KYSO_DEFAULT_LEVEL or B-T).")
-@click.option("--field", default=None, help="Signature field name (default: next free SignatureN).")
-@click.option("--reason", default=None)
-@click.option("--location", default=None)
-@click.option("--rsa-padding", type=click.Choice(["pkcs1v15", "pss"]), default=None)
-@click.option("--trust", "trust_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="Trust anchor (PEM/DER) for the certificate check; default: the dev roots in dev mode.")
-def sign(input_pdf, output_pdf, dev_label, pkcs12_file, pkcs11_label, level, field, reason, location,
-         rsa_padding, trust_files) -> None:
-    """Sign INPUT_PDF into OUTPUT_PDF (PAdES)."""
-    from signer import Level, Pkcs11Token, SigningEngine, SigningPolicy, SignRequest, SoftwareKeyHolder
+class SigningContext:
+    """What a signing command needs: settings, the dev PKI if any, an engine and a key holder.
 
-    chosen = [x for x in (dev_label, pkcs12_file, pkcs11_label) if x]
-    if len(chosen) != 1:
-        raise click.UsageError("give exactly one of --signer, --pkcs12, --pkcs11-label")
-    server = None
-    token = None
-    try:
-        settings = _settings(KYSO_RSA_PADDING=rsa_padding)
+    Used as a context manager: it stops the in-process dev PKI server and
+    closes the PKCS#11 token when the command ends.
+    """
+
+    def __init__(self, *, dev_label=None, pkcs12_file=None, pkcs11_label=None, rsa_padding=None,
+                 trust_files=()) -> None:
+        from signer import Pkcs11Token, SigningEngine, SigningPolicy, SoftwareKeyHolder
+
+        chosen = [x for x in (dev_label, pkcs12_file, pkcs11_label) if x]
+        if len(chosen) != 1:
+            raise click.UsageError("give exactly one key: a dev identity label, --pkcs12 or --pkcs11-label")
+        self.server = None
+        self.token = None
+        self.dev_label = dev_label
         try:
-            lvl = Level.parse(level or settings.default_level)
+            self.settings = settings = _settings(KYSO_RSA_PADDING=rsa_padding)
+            self.pki = None
+            if settings.uses_dev_pki:
+                from devpki import DevPKI
+
+                self.pki = DevPKI.load(settings.dev_pki_url)
+                self.server = ensure_dev_pki_served(settings.dev_pki_url)
+            pki = self.pki
+            trust = _load_trust(trust_files) if trust_files else (pki.trust_roots() if pki else [])
+            if dev_label:
+                if pki is None:
+                    raise click.UsageError("a development identity needs dev mode (the development PKI)")
+                self.holder = SoftwareKeyHolder.from_dev_pki(pki, dev_label)
+            elif pkcs12_file:
+                passphrase = os.environ.get("KYSO_PKCS12_PASSPHRASE")
+                if passphrase is None:
+                    passphrase = click.prompt("PKCS#12 passphrase", hide_input=True, err=True)
+                self.holder = SoftwareKeyHolder.from_pkcs12(pkcs12_file, passphrase=passphrase)
+                del passphrase
+            else:
+                self.token = Pkcs11Token.open(module=settings.pkcs11_module, token_label=settings.pkcs11_token,
+                                              pin=settings.pkcs11_pin)
+                known = {i.label for i in pki.identities} if pki else set()
+                chain = pki.chain(pkcs11_label) if pkcs11_label in known else ()
+                self.holder = self.token.key_holder(pkcs11_label, chain=chain)
+            tsa_url = settings.tsa_url or (pki.tsa_url if pki else None)
+            if settings.is_production:
+                policy = SigningPolicy.for_production(trust, tsa_url=tsa_url, rsa_padding=settings.rsa_padding)
+            else:
+                policy = SigningPolicy(trust_roots=tuple(trust), tsa_url=tsa_url, rsa_padding=settings.rsa_padding)
+            self.engine = SigningEngine(policy=policy)
+        except BaseException:
+            self.close()
+            raise
+
+    def level(self, text: str | None):
+        from signer import Level
+
+        try:
+            return Level.parse(text or self.settings.default_level)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
-        pki = None
-        if settings.uses_dev_pki:
-            from devpki import DevPKI
 
-            pki = DevPKI.load(settings.dev_pki_url)
-            server = ensure_dev_pki_served(settings.dev_pki_url)
-        trust = _load_trust(trust_files) if trust_files else (pki.trust_roots() if pki else [])
-        if dev_label:
-            if pki is None:
-                raise click.UsageError("--signer needs dev mode (the development PKI)")
-            holder = SoftwareKeyHolder.from_dev_pki(pki, dev_label)
-        elif pkcs12_file:
-            passphrase = os.environ.get("KYSO_PKCS12_PASSPHRASE")
-            if passphrase is None:
-                passphrase = click.prompt("PKCS#12 passphrase", hide_input=True, err=True)
-            holder = SoftwareKeyHolder.from_pkcs12(pkcs12_file, passphrase=passphrase)
-            del passphrase
-        else:
-            token = Pkcs11Token.open(module=settings.pkcs11_module, token_label=settings.pkcs11_token,
-                                     pin=settings.pkcs11_pin)
-            chain = pki.chain(pkcs11_label) if pki and pkcs11_label in {i.label for i in pki.identities} else ()
-            holder = token.key_holder(pkcs11_label, chain=chain)
-        tsa_url = settings.tsa_url or (pki.tsa_url if pki else None)
-        if settings.is_production:
-            policy = SigningPolicy.for_production(trust, tsa_url=tsa_url, rsa_padding=settings.rsa_padding)
-        else:
-            policy = SigningPolicy(trust_roots=tuple(trust), tsa_url=tsa_url, rsa_padding=settings.rsa_padding)
-        engine = SigningEngine(policy=policy)
-        result = engine.sign(SignRequest(document=input_pdf, field=field, reason=reason, location=location,
-                                         level=lvl), key_holder=holder, output=output_pdf)
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+    def image(self, path: Path | None, what: str) -> bytes:
+        """The PNG given, or the development image of the dev identity."""
+        if path is not None:
+            return path.read_bytes()
+        if self.dev_label:
+            from certs_dev.images import load_dev_image
+
+            try:
+                return load_dev_image(self.dev_label)
+            except KeyError:
+                pass
+        raise click.UsageError(f"give the {what} image (PNG) with --image")
+
+    def workflow(self, register: Path | None):
+        from registers.numbering import SqliteNumbering
+        from signer.issuance import IssuanceWorkflow
+
+        path = register or Path(self.settings.data_dir) / "registers.sqlite"
+        return IssuanceWorkflow(engine=self.engine, numbering=SqliteNumbering(path))
+
+    def display_name(self) -> str:
+        subject = self.holder.certificate.subject.native
+        return subject.get("common_name") or subject.get("organization_name") or self.holder.label
+
+    def close(self) -> None:
+        if self.token is not None:
+            self.token.close()
+            self.token = None
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _run_command(fn) -> None:
+    """Run a command body: Kyso errors become JSON on stderr and exit 1."""
+    try:
+        fn()
     except KysoError as exc:
         _fail(exc)
     except LookupError as exc:
         raise click.UsageError(str(exc)) from None
-    finally:
-        if token is not None:
-            token.close()
-        if server is not None:
-            server.stop()
+
+
+def key_options(fn):
+    """--signer/--clerk, --pkcs12, --pkcs11-label, --rsa-padding, --trust."""
+    for option in reversed([
+        click.option("--pkcs12", "pkcs12_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="Encrypted PKCS#12 file; passphrase from $KYSO_PKCS12_PASSPHRASE or a prompt."),
+        click.option("--pkcs11-label", help="Label of the key and certificate on the PKCS#11 token "
+                                            "($KYSO_PKCS11_MODULE, $KYSO_PKCS11_TOKEN, $KYSO_PKCS11_PIN)."),
+        click.option("--rsa-padding", type=click.Choice(["pkcs1v15", "pss"]), default=None),
+        click.option("--trust", "trust_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
+                     help="Trust anchor (PEM/DER) for the certificate check; default: the dev roots in dev mode."),
+        click.option("--level", default=None, help="B-B, B-T, B-LT or B-LTA (default $KYSO_DEFAULT_LEVEL or B-T)."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+def _write_json(data: dict) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False))
+
+
+def _parse_box(text: str | None):
+    if text is None:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise click.UsageError(f"a box is x0,y0,x1,y1 in points, not {text!r}") from None
+    if len(values) != 4 or values[0] >= values[2] or values[1] >= values[3]:
+        raise click.UsageError(f"a box is x0,y0,x1,y1 with x0<x1 and y0<y1, not {text!r}")
+    return values
+
+
+@main.command()
+@click.argument("input_pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("output_pdf", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--signer", "dev_label", help="Development identity label (see `kyso dev-pki list`).")
+@key_options
+@click.option("--field", default=None, help="Signature field name (default: the prepared personal field "
+                                            "with --appearance personal, else the next free SignatureN).")
+@click.option("--reason", default=None)
+@click.option("--location", default=None)
+@click.option("--appearance", type=click.Choice(["invisible", "personal"]), default="invisible",
+              help="personal: the official's handwritten-signature image (Decree 30).")
+@click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Signature image (PNG, transparent); default: the dev identity's image.")
+@click.option("--page", type=int, default=None, help="Page for a new visible field (1-based; -1 = last).")
+@click.option("--box", default=None, help="x0,y0,x1,y1 in points for a new visible field.")
+def sign(input_pdf, output_pdf, dev_label, pkcs12_file, pkcs11_label, level, field, reason, location,
+         rsa_padding, trust_files, appearance, image, page, box) -> None:
+    """Sign INPUT_PDF into OUTPUT_PDF (PAdES)."""
+    from signer import SignRequest
+
+    box = _parse_box(box)
+    if (page is None) != (box is None):
+        raise click.UsageError("--page and --box go together")
+
+    def body():
+        with SigningContext(dev_label=dev_label, pkcs12_file=pkcs12_file, pkcs11_label=pkcs11_label,
+                            rsa_padding=rsa_padding, trust_files=trust_files) as ctx:
+            lvl = ctx.level(level)
+            if appearance == "invisible":
+                if box is not None:
+                    raise click.UsageError("--page/--box place a visible signature: add --appearance personal")
+                request = SignRequest(document=input_pdf, field=field, reason=reason, location=location, level=lvl)
+                _write_json(ctx.engine.sign(request, key_holder=ctx.holder, output=output_pdf).to_dict())
+                return
+            from signer.appearance import Placement
+
+            placement = None if box is None else Placement(page=page - 1 if page > 0 else page, box=box)
+            result = ctx.workflow(None).sign_personal(
+                input_pdf.read_bytes(), key_holder=ctx.holder, signature_image=ctx.image(image, "signature"),
+                level=lvl, reason=reason, location=location, placement=placement, output=output_pdf)
+            _write_json(result.to_dict())
+
+    _run_command(body)
+
+
+@main.command()
+@click.argument("input_pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("output_pdf", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--personal-page", type=int, default=-1, help="Page of the signature block (1-based; -1 = last).")
+@click.option("--personal-box", default=None, help="x0,y0,x1,y1 of the personal signature image (points).")
+@click.option("--number-box", default=None, help="x0,y0,x1,y1 of the number field on page 1.")
+@click.option("--date-box", default=None, help="x0,y0,x1,y1 of the place-and-date field on page 1.")
+def prepare(input_pdf, output_pdf, personal_page, personal_box, number_box, date_box) -> None:
+    """Add the empty number, date and signature fields to a draft (before anyone signs)."""
+    from signer.formfields import DraftLayout
+    from signer.issuance import IssuanceWorkflow
+
+    overrides = {}
+    if personal_box:
+        overrides["personal_box"] = _parse_box(personal_box)
+    if number_box:
+        overrides["number_box"] = _parse_box(number_box)
+    if date_box:
+        overrides["date_box"] = _parse_box(date_box)
+    overrides["personal_page"] = personal_page - 1 if personal_page > 0 else personal_page
+
+    def body():
+        from signer import SigningEngine, SigningPolicy
+
+        workflow = IssuanceWorkflow(engine=SigningEngine(policy=SigningPolicy()), numbering=None)
+        prepared = workflow.prepare(input_pdf.read_bytes(), layout=DraftLayout(**overrides))
+        output_pdf.write_bytes(prepared)
+        _write_json({"schema": "kyso.prepared/1", "path": str(output_pdf), "size": len(prepared)})
+
+    _run_command(body)
+
+
+@main.command()
+@click.argument("input_pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("output_pdf", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--clerk", "dev_label", help="Development agency identity the clerk holds (e.g. agency-ubnd-hung-yen).")
+@key_options
+@click.option("--type", "doc_type", required=True, help="Document type: CT, QĐ, NQ, TB, KH, BC, TTr, GM... or CV.")
+@click.option("--agency", required=True, help="Agency abbreviation in the symbol, e.g. UBND.")
+@click.option("--unit", default=None, help="Drafting unit for an official letter (CV), e.g. VP.")
+@click.option("--agency-name", default=None, help="Name shown with the seal (default: the certificate's).")
+@click.option("--place", default=None, help="Place before the date, e.g. 'Hưng Yên'.")
+@click.option("--number", type=int, default=None, help="Take this number (must be the next one) instead.")
+@click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Seal image (PNG, red, transparent); default: the dev agency's seal.")
+@click.option("--seal-mm", type=float, default=36.0, help="Real diameter of the seal in millimetres.")
+@click.option("--register", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Numbering store (SQLite); default $KYSO_DATA_DIR/registers.sqlite.")
+def issue(input_pdf, output_pdf, dev_label, pkcs12_file, pkcs11_label, rsa_padding, trust_files, level,
+          doc_type, agency, unit, agency_name, place, number, image, seal_mm, register) -> None:
+    """The clerk's step: next number, date and the agency signature, in one update."""
+    def body():
+        with SigningContext(dev_label=dev_label, pkcs12_file=pkcs12_file, pkcs11_label=pkcs11_label,
+                            rsa_padding=rsa_padding, trust_files=trust_files) as ctx:
+            try:
+                from signer.numbering import document_symbol
+
+                document_symbol(doc_type=doc_type, agency=agency, unit=unit)
+            except ValueError as exc:
+                raise click.UsageError(str(exc)) from None
+            issued = ctx.workflow(register).issue(
+                input_pdf.read_bytes(), key_holder=ctx.holder, agency=agency, doc_type=doc_type, unit=unit,
+                place=place, number=number, seal_image=ctx.image(image, "seal"), seal_diameter_mm=seal_mm,
+                agency_name=agency_name or ctx.display_name(), level=ctx.level(level), output=output_pdf)
+            _write_json(issued.to_dict())
+
+    _run_command(body)
+
+
+@main.command("sign-attachment")
+@click.argument("input_pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("output_pdf", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--clerk", "dev_label", help="Development agency identity the clerk holds.")
+@key_options
+@click.option("--main-number", required=True, help="Number and symbol of the main document, e.g. 16/CT-UBND.")
+@click.option("--agency-name", default=None)
+def sign_attachment(input_pdf, output_pdf, dev_label, pkcs12_file, pkcs11_label, rsa_padding, trust_files,
+                    level, main_number, agency_name) -> None:
+    """Agency signature on an attachment file (top right of page 1, no image)."""
+    def body():
+        with SigningContext(dev_label=dev_label, pkcs12_file=pkcs12_file, pkcs11_label=pkcs11_label,
+                            rsa_padding=rsa_padding, trust_files=trust_files) as ctx:
+            signed = ctx.workflow(None).sign_attachment(
+                input_pdf.read_bytes(), key_holder=ctx.holder, main_document_number=main_number,
+                agency_name=agency_name or ctx.display_name(), level=ctx.level(level), output=output_pdf)
+            _write_json(signed.to_dict())
+
+    _run_command(body)
+
+
+@main.command("copy")
+@click.argument("input_pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("output_pdf", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--clerk", "dev_label", help="Development agency identity the clerk holds.")
+@key_options
+@click.option("--form", type=click.Choice(["SY", "SL", "TrS"]), required=True,
+              help="SY: sao y, SL: sao lục, TrS: trích sao (with --pages).")
+@click.option("--agency", required=True, help="Agency abbreviation in the copy's symbol, e.g. UBND.")
+@click.option("--agency-name", default=None)
+@click.option("--pages", default=None, help="Pages of an excerpt (TrS), e.g. 1,3.")
+@click.option("--register", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def copy_command(input_pdf, output_pdf, dev_label, pkcs12_file, pkcs11_label, rsa_padding, trust_files, level,
+                 form, agency, agency_name, pages, register) -> None:
+    """An electronic copy of an issued original: SAO Y / SAO LỤC / TRÍCH SAO."""
+    try:
+        page_list = [int(p) for p in pages.split(",")] if pages else None
+    except ValueError:
+        raise click.UsageError("--pages is a comma-separated list of page numbers") from None
+
+    def body():
+        with SigningContext(dev_label=dev_label, pkcs12_file=pkcs12_file, pkcs11_label=pkcs11_label,
+                            rsa_padding=rsa_padding, trust_files=trust_files) as ctx:
+            issued = ctx.workflow(register).make_copy(
+                input_pdf.read_bytes(), key_holder=ctx.holder, form=form, agency=agency,
+                agency_name=agency_name or ctx.display_name(), pages=page_list, level=ctx.level(level),
+                output=output_pdf)
+            _write_json(issued.to_dict())
+
+    _run_command(body)
 
 
 def _load_trust(paths) -> list:

@@ -109,11 +109,12 @@ class SignedDocument:
 class SigningEngine:
     """Signs PDFs as PAdES B-B, B-T, B-LT or B-LTA under a :class:`SigningPolicy`."""
 
-    def __init__(self, *, policy: SigningPolicy, clock: Clock | None = None) -> None:
+    def __init__(self, *, policy: SigningPolicy, clock: Clock | None = None, renderer=None) -> None:
         self.policy = policy
         self._clock = clock or _utcnow
         self._checker = CertificateChecker(policy)
         self._attr_specs: dict[tuple[str, str], _FixedSignedAttributes] = {}
+        self._renderer = renderer
         self._timestamper = HTTPTimeStamper(policy.tsa_url, timeout=int(policy.http_timeout_seconds)) \
             if policy.tsa_url else None
 
@@ -128,7 +129,8 @@ class SigningEngine:
         self._checker.check(key_holder, moment=self._clock())
 
     def sign(self, request: SignRequest, *, key_holder: KeyHolder,
-             output: Path | str | None = None, durable: bool = False) -> SignedDocument:
+             output: Path | str | None = None, durable: bool = False,
+             before_signing: Callable[[Any], None] | None = None) -> SignedDocument:
         """Sign ``request.document`` with ``key_holder``.
 
         With ``output`` the signed PDF is written there atomically (a
@@ -137,14 +139,20 @@ class SigningEngine:
         A document given as a path is never read into memory: the original
         is copied in the kernel while pyHanko appends the signature to an
         in-memory tail (see :mod:`signer.fileio`).
+
+        ``before_signing(writer)`` may change the document in the same
+        incremental update as the signature (the clerk filling the number
+        and date fields, for instance); it runs after every refusal check.
         """
         moment = self._clock()
         if isinstance(request.document, Path):
-            return self._sign_file(request, key_holder, moment, output, durable)
+            return self._sign_file(request, key_holder, moment, output, durable, before_signing)
         buffer = io.BytesIO(request.document)
         writer = open_for_signing(buffer)
         field = choose_field(writer, request.field)
         self._checker.check(key_holder, moment=moment)
+        if before_signing is not None:
+            before_signing(writer)
         self._run(request, key_holder, field, moment, writer, buffer)
         data = buffer.getvalue()
         if output is None:
@@ -156,7 +164,7 @@ class SigningEngine:
                 view = view[os.write(fd, view):]
         return self._result(request, key_holder, field, moment, len(data), path=target)
 
-    def _sign_file(self, request, key_holder, moment, output, durable) -> SignedDocument:
+    def _sign_file(self, request, key_holder, moment, output, durable, before_signing) -> SignedDocument:
         path = request.document
         try:
             src = os.open(path, os.O_RDONLY)
@@ -170,6 +178,8 @@ class SigningEngine:
             writer = open_for_signing(stream, path=path)
             field = choose_field(writer, request.field)
             self._checker.check(key_holder, moment=moment)
+            if before_signing is not None:
+                before_signing(writer)
             if output is None:
                 self._run(request, key_holder, field, moment, writer, stream)
                 stream.flush()
@@ -243,6 +253,28 @@ class SigningEngine:
                 message_vi=f"Mức {level.value} cần máy chủ cấp dấu thời gian nhưng chưa được cấu hình.")
         return self._timestamper
 
+    @property
+    def renderer(self):
+        """The appearance renderer (fonts, images and appearance streams cached per process)."""
+        if self._renderer is None:
+            from signer.appearance import AppearanceRenderer
+
+            self._renderer = AppearanceRenderer()
+        return self._renderer
+
+    def _appearance(self, request: SignRequest, field: str, moment: datetime):
+        """(stamp style, text parameters, new field spec) for pyHanko; all None when invisible."""
+        if request.appearance is None:
+            return None, None, None
+        extra = self.renderer.apply({}, request.appearance, moment=moment)
+        field_spec = None
+        if request.placement is not None:
+            from pyhanko.sign.fields import SigFieldSpec
+
+            field_spec = SigFieldSpec(sig_field_name=field, on_page=request.placement.page,
+                                      box=tuple(int(round(v)) for v in request.placement.box))
+        return extra.get("stamp_style"), extra.get("appearance_text_params"), field_spec
+
     def _signed_attributes(self, key_holder: KeyHolder):
         """signing-certificate-v2 for this certificate, built once (asn1crypto rebuilds it ~3x per use)."""
         key = (key_holder.fingerprint, self.policy.md_algorithm)
@@ -259,7 +291,9 @@ class SigningEngine:
         signer = key_holder.pyhanko_signer(rsa_padding=self.policy.rsa_padding,
                                            md_algorithm=self.policy.md_algorithm)
         signer.signed_attr_prov_spec = self._signed_attributes(key_holder)
-        pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=self.timestamper(request.level))
+        stamp_style, text_params, field_spec = self._appearance(request, field, moment)
+        pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=self.timestamper(request.level),
+                                       stamp_style=stamp_style, new_field_spec=field_spec)
         certificates = list(signer.cert_registry)
         if not any(c.dump() == key_holder.certificate.dump() for c in certificates):
             certificates.append(key_holder.certificate)
@@ -267,7 +301,8 @@ class SigningEngine:
 
         async def go():
             try:
-                await sign_pdf_in_place(pdf_signer, writer, reserved=reserved, moment=moment)
+                await sign_pdf_in_place(pdf_signer, writer, reserved=reserved, moment=moment,
+                                        appearance_text_params=text_params)
             finally:
                 if context is not None:
                     await context.aclose()
@@ -311,13 +346,15 @@ class _ConstantAttribute(CMSAttributeProvider):
         return self._value
 
 
-async def sign_pdf_in_place(pdf_signer: signers.PdfSigner, writer, *, reserved: int, moment: datetime) -> None:
+async def sign_pdf_in_place(pdf_signer: signers.PdfSigner, writer, *, reserved: int, moment: datetime,
+                            appearance_text_params: dict | None = None) -> None:
     """pyHanko's ``async_sign_pdf``, step by step: the signing time comes from our clock and
     the update is appended to the writer's own stream, hashed in 1 MiB reads."""
     session = pdf_signer.init_signing_session(writer)
     session.system_time = moment
     validation_info = await session.perform_presign_validation(writer)
-    tbs = session.prepare_tbs_document(validation_info=validation_info, bytes_reserved=reserved)
+    tbs = session.prepare_tbs_document(validation_info=validation_info, bytes_reserved=reserved,
+                                       appearance_text_params=appearance_text_params)
     digest, out = tbs.digest_tbs_document(in_place=True, chunk_size=fileio.CHUNK)
     post = await tbs.perform_signature(
         document_digest=digest.document_digest,

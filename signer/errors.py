@@ -145,3 +145,59 @@ class ExternalSignatureInvalid(SigningError):
     kind = ErrorKind.INVALID_INPUT
     message_en = "The signature value does not verify against the signer's certificate and the prepared digest."
     message_vi = "Giá trị chữ ký không khớp với chứng thư số của người ký và giá trị băm đã chuẩn bị."
+
+
+# -- Decree 30 issuance ------------------------------------------------------
+
+class IssuanceRefused(SigningError):
+    """The Decree 30 workflow does not allow this step now."""
+
+    code = "issuance_refused"
+    kind = ErrorKind.REFUSED
+    message_en = "This issuance step is not allowed."
+    message_vi = "Không được phép thực hiện bước ban hành này."
+
+
+class PersonalSignatureMissing(IssuanceRefused):
+    code = "personal_signature_missing"
+    message_en = "The agency signature needs a valid signature of the competent person first (Decree 30, Art. 32.2)."
+    message_vi = "Chỉ ký số của cơ quan khi văn bản đã có chữ ký số hợp lệ của người có thẩm quyền (Nghị định 30, Điều 32.2)."
+
+
+class DocumentModifiedAfterSigning(IssuanceRefused):
+    code = "document_modified_after_signature"
+    message_en = "The document was changed after the competent person signed it."
+    message_vi = "Văn bản đã bị thay đổi sau khi người có thẩm quyền ký."
+
+
+class CertificateNotOrganisation(IssuanceRefused):
+    code = "certificate_not_organisation"
+    message_en = "The agency signature must be made with the agency's (organisation) certificate."
+    message_vi = "Chữ ký số của cơ quan phải dùng chứng thư số của cơ quan, tổ chức."
+
+
+class CertificateNotPersonal(IssuanceRefused):
+    code = "certificate_not_personal"
+    message_en = "The competent person's signature must be made with a personal certificate."
+    message_vi = "Chữ ký số của người có thẩm quyền phải dùng chứng thư số cá nhân."
+
+
+class AlreadyIssued(IssuanceRefused):
+    code = "already_issued"
+    kind = ErrorKind.CONFLICT
+    message_en = "The document already carries its number and agency signature."
+    message_vi = "Văn bản đã được cấp số và ký số của cơ quan."
+
+
+class NumberTaken(IssuanceRefused):
+    code = "number_taken"
+    kind = ErrorKind.CONFLICT
+    message_en = "This document number is already used this year."
+    message_vi = "Số văn bản này đã được sử dụng trong năm."
+
+
+class DraftNotPrepared(IssuanceRefused):
+    code = "draft_not_prepared"
+    kind = ErrorKind.INVALID_INPUT
+    message_en = "The document has no number, date or signature fields; prepare the draft first."
+    message_vi = "Văn bản chưa có ô số, ngày hoặc ô chữ ký; hãy chuẩn bị dự thảo trước."

@@ -5,7 +5,7 @@ import dataclasses
 import enum
 import os
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 DocumentSource = Union[bytes, bytearray, memoryview, os.PathLike, str]
 """A PDF given as its bytes or as a path to the file."""
@@ -49,8 +49,12 @@ class SignRequest:
 
     ``document`` is the PDF's bytes or a path (a path lets a 100 MB file be
     signed file to file without holding it in memory). ``field`` names the
-    signature field: an existing empty field is filled, otherwise a new
-    invisible field is created; ``None`` picks the next free ``SignatureN``.
+    signature field: an existing empty field is filled (with its own
+    rectangle), otherwise a new field is created, invisible unless a
+    ``placement`` gives its page and box; ``None`` picks the next free
+    ``SignatureN``. ``appearance`` (see :mod:`signer.appearance`) draws a
+    visible signature: a personal signature image, an agency seal, an
+    attachment or copy block.
     """
 
     document: DocumentSource
@@ -59,6 +63,8 @@ class SignRequest:
     location: str | None = None
     contact_info: str | None = None
     level: Level = Level.B_T
+    appearance: Any = None       # a signer.appearance appearance; None = invisible
+    placement: Any = None        # a signer.appearance.Placement for a NEW visible field
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "level", Level.parse(self.level))
@@ -68,6 +74,8 @@ class SignRequest:
             object.__setattr__(self, "document", Path(self.document))
         if self.field is not None and (not self.field or "." in self.field):
             raise ValueError("a signature field name must be non-empty and contain no '.'")
+        if self.placement is not None and self.appearance is None:
+            raise ValueError("a placement needs an appearance to draw")
 
     @property
     def document_path(self) -> Path | None:

@@ -1,0 +1,270 @@
+"""Issuing a document the Decree 30 way (Art. 14, 15, 25, 32 and Appendix I).
+
+1. :meth:`IssuanceWorkflow.prepare`: the draft gets EMPTY fields for the
+   number-and-symbol, the issue date, the competent person's signature and
+   the agency's signature, before anyone signs.
+2. :meth:`IssuanceWorkflow.sign_personal`: the competent person signs their
+   field with their handwritten-signature image, personal certificate only.
+3. :meth:`IssuanceWorkflow.issue`: the clerk takes the next number for the
+   agency, type and year, fills the number and date fields and applies the
+   agency's signature (seal image over the left third of the personal
+   signature), in ONE incremental update: only pre-existing form fields are
+   filled, so the personal signature stays valid. Refused unless the document
+   carries a valid personal signature (Art. 32.2), and with anything but an
+   organisation certificate.
+4. :meth:`IssuanceWorkflow.sign_attachment` and :meth:`IssuanceWorkflow.make_copy`:
+   agency signatures on attachments (referring to the main document's number)
+   and on SY/SL/TrS copies, with their own numbers.
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+import pikepdf
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.validation import SignatureCoverageLevel, validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+
+from kyso.certificates import CertificateKind, certificate_kind
+from signer import errors, formfields
+from signer.appearance import (
+    VN_TZ,
+    AgencyAppearance,
+    AttachmentAppearance,
+    CopyAppearance,
+    CopyForm,
+    PersonalAppearance,
+    Placement,
+    seal_placement_over,
+    top_right_placement,
+)
+from signer.engine import SignedDocument, SigningEngine
+from signer.keyholders import KeyHolder
+from signer.numbering import DocumentNumber, NumberAllocator, document_symbol
+from signer.request import Level, SignRequest
+
+
+@dataclasses.dataclass(frozen=True)
+class IssuedDocument:
+    """A numbered document (an issued original, or a copy) and its signature."""
+
+    number: DocumentNumber
+    signed: SignedDocument
+
+    def to_dict(self) -> dict:
+        return {"schema": "kyso.issued/1", "number": self.number.text, "agency": self.number.agency,
+                "book": self.number.book, "year": self.number.year, **{
+                    k: v for k, v in self.signed.to_dict().items() if k != "schema"}}
+
+
+class IssuanceWorkflow:
+    """The Decree 30 steps on top of a :class:`SigningEngine` and a numbering store."""
+
+    def __init__(self, *, engine: SigningEngine, numbering: NumberAllocator,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.engine = engine
+        self.numbering = numbering
+        self._clock = clock or engine._clock
+
+    # -- 1. prepare ------------------------------------------------------
+
+    def prepare(self, document: bytes, *, layout: formfields.DraftLayout = formfields.DraftLayout(),
+                seal_diameter_mm: float = 36.0) -> bytes:
+        """The draft with its empty number, date and signature fields (before anyone signs)."""
+        personal = Placement(page=layout.personal_page, box=layout.personal_box)
+        agency_box = layout.agency_box or seal_placement_over(
+            personal, seal_diameter_mm=seal_diameter_mm, renderer=self.engine.renderer).box
+        return formfields.add_draft_fields(document, layout_=layout, agency_box=agency_box)
+
+    # -- 2. the competent person --------------------------------------------
+
+    def sign_personal(self, document: bytes, *, key_holder: KeyHolder, signature_image: bytes,
+                      level: Level = Level.B_T, reason: str | None = None, location: str | None = None,
+                      placement: Placement | None = None, output: Path | None = None) -> SignedDocument:
+        """The competent person signs their prepared field (or a new one at ``placement``)."""
+        require_kind(key_holder, CertificateKind.PERSONAL)
+        field = formfields.PERSONAL_FIELD if placement is None else None
+        if placement is None and not _has_field(document, formfields.PERSONAL_FIELD):
+            raise errors.DraftNotPrepared(detail={"field": formfields.PERSONAL_FIELD})
+        request = SignRequest(document=document, field=field, level=level, reason=reason, location=location,
+                              appearance=PersonalAppearance(image=signature_image), placement=placement)
+        return self.engine.sign(request, key_holder=key_holder, output=output)
+
+    # -- 3. the clerk: number, date and agency signature, in one update ------
+
+    def issue(self, document: bytes, *, key_holder: KeyHolder, agency: str, doc_type: str,
+              seal_image: bytes, agency_name: str, unit: str | None = None, place: str | None = None,
+              number: int | None = None, book: str | None = None, seal_diameter_mm: float = 36.0,
+              level: Level = Level.B_T, output: Path | None = None) -> IssuedDocument:
+        require_kind(key_holder, CertificateKind.ORGANISATION)
+        symbol = document_symbol(doc_type=doc_type, agency=agency, unit=unit)
+        fields = _fields(document)
+        if formfields.NUMBER_FIELD not in fields or formfields.AGENCY_FIELD not in fields:
+            raise errors.DraftNotPrepared()
+        if fields[formfields.NUMBER_FIELD] or fields[formfields.AGENCY_FIELD]:
+            raise errors.AlreadyIssued(detail={"number": fields[formfields.NUMBER_FIELD]})
+        self.require_personal_signature(document)
+        self.engine.check_certificate(key_holder)   # refuse a bad agency certificate before taking a number
+        moment = self._clock()
+        local = moment.astimezone(VN_TZ)
+        allocated = self.numbering.allocate(agency=agency, book=book or doc_type, year=local.year,
+                                            symbol=symbol, number=number)
+        values = {formfields.NUMBER_FIELD: formfields.number_text(allocated.text),
+                  formfields.DATE_FIELD: formfields.vn_date_text(local.date(), place=place)}
+        font = self.engine.renderer.field_font()
+        request = SignRequest(document=document, field=formfields.AGENCY_FIELD, level=level,
+                              appearance=AgencyAppearance(seal=seal_image, seal_diameter_mm=seal_diameter_mm,
+                                                          agency_name=agency_name))
+        try:
+            signed = self.engine.sign(
+                request, key_holder=key_holder, output=output,
+                before_signing=lambda writer: formfields.fill_text_fields(writer, values, font_factory=font))
+        except BaseException as exc:
+            self.numbering.void(allocated, reason=f"{type(exc).__name__}: {exc}")
+            raise
+        self.numbering.confirm(allocated, document_sha256=signed.sha256)
+        return IssuedDocument(number=allocated, signed=signed)
+
+    def require_personal_signature(self, document: bytes) -> None:
+        """Art. 32.2: the document carries a valid signature of the competent person, and
+        nothing but validation data was added after it."""
+        try:
+            reader = PdfFileReader(io.BytesIO(document), strict=False)
+            signatures = [s for s in reader.embedded_signatures if s.sig_object.get("/Type") != "/DocTimeStamp"]
+        except Exception as exc:  # noqa: BLE001
+            raise errors.DocumentMalformed(detail={"reason": f"{type(exc).__name__}: {exc}"[:500]}) from None
+        personal = [s for s in signatures
+                    if s.signer_cert is not None and certificate_kind(s.signer_cert) is CertificateKind.PERSONAL]
+        if not personal:
+            raise errors.PersonalSignatureMissing()
+        sig = personal[-1]
+        context = ValidationContext(trust_roots=list(self.engine.policy.trust_roots), allow_fetching=True)
+        try:
+            status = validate_pdf_signature(sig, context)
+        except Exception as exc:  # noqa: BLE001 - cannot judge: refuse
+            raise errors.PersonalSignatureMissing(detail={"reason": f"{type(exc).__name__}: {exc}"[:500]}) from None
+        if not (status.intact and status.valid and status.trusted) or status.revoked:
+            raise errors.PersonalSignatureMissing(
+                "the competent person's signature is not valid",
+                message_vi="Chữ ký số của người có thẩm quyền không hợp lệ.",
+                detail={"intact": status.intact, "valid": status.valid, "trusted": status.trusted,
+                        "revoked": status.revoked, "signer": status.signing_cert.subject.human_friendly})
+        allowed = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
+        if status.coverage != SignatureCoverageLevel.ENTIRE_FILE and status.modification_level not in allowed:
+            raise errors.DocumentModifiedAfterSigning(
+                detail={"modification_level": status.modification_level.name if status.modification_level else None})
+
+    # -- 4. attachments and copies ---------------------------------------
+
+    def sign_attachment(self, document: bytes, *, key_holder: KeyHolder, main_document_number: str,
+                        agency_name: str, level: Level = Level.B_T, output: Path | None = None) -> SignedDocument:
+        """The agency signature on an attachment file: top right of page 1, no image,
+        the main document's number and the signing time."""
+        require_kind(key_holder, CertificateKind.ORGANISATION)
+        appearance = AttachmentAppearance(agency_name=agency_name, main_document_number=main_document_number)
+        placement = self._top_right(document, appearance)
+        return self.engine.sign(SignRequest(document=document, level=level, appearance=appearance,
+                                            placement=placement), key_holder=key_holder, output=output)
+
+    def make_copy(self, original: bytes, *, key_holder: KeyHolder, form: CopyForm | str, agency: str,
+                  agency_name: str, pages: list[int] | None = None, level: Level = Level.B_T,
+                  output: Path | None = None) -> IssuedDocument:
+        """An electronic copy (Art. 25): SY/SL keep the original and its signatures (the copy block
+        and signature are an incremental update); TrS (an excerpt) takes ``pages`` into a new file."""
+        require_kind(key_holder, CertificateKind.ORGANISATION)
+        form = CopyForm(form) if not isinstance(form, CopyForm) else form
+        if form is CopyForm.TRS:
+            if not pages:
+                raise errors.IssuanceRefused("an excerpt (TrS) names the pages it copies",
+                                             message_vi="Bản trích sao phải chỉ rõ các trang được trích.")
+            original = _extract_pages(original, pages)
+        elif pages:
+            raise errors.IssuanceRefused("SY and SL copy the whole document; use TrS for an excerpt",
+                                         message_vi="Sao y, sao lục sao toàn bộ văn bản; dùng trích sao cho một phần.")
+        self.engine.check_certificate(key_holder)
+        moment = self._clock()
+        symbol = document_symbol(doc_type=form.value, agency=agency)
+        allocated = self.numbering.allocate(agency=agency, book=form.value, year=moment.astimezone(VN_TZ).year,
+                                            symbol=symbol)
+        appearance = CopyAppearance(form=form, agency_name=agency_name, copy_number=allocated.text)
+        try:
+            placement = self._top_right(original, appearance)
+            signed = self.engine.sign(SignRequest(document=original, level=level, appearance=appearance,
+                                                  placement=placement), key_holder=key_holder, output=output)
+        except BaseException as exc:
+            self.numbering.void(allocated, reason=f"{type(exc).__name__}: {exc}")
+            raise
+        self.numbering.confirm(allocated, document_sha256=signed.sha256)
+        return IssuedDocument(number=allocated, signed=signed)
+
+    def _top_right(self, document: bytes, appearance) -> Placement:
+        size = self.engine.renderer.natural_size(appearance)
+        width, height = _page_size(document, 0)
+        return top_right_placement(width, height, size, page=0)
+
+
+def require_kind(key_holder: KeyHolder, kind: CertificateKind) -> None:
+    actual = certificate_kind(key_holder.certificate)
+    if actual is kind:
+        return
+    detail = {"certificate_kind": actual.value, "subject": key_holder.certificate.subject.human_friendly}
+    if kind is CertificateKind.ORGANISATION:
+        raise errors.CertificateNotOrganisation(detail=detail)
+    raise errors.CertificateNotPersonal(detail=detail)
+
+
+def _open_pikepdf(document: bytes) -> pikepdf.Pdf:
+    try:
+        return pikepdf.open(io.BytesIO(document), attempt_recovery=False)
+    except pikepdf.PasswordError:
+        raise errors.DocumentEncrypted() from None
+    except Exception as exc:  # noqa: BLE001
+        raise errors.DocumentMalformed(detail={"reason": f"qpdf: {exc}"[:500]}) from None
+
+
+def _fields(document: bytes) -> dict[str, object]:
+    with _open_pikepdf(document) as pdf:
+        acroform = pdf.Root.get("/AcroForm")
+        if acroform is None:
+            return {}
+        out = {}
+        for field in acroform.get("/Fields", []):
+            value = field.get("/V")
+            out[str(field.get("/T", ""))] = None if value is None else (
+                str(value) if isinstance(value, pikepdf.String) else True)
+        return out
+
+
+def _has_field(document: bytes, name: str) -> bool:
+    return name in _fields(document)
+
+
+def _page_size(document: bytes, index: int) -> tuple[float, float]:
+    with _open_pikepdf(document) as pdf:
+        box = pdf.pages[index].mediabox
+        return float(box[2]) - float(box[0]), float(box[3]) - float(box[1])
+
+
+def _extract_pages(document: bytes, pages: list[int]) -> bytes:
+    """A new PDF of the given pages (1-based, as people count them).
+
+    Form fields and signature widgets are flattened into the page content first
+    (qpdf): the excerpt shows what the original showed, but carries none of the
+    original's fields or signature values, which could not be valid there.
+    """
+    with _open_pikepdf(document) as pdf:
+        pdf.flatten_annotations("all")
+        out_pdf = pikepdf.new()
+        for number in pages:
+            if not 1 <= number <= len(pdf.pages):
+                raise errors.IssuanceRefused(f"the document has no page {number}",
+                                             message_vi=f"Văn bản không có trang {number}.")
+            out_pdf.pages.append(pdf.pages[number - 1])
+        buffer = io.BytesIO()
+        out_pdf.save(buffer)
+        return buffer.getvalue()
