@@ -281,7 +281,9 @@ def sign(input_pdf, output_pdf, dev_label, pkcs12_file, pkcs11_label, level, fie
 @click.option("--personal-box", default=None, help="x0,y0,x1,y1 of the personal signature image (points).")
 @click.option("--number-box", default=None, help="x0,y0,x1,y1 of the number field on page 1.")
 @click.option("--date-box", default=None, help="x0,y0,x1,y1 of the place-and-date field on page 1.")
-def prepare(input_pdf, output_pdf, personal_page, personal_box, number_box, date_box) -> None:
+@click.option("--anchor", default=None, help="Put the personal signature just above this printed text "
+                                             "(the official's name) on the signature page.")
+def prepare(input_pdf, output_pdf, personal_page, personal_box, number_box, date_box, anchor) -> None:
     """Add the empty number, date and signature fields to a draft (before anyone signs)."""
     from signer.formfields import DraftLayout
     from signer.issuance import IssuanceWorkflow
@@ -298,8 +300,16 @@ def prepare(input_pdf, output_pdf, personal_page, personal_box, number_box, date
     def body():
         from signer import SigningEngine, SigningPolicy
 
+        from signer.formfields import anchored_layout
+
         workflow = IssuanceWorkflow(engine=SigningEngine(policy=SigningPolicy()), numbering=None)
-        prepared = workflow.prepare(input_pdf.read_bytes(), layout=DraftLayout(**overrides))
+        draft = input_pdf.read_bytes()
+        layout = DraftLayout(**overrides)
+        if anchor:
+            if personal_box:
+                raise click.UsageError("--anchor and --personal-box both place the signature: give one")
+            layout = anchored_layout(draft, anchor, page=layout.personal_page, base=layout)
+        prepared = workflow.prepare(draft, layout=layout)
         output_pdf.write_bytes(prepared)
         _write_json({"schema": "kyso.prepared/1", "path": str(output_pdf), "size": len(prepared)})
 

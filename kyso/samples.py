@@ -19,18 +19,24 @@ _FONT = {"/Type": pikepdf.Name.Font, "/Subtype": pikepdf.Name.Type1,
          "/BaseFont": pikepdf.Name.Helvetica}
 
 
-def _page_content(n: int, title: str) -> bytes:
-    lines = [f"BT /F1 18 Tf 72 760 Td ({title}) Tj ET",
-             f"BT /F1 11 Tf 72 730 Td (Page {n}) Tj ET"]
+def _page_content(n: int, title: str, signature_block: tuple[str, str] | None = None) -> bytes:
+    lines = [f"BT /F1 16 Tf 72 775 Td ({title}) Tj ET",
+             f"BT /F1 9 Tf 290 30 Td (Page {n}) Tj ET"]
     y = 700
     for i in range(20):
         lines.append(f"BT /F1 10 Tf 72 {y} Td (Line {i + 1} of page {n}: sample text for signing.) Tj ET")
         y -= 16
+    if signature_block:
+        job_title, name = signature_block
+        lines.append(f"BT /F1 12 Tf 400 300 Td ({job_title}) Tj ET")
+        lines.append(f"BT /F1 12 Tf 400 180 Td ({name}) Tj ET")
     return "\n".join(lines).encode("ascii")
 
 
 def build_pdf(*, pages: int = 1, size: int | None = None, title: str = "Kyso sample document",
-              seed: int = 7) -> pikepdf.Pdf:
+              seed: int = 7, signature_block: tuple[str, str] | None = None) -> pikepdf.Pdf:
+    """``signature_block=("CHU TICH", "Nguyen Van An")`` adds the job title and the name
+    (ASCII: the sample uses a standard font) on the last page, as a signature block."""
     pdf = pikepdf.new()
     font = pdf.make_indirect(pikepdf.Dictionary(_FONT))
     image = None
@@ -48,7 +54,7 @@ def build_pdf(*, pages: int = 1, size: int | None = None, title: str = "Kyso sam
             image["/BitsPerComponent"] = 8
             image = pdf.make_indirect(image)
     for n in range(1, pages + 1):
-        content = _page_content(n, title)
+        content = _page_content(n, title, signature_block if n == pages else None)
         resources = pikepdf.Dictionary({"/Font": pikepdf.Dictionary({"/F1": font})})
         if image is not None and n == 1:
             resources["/XObject"] = pikepdf.Dictionary({"/Im1": image})

@@ -141,12 +141,14 @@ def fill_text_fields(writer, values: dict[str, str], *, font_factory, font_size:
     Only the field dictionaries change (value and appearance): exactly what
     PDF calls form filling.
     """
+    centred = layout.SimpleBoxLayoutRule(
+        x_align=layout.AxisAlignment.ALIGN_MID, y_align=layout.AxisAlignment.ALIGN_MID,
+        margins=layout.Margins(0, 0, 0, 0), inner_content_scaling=layout.InnerScaling.SHRINK_TO_FIT)
     style = TextStampStyle(
         stamp_text="%(value)s", border_width=0,
-        text_box_style=TextBoxStyle(font=font_factory, font_size=font_size),
-        inner_content_layout=layout.SimpleBoxLayoutRule(
-            x_align=layout.AxisAlignment.ALIGN_MID, y_align=layout.AxisAlignment.ALIGN_MID,
-            margins=layout.Margins(0, 0, 0, 0)),
+        text_box_style=TextBoxStyle(font=font_factory, font_size=font_size, leading=font_size,
+                                    box_layout_rule=centred),
+        inner_content_layout=centred,
     )
     for name, value in values.items():
         field, ref = find_field(writer, name)
@@ -161,3 +163,53 @@ def fill_text_fields(writer, values: dict[str, str], *, font_factory, font_size:
         field[pdf_name("/V")] = generic.TextStringObject(value)
         field[pdf_name("/AP")] = generic.DictionaryObject({pdf_name("/N"): appearance})
         writer.update_container(field)
+
+
+def find_text(document: bytes, text: str, *, page: int = -1) -> tuple[int, Box] | None:
+    """Where ``text`` (one or more words) is printed on a page: ``(page index, box)`` in PDF
+    points, or None. Uses poppler's ``pdftotext -bbox``; a negative page counts from the end."""
+    import html
+    import re
+    import subprocess
+    import tempfile
+
+    with pikepdf.open(io.BytesIO(document)) as pdf:
+        count = len(pdf.pages)
+        index = page if page >= 0 else count + page
+        if not 0 <= index < count:
+            return None
+        mediabox = pdf.pages[index].mediabox
+        height = float(mediabox[3]) - float(mediabox[1])
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
+        f.write(document)
+        f.flush()
+        result = subprocess.run(["pdftotext", "-f", str(index + 1), "-l", str(index + 1), "-bbox", f.name, "-"],
+                                capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        return None
+    words = [(float(a), float(b), float(c), float(d), html.unescape(w)) for a, b, c, d, w in re.findall(
+        r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', result.stdout)]
+    wanted = text.split()
+    for i in range(len(words) - len(wanted) + 1):
+        run = words[i:i + len(wanted)]
+        if [w[4] for w in run] == wanted:
+            x0, x1 = min(w[0] for w in run), max(w[2] for w in run)
+            top, bottom = min(w[1] for w in run), max(w[3] for w in run)
+            return index, (x0, height - bottom, x1, height - top)
+    return None
+
+
+def anchored_layout(document: bytes, name: str, *, page: int = -1, size: tuple[float, float] = (170.0, 68.0),
+                    base: DraftLayout = DraftLayout()) -> DraftLayout:
+    """A layout whose personal signature sits just above the official's printed name
+    (between the job title line and the name, as Appendix I wants)."""
+    found = find_text(document, name, page=page)
+    if found is None:
+        raise errors.IssuanceRefused(f"the text {name!r} is not on that page of the draft",
+                                     message_vi=f"Không tìm thấy dòng chữ {name!r} trên trang đó của dự thảo.",
+                                     detail={"anchor": name, "page": page})
+    index, (x0, y0, x1, y1) = found
+    width, height = size
+    centre = (x0 + x1) / 2
+    box = (centre - width / 2, y1 + 6, centre + width / 2, y1 + 6 + height)
+    return dataclasses.replace(base, personal_page=index, personal_box=box)

@@ -77,8 +77,11 @@ class IssuanceWorkflow:
                 seal_diameter_mm: float = 36.0) -> bytes:
         """The draft with its empty number, date and signature fields (before anyone signs)."""
         personal = Placement(page=layout.personal_page, box=layout.personal_box)
-        agency_box = layout.agency_box or seal_placement_over(
-            personal, seal_diameter_mm=seal_diameter_mm, renderer=self.engine.renderer).box
+        agency_box = layout.agency_box
+        if agency_box is None:   # the seal goes over the signature image, on the same page
+            agency_box = seal_placement_over(personal, seal_diameter_mm=seal_diameter_mm,
+                                             renderer=self.engine.renderer).box
+            layout = dataclasses.replace(layout, agency_page=layout.personal_page)
         return formfields.add_draft_fields(document, layout_=layout, agency_box=agency_box)
 
     # -- 2. the competent person --------------------------------------------
