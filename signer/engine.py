@@ -36,7 +36,7 @@ from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko_certvalidator import ValidationContext
 
-from signer import _loop
+from kyso import aio as _loop
 from signer import errors, fileio
 from signer.keyholders import KeyHolder
 from signer.policy import SigningPolicy

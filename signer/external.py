@@ -49,7 +49,7 @@ from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko_certvalidator import CertificateValidator
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash, process_pss_params
 
-from signer import _loop
+from kyso import aio as _loop
 from signer import errors
 from signer import fileio
 from signer.engine import DSS_SETTINGS, SignedDocument, SigningEngine, _open_source, choose_field, classify_failure

@@ -20,7 +20,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator import errors as cv_errors
 
-from signer import _loop
+from kyso import aio as _loop
 from signer import errors
 from signer.keyholders import KeyHolder
 from signer.policy import SigningPolicy

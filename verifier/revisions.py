@@ -1,0 +1,529 @@
+"""What each incremental update changed, object by object, computed once per document.
+
+A signature covers the bytes of its revision. Whatever later revisions do is
+judged here, from the objects each revision actually writes or frees (its
+xref section), not by re-walking the whole document for every signature: the
+cost is proportional to the size of the updates, and the result is shared by
+every signature.
+
+Each written object is classified by what it is and by what changed in it:
+
+* validation data: the DSS and everything it references;
+* document timestamp / new signature: a signature value written into a field
+  that was empty (or a new signature field), with its widget and appearance;
+* form filling: value and appearance of a field that existed before;
+* annotation: annotations added to a page's ``/Annots``;
+* page content: a page's content streams or resources, or any stream the
+  earlier revision already had (fonts, images, forms: shadow "replace");
+* structure: object/xref streams, the document information dictionary,
+  metadata, unreferenced new objects (they draw nothing);
+* other: everything else, including objects freed, signatures rewritten,
+  catalog entries such as ``/Pages``, ``/OpenAction``, ``/Names`` changed
+  (shadow "hide-and-replace"), fields removed, pages added or removed.
+
+Conservative by design: an object whose role is unknown is "other", which no
+policy permits.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterable
+
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from verifier.report import ChangeCategory
+
+_CATALOG_VALIDATION_KEYS = {"/DSS"}
+_CATALOG_STRUCTURE_KEYS = {"/Extensions", "/Metadata", "/Version"}
+_CATALOG_FORM_KEYS = {"/AcroForm"}
+_FIELD_FILL_KEYS = {"/V", "/AP", "/AS", "/MK"}
+_WIDGET_KEYS_ON_SIGNING = {"/AP", "/AS", "/MK", "/F"}
+_ACROFORM_STRUCTURE_KEYS = {"/SigFlags", "/DR", "/DA"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectChange:
+    category: ChangeCategory
+    description: str
+    ref: str
+    field: str | None = None       # the form field concerned (for FieldMDP)
+
+
+@dataclasses.dataclass(frozen=True)
+class RevisionChanges:
+    revision: int
+    changes: tuple[ObjectChange, ...]
+
+    def categories(self) -> set[ChangeCategory]:
+        return {c.category for c in self.changes}
+
+
+def _ref_text(ref: generic.Reference) -> str:
+    return f"{ref.idnum} {ref.generation} R"
+
+
+def _deref(obj):
+    while isinstance(obj, generic.IndirectObject):
+        obj = obj.get_object()
+    return obj
+
+
+def _raw_ref(value) -> generic.Reference | None:
+    if isinstance(value, generic.IndirectObject):
+        return value.reference
+    return None
+
+
+def _refs_in(obj, *, depth: int = 0, limit: int = 2000) -> list[generic.Reference]:
+    """Direct references held by an object (not following them)."""
+    out: list[generic.Reference] = []
+    stack = [obj]
+    while stack and len(out) < limit:
+        item = stack.pop()
+        if isinstance(item, generic.IndirectObject):
+            out.append(item.reference)
+        elif isinstance(item, generic.DictionaryObject):
+            stack.extend(item.values())
+        elif isinstance(item, generic.ArrayObject):
+            stack.extend(item)
+    return out
+
+
+def _same(a, b) -> bool:
+    """Structural equality of two PDF values without following references."""
+    if isinstance(a, generic.IndirectObject) or isinstance(b, generic.IndirectObject):
+        return _raw_ref(a) == _raw_ref(b) and isinstance(a, generic.IndirectObject) and isinstance(
+            b, generic.IndirectObject)
+    if isinstance(a, generic.StreamObject) or isinstance(b, generic.StreamObject):
+        if not (isinstance(a, generic.StreamObject) and isinstance(b, generic.StreamObject)):
+            return False
+        return a.encoded_data == b.encoded_data and _same_dict(a, b)
+    if isinstance(a, generic.DictionaryObject) and isinstance(b, generic.DictionaryObject):
+        return _same_dict(a, b)
+    if isinstance(a, generic.ArrayObject) and isinstance(b, generic.ArrayObject):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    try:
+        return type(a) is type(b) and a == b
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _same_dict(a, b) -> bool:
+    keys = set(a.keys()) | set(b.keys())
+    return all(k in a and k in b and _same(a.raw_get(k), b.raw_get(k)) for k in keys)
+
+
+def _changed_keys(old, new) -> set[str]:
+    keys = set(old.keys()) | set(new.keys())
+    return {k for k in keys if not (k in old and k in new and _same(old.raw_get(k), new.raw_get(k)))}
+
+
+class _Revision:
+    """The state of the document at one revision, with cheap lookups of object roles."""
+
+    def __init__(self, reader: PdfFileReader, revision: int) -> None:
+        self.reader = reader
+        self.revision = revision
+        self.resolver = reader.get_historical_resolver(revision)
+        self.root_ref = _raw_ref(self.resolver.trailer_view.raw_get("/Root"))
+        info = self.resolver.trailer_view.raw_get("/Info") if "/Info" in self.resolver.trailer_view else None
+        self.info_ref = _raw_ref(info)
+        self._dss_refs: set[generic.Reference] | None = None
+        self._fields: dict[generic.Reference, str] | None = None
+
+    def exists(self, ref: generic.Reference) -> bool:
+        return self.reader.xrefs.get_historical_ref(ref, self.revision) is not None
+
+    def get(self, ref: generic.Reference):
+        return self.resolver.get_object(ref)
+
+    def root(self):
+        return self.get(self.root_ref) if self.root_ref else generic.DictionaryObject()
+
+    def dss_refs(self) -> set[generic.Reference]:
+        """Every object reachable from the catalog's /DSS (validation data only)."""
+        if self._dss_refs is None:
+            refs: set[generic.Reference] = set()
+            root = self.root()
+            dss = root.raw_get("/DSS") if "/DSS" in root else None
+            stack = [dss] if dss is not None else []
+            while stack and len(refs) < 100_000:
+                item = stack.pop()
+                if isinstance(item, generic.IndirectObject):
+                    if item.reference in refs:
+                        continue
+                    refs.add(item.reference)
+                    item = self.get(item.reference)
+                if isinstance(item, generic.StreamObject):
+                    continue   # OCSP/CRL/cert data: leaves
+                if isinstance(item, generic.DictionaryObject):
+                    stack.extend(item.values())
+                elif isinstance(item, generic.ArrayObject):
+                    stack.extend(item)
+            self._dss_refs = refs
+        return self._dss_refs
+
+    def fields(self) -> dict[generic.Reference, str]:
+        """Form field (and widget) objects by reference, with their fully qualified names."""
+        if self._fields is None:
+            out: dict[generic.Reference, str] = {}
+            root = self.root()
+            try:
+                acroform = _deref(root.raw_get("/AcroForm")) if "/AcroForm" in root else None
+                fields = _deref(acroform.raw_get("/Fields")) if acroform is not None and "/Fields" in acroform else []
+            except Exception:  # noqa: BLE001
+                fields = []
+            stack = [(f, "") for f in fields]
+            while stack and len(out) < 100_000:
+                item, prefix = stack.pop()
+                ref = _raw_ref(item)
+                if ref is None or ref in out:
+                    continue
+                obj = self.get(ref)
+                if not isinstance(obj, generic.DictionaryObject):
+                    continue
+                name = str(obj.get("/T", "")) if "/T" in obj else ""
+                full = f"{prefix}.{name}" if prefix and name else (name or prefix)
+                out[ref] = full
+                kids = obj.get("/Kids") if "/Kids" in obj else None
+                if kids is not None:
+                    stack.extend((k, full) for k in _deref(kids))
+            self._fields = out
+        return self._fields
+
+
+def _field_type(obj, rev: _Revision) -> str | None:
+    seen = 0
+    while isinstance(obj, generic.DictionaryObject) and seen < 50:
+        if "/FT" in obj:
+            return str(obj["/FT"])
+        parent = obj.raw_get("/Parent") if "/Parent" in obj else None
+        if parent is None:
+            return None
+        obj = _deref(parent)
+        seen += 1
+    return None
+
+
+def _is_signature_value(obj) -> bool:
+    return isinstance(obj, generic.DictionaryObject) and "/ByteRange" in obj and "/Contents" in obj
+
+
+def _signature_kind(value) -> ChangeCategory:
+    value = _deref(value)
+    if isinstance(value, generic.DictionaryObject) and value.get("/Type") == "/DocTimeStamp":
+        return ChangeCategory.DOCUMENT_TIMESTAMP
+    return ChangeCategory.NEW_SIGNATURE
+
+
+def analyse(reader: PdfFileReader, *, first: int = 1) -> list[RevisionChanges]:
+    """Changes introduced by each revision ``first`` .. last (index = revision number)."""
+    total = reader.xrefs.total_revisions
+    results: list[RevisionChanges] = []
+    previous = _Revision(reader, first - 1) if first >= 1 else None
+    for revision in range(first, total):
+        current = _Revision(reader, revision)
+        results.append(RevisionChanges(revision=revision,
+                                       changes=tuple(_analyse_one(reader, previous, current))))
+        previous = current
+    return results
+
+
+def _analyse_one(reader: PdfFileReader, old: _Revision, new: _Revision) -> Iterable[ObjectChange]:
+    xrefs = reader.xrefs
+    written = set(xrefs.explicit_refs_in_revision(new.revision))
+    freed = set(xrefs.refs_freed_in_revision(new.revision))
+    # who references what, among the objects this revision writes (to classify new objects)
+    owner: dict[generic.Reference, ObjectChange] = {}
+    pending_new: list[generic.Reference] = []
+    changes: list[ObjectChange] = []
+
+    for ref in sorted(freed, key=lambda r: (r.idnum, r.generation)):
+        if old.exists(ref):
+            changes.append(ObjectChange(ChangeCategory.OTHER, "an object of an earlier revision was deleted",
+                                        _ref_text(ref)))
+
+    old_fields = None
+    new_fields = None
+    for ref in sorted(written, key=lambda r: (r.idnum, r.generation)):
+        try:
+            obj = new.get(ref)
+        except Exception:  # noqa: BLE001 - unreadable object: cannot be judged
+            changes.append(ObjectChange(ChangeCategory.OTHER, "an object that cannot be read", _ref_text(ref)))
+            continue
+        if not old.exists(ref):
+            pending_new.append(ref)
+            continue
+        try:
+            before = old.get(ref)
+        except Exception:  # noqa: BLE001
+            before = None
+        if before is not None and _same(before, obj):
+            continue   # rewritten unchanged (some writers do this)
+        if old_fields is None:
+            old_fields, new_fields = old.fields(), new.fields()
+        change = _classify_overwrite(ref, before, obj, old, new, old_fields, new_fields)
+        changes.append(change)
+        if isinstance(obj, (generic.DictionaryObject, generic.ArrayObject)):
+            for child in _refs_in(obj):
+                owner.setdefault(child, change)
+
+    # new objects: classified by the written object that references them
+    new_set = set(pending_new)
+    resolved: dict[generic.Reference, ObjectChange] = {}
+    changed = True
+    rounds = 0
+    while changed and rounds < 64:
+        changed = False
+        rounds += 1
+        for ref in pending_new:
+            if ref in resolved:
+                continue
+            parent = owner.get(ref)
+            if parent is None:
+                continue
+            try:
+                obj = new.get(ref)
+            except Exception:  # noqa: BLE001
+                obj = None
+            resolved[ref] = _classify_new(ref, obj, parent, new)
+            if isinstance(obj, (generic.DictionaryObject, generic.ArrayObject)):
+                for child in _refs_in(obj):
+                    if child in new_set and child not in owner:
+                        owner[child] = resolved[ref]
+                        changed = True
+    dss = None
+    for ref in pending_new:
+        if ref in resolved:
+            change = resolved[ref]
+            if change.category is not ChangeCategory.STRUCTURE:
+                changes.append(change)
+            continue
+        # a new object nothing written in this revision points to
+        if dss is None:
+            dss = new.dss_refs()
+        if ref in dss:
+            changes.append(ObjectChange(ChangeCategory.VALIDATION_DATA, "validation data", _ref_text(ref)))
+            continue
+        try:
+            obj = new.get(ref)
+        except Exception:  # noqa: BLE001
+            obj = None
+        if isinstance(obj, generic.StreamObject) and obj.get("/Type") in ("/ObjStm", "/XRef"):
+            continue
+        if ref == new.root_ref or ref == new.info_ref:
+            # a brand-new catalog or info dictionary: compare with the old one
+            if ref == new.info_ref:
+                changes.append(ObjectChange(ChangeCategory.STRUCTURE, "document information", _ref_text(ref)))
+            else:
+                changes.extend(_catalog_changes(old.root(), obj, ref, old, new))
+            continue
+        # unreferenced by this revision's objects: check it is not reachable from an unchanged
+        # object via a reference that did not exist before (cannot happen: unchanged objects
+        # keep their old references), so it draws nothing
+        changes.append(ObjectChange(ChangeCategory.STRUCTURE, "an unreferenced new object", _ref_text(ref)))
+    return changes
+
+
+def _classify_new(ref, obj, parent: ObjectChange, new: _Revision) -> ObjectChange:
+    """A new object takes the category of the change that references it."""
+    text = _ref_text(ref)
+    category = parent.category
+    if category in (ChangeCategory.NEW_SIGNATURE, ChangeCategory.DOCUMENT_TIMESTAMP,
+                    ChangeCategory.VALIDATION_DATA, ChangeCategory.FORM_FILLING, ChangeCategory.ANNOTATION,
+                    ChangeCategory.PAGE_CONTENT, ChangeCategory.OTHER):
+        return ObjectChange(category, parent.description, text, parent.field)
+    return ObjectChange(ChangeCategory.STRUCTURE, "new object", text)
+
+
+def _classify_overwrite(ref, before, obj, old: _Revision, new: _Revision, old_fields, new_fields) -> ObjectChange:
+    text = _ref_text(ref)
+    if ref == new.root_ref:
+        changes = _catalog_changes(before, obj, ref, old, new)
+        worst = max(changes, key=lambda c: _SEVERITY[c.category]) if changes else None
+        return worst or ObjectChange(ChangeCategory.STRUCTURE, "catalog rewritten unchanged", text)
+    if ref == new.info_ref or ref == old.info_ref:
+        return ObjectChange(ChangeCategory.STRUCTURE, "document information", text)
+    if isinstance(before, generic.StreamObject) or isinstance(obj, generic.StreamObject):
+        if isinstance(obj, generic.StreamObject) and obj.get("/Type") == "/Metadata":
+            return ObjectChange(ChangeCategory.STRUCTURE, "XMP metadata", text)
+        if ref in new.dss_refs() and ref in old.dss_refs():
+            return ObjectChange(ChangeCategory.VALIDATION_DATA, "validation data stream", text)
+        # a content stream, font, image or form XObject of the signed revision rewritten in place
+        return ObjectChange(ChangeCategory.PAGE_CONTENT,
+                            "a stream of the signed content was replaced (content, font, image or form)", text)
+    if not isinstance(obj, generic.DictionaryObject) or not isinstance(before, generic.DictionaryObject):
+        if isinstance(obj, generic.ArrayObject) and isinstance(before, generic.ArrayObject):
+            return _array_change(ref, before, obj, old, new, old_fields, new_fields)
+        return ObjectChange(ChangeCategory.OTHER, "an object changed type", text)
+    if ref in new.dss_refs():
+        return ObjectChange(ChangeCategory.VALIDATION_DATA, "validation data", text)
+    if _is_signature_value(before):
+        return ObjectChange(ChangeCategory.OTHER, "an existing signature value was rewritten", text)
+    keys = _changed_keys(before, obj)
+    if ref in old_fields or ref in new_fields:
+        return _field_change(ref, before, obj, keys, old, new, old_fields, new_fields)
+    obj_type = obj.get("/Type")
+    if obj_type == "/Page" or before.get("/Type") == "/Page":
+        return _page_change(ref, before, obj, keys, old, new, old_fields, new_fields)
+    if obj_type == "/Catalog":
+        return ObjectChange(ChangeCategory.OTHER, "a second document catalog", text)
+    if "/Fields" in obj and ("/Fields" in before or keys <= {"/Fields"} | _ACROFORM_STRUCTURE_KEYS):
+        return _acroform_change(ref, before, obj, keys, old, new, old_fields, new_fields)
+    if obj.get("/Subtype") == "/Widget" or obj.get("/Type") == "/Annot":
+        return ObjectChange(ChangeCategory.OTHER, "an annotation of the signed revision was changed", text)
+    if obj_type == "/Pages" or before.get("/Type") == "/Pages":
+        return ObjectChange(ChangeCategory.OTHER, "the page tree was changed (pages added, removed or moved)", text)
+    return ObjectChange(ChangeCategory.OTHER, f"an object of the signed revision was changed ({', '.join(sorted(keys))})",
+                        text)
+
+
+_SEVERITY = {
+    ChangeCategory.STRUCTURE: 0, ChangeCategory.VALIDATION_DATA: 1, ChangeCategory.DOCUMENT_TIMESTAMP: 2,
+    ChangeCategory.NEW_SIGNATURE: 3, ChangeCategory.FORM_FILLING: 4, ChangeCategory.ANNOTATION: 5,
+    ChangeCategory.PAGE_CONTENT: 6, ChangeCategory.OTHER: 7,
+}
+
+
+def severity(category: ChangeCategory) -> int:
+    return _SEVERITY[category]
+
+
+def _catalog_changes(before, obj, ref, old: _Revision, new: _Revision) -> list[ObjectChange]:
+    text = _ref_text(ref)
+    if not isinstance(obj, generic.DictionaryObject):
+        return [ObjectChange(ChangeCategory.OTHER, "the document catalog is not a dictionary", text)]
+    before = before if isinstance(before, generic.DictionaryObject) else generic.DictionaryObject()
+    out = []
+    for key in sorted(_changed_keys(before, obj)):
+        if key in _CATALOG_VALIDATION_KEYS:
+            out.append(ObjectChange(ChangeCategory.VALIDATION_DATA, "document security store (DSS)", text))
+        elif key in _CATALOG_STRUCTURE_KEYS:
+            out.append(ObjectChange(ChangeCategory.STRUCTURE, f"catalog {key}", text))
+        elif key in _CATALOG_FORM_KEYS and key not in before:
+            out.append(ObjectChange(ChangeCategory.NEW_SIGNATURE, "an interactive form was created for a signature",
+                                    text))
+        elif key in _CATALOG_FORM_KEYS:
+            old_form, new_form = _deref(before.raw_get(key)), _deref(obj.raw_get(key))
+            if isinstance(old_form, generic.DictionaryObject) and isinstance(new_form, generic.DictionaryObject):
+                out.append(_acroform_change(ref, old_form, new_form, _changed_keys(old_form, new_form), old, new,
+                                            old.fields(), new.fields()))
+            else:
+                out.append(ObjectChange(ChangeCategory.OTHER, "the interactive form was replaced", text))
+        else:
+            out.append(ObjectChange(ChangeCategory.OTHER, f"document catalog entry {key} changed", text))
+    return out
+
+
+def _acroform_change(ref, before, obj, keys, old, new, old_fields, new_fields) -> ObjectChange:
+    text = _ref_text(ref)
+    bad = keys - {"/Fields"} - _ACROFORM_STRUCTURE_KEYS
+    if bad:
+        return ObjectChange(ChangeCategory.OTHER, f"interactive form entries changed: {', '.join(sorted(bad))}", text)
+    if "/Fields" in keys:
+        return _fields_array_change(text, _deref(before.raw_get("/Fields")) if "/Fields" in before else [],
+                                    _deref(obj.raw_get("/Fields")), new)
+    return ObjectChange(ChangeCategory.STRUCTURE, "interactive form resources", text)
+
+
+def _fields_array_change(text, old_array, new_array, new: _Revision) -> ObjectChange:
+    old_refs = [_raw_ref(x) for x in old_array]
+    new_refs = [_raw_ref(x) for x in new_array]
+    if new_refs[:len(old_refs)] != old_refs:
+        return ObjectChange(ChangeCategory.OTHER, "form fields were removed or reordered", text)
+    added = new_refs[len(old_refs):]
+    kinds = set()
+    for ref in added:
+        if ref is None:
+            return ObjectChange(ChangeCategory.OTHER, "a direct object added to the form fields", text)
+        field = new.get(ref)
+        if not isinstance(field, generic.DictionaryObject) or field.get("/FT") != "/Sig":
+            return ObjectChange(ChangeCategory.OTHER, "a form field other than a signature field was added", text)
+        kinds.add(_signature_kind(field.raw_get("/V")) if "/V" in field else ChangeCategory.NEW_SIGNATURE)
+    if ChangeCategory.NEW_SIGNATURE in kinds or not kinds:
+        return ObjectChange(ChangeCategory.NEW_SIGNATURE, "signature field added", text)
+    return ObjectChange(ChangeCategory.DOCUMENT_TIMESTAMP, "document timestamp field added", text)
+
+
+def _array_change(ref, before, obj, old, new, old_fields, new_fields) -> ObjectChange:
+    """An indirect array of the signed revision changed: /Fields or a page's /Annots."""
+    text = _ref_text(ref)
+    # is it the AcroForm /Fields array?
+    root = new.root()
+    try:
+        form = _deref(root.raw_get("/AcroForm")) if "/AcroForm" in root else None
+        if form is not None and _raw_ref(form.raw_get("/Fields")) == ref:
+            return _fields_array_change(text, before, obj, new)
+    except Exception:  # noqa: BLE001
+        pass
+    # otherwise treat it as an /Annots array (the common case): appended entries only
+    return _annots_change(text, before, obj, new, new_fields)
+
+
+def _annots_change(text, old_annots, new_annots, new: _Revision, new_fields) -> ObjectChange:
+    old_refs = [_raw_ref(x) for x in old_annots]
+    new_refs = [_raw_ref(x) for x in new_annots]
+    if not set(old_refs) <= set(new_refs):
+        return ObjectChange(ChangeCategory.OTHER, "annotations of the signed revision were removed", text)
+    added = [r for r in new_refs if r not in set(old_refs)]
+    worst = ObjectChange(ChangeCategory.STRUCTURE, "annotation list rewritten", text)
+    for ref in added:
+        if ref is None:
+            return ObjectChange(ChangeCategory.OTHER, "a direct annotation was added", text)
+        annot = new.get(ref)
+        if not isinstance(annot, generic.DictionaryObject):
+            return ObjectChange(ChangeCategory.OTHER, "a malformed annotation was added", text)
+        if annot.get("/Subtype") == "/Widget":
+            if ref in new_fields and _field_type(annot, new) == "/Sig":
+                kind = _signature_kind(annot.raw_get("/V")) if "/V" in annot else ChangeCategory.NEW_SIGNATURE
+                change = ObjectChange(kind, "signature field widget added", text, new_fields.get(ref))
+            else:
+                change = ObjectChange(ChangeCategory.OTHER, "a form field widget (not a signature) was added", text)
+        else:
+            change = ObjectChange(ChangeCategory.ANNOTATION, f"annotation {annot.get('/Subtype', '?')} added", text)
+        if _SEVERITY[change.category] > _SEVERITY[worst.category]:
+            worst = change
+    return worst
+
+
+def _page_change(ref, before, obj, keys, old, new, old_fields, new_fields) -> ObjectChange:
+    text = _ref_text(ref)
+    if keys - {"/Annots"}:
+        content_keys = keys & {"/Contents", "/Resources", "/MediaBox", "/CropBox", "/Rotate", "/Group",
+                               "/UserUnit", "/BleedBox", "/TrimBox", "/ArtBox"}
+        if content_keys:
+            return ObjectChange(ChangeCategory.PAGE_CONTENT, f"page {', '.join(sorted(content_keys))} changed", text)
+        return ObjectChange(ChangeCategory.OTHER, f"page entries changed: {', '.join(sorted(keys))}", text)
+    old_annots = _deref(before.raw_get("/Annots")) if "/Annots" in before else []
+    new_annots = _deref(obj.raw_get("/Annots")) if "/Annots" in obj else []
+    if not isinstance(new_annots, generic.ArrayObject):
+        return ObjectChange(ChangeCategory.OTHER, "page annotations are not an array", text)
+    return _annots_change(text, old_annots if isinstance(old_annots, generic.ArrayObject) else [], new_annots,
+                          new, new_fields)
+
+
+def _field_change(ref, before, obj, keys, old, new, old_fields, new_fields) -> ObjectChange:
+    text = _ref_text(ref)
+    name = new_fields.get(ref) or old_fields.get(ref)
+    if ref not in old_fields:
+        # an existing object that became a field: only a widget turned into a signature field is normal,
+        # and that is a new field; treat as new signature if it is one
+        if _field_type(obj, new) == "/Sig":
+            return ObjectChange(ChangeCategory.NEW_SIGNATURE, "signature field", text, name)
+        return ObjectChange(ChangeCategory.OTHER, "an object became a form field", text, name)
+    field_type = _field_type(obj, new)
+    if field_type == "/Sig":
+        if "/V" in keys:
+            if "/V" in before:
+                return ObjectChange(ChangeCategory.OTHER, "an existing signature value was replaced", text, name)
+            if keys - {"/V"} - _WIDGET_KEYS_ON_SIGNING:
+                return ObjectChange(ChangeCategory.OTHER,
+                                    f"signature field entries changed: {', '.join(sorted(keys))}", text, name)
+            return ObjectChange(_signature_kind(obj.raw_get("/V")), "an empty signature field was signed", text, name)
+        if keys <= _WIDGET_KEYS_ON_SIGNING and "/V" not in obj:
+            return ObjectChange(ChangeCategory.FORM_FILLING, "appearance of an empty signature field", text, name)
+        return ObjectChange(ChangeCategory.OTHER, f"a signature field changed ({', '.join(sorted(keys))})", text, name)
+    if keys <= _FIELD_FILL_KEYS:
+        return ObjectChange(ChangeCategory.FORM_FILLING, "form field value filled", text, name)
+    return ObjectChange(ChangeCategory.OTHER, f"form field definition changed ({', '.join(sorted(keys))})", text, name)

@@ -1,0 +1,112 @@
+"""Trust profiles: which certificates anchor a verification.
+
+* ``dev``: the roots of ``certs_dev`` (development only);
+* ``vn``: the Vietnamese government root (VGCA, "Ban Cơ yếu Chính phủ") and the
+  national root for public CAs (MIC National Root CA), shipped in
+  ``verifier/anchors/vn`` with their sub-CAs as known intermediates, plus the
+  anchors an administrator adds to a trust folder (``TrustStore``);
+* ``none``: nothing is trusted (every signature is at best indeterminate).
+
+Expired anchors are kept: a document signed in 2019 under a CA that expired
+in 2020 is validated at its signing time, with proof of existence.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from importlib import resources
+from pathlib import Path
+from typing import Iterable
+
+from asn1crypto import pem, x509
+
+PROFILES = ("dev", "vn", "none")
+
+
+def _load(data: bytes) -> list[x509.Certificate]:
+    if pem.detect(data):
+        return [x509.Certificate.load(der) for _, _, der in pem.unarmor(data, multiple=True)]
+    return [x509.Certificate.load(data)]
+
+
+def load_certificates(paths: Iterable[Path | str]) -> list[x509.Certificate]:
+    out = []
+    for path in paths:
+        out.extend(_load(Path(path).read_bytes()))
+    return out
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    return hashlib.sha256(cert.dump()).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class TrustSet:
+    """Trust anchors, plus intermediates known to belong to them."""
+
+    name: str
+    anchors: tuple[x509.Certificate, ...]
+    intermediates: tuple[x509.Certificate, ...] = ()
+
+    def with_anchors(self, extra: Iterable[x509.Certificate]) -> "TrustSet":
+        known = {fingerprint(c) for c in self.anchors}
+        added = tuple(c for c in extra if fingerprint(c) not in known)
+        return dataclasses.replace(self, anchors=self.anchors + added)
+
+
+def vn_certificates() -> list[x509.Certificate]:
+    folder = resources.files("verifier.anchors.vn")
+    certs = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".pem"):
+            certs.extend(_load(entry.read_bytes()))
+    return certs
+
+
+def profile(name: str, *, extra_anchors: Iterable[x509.Certificate] = (), dev_pki=None) -> TrustSet:
+    if name == "none":
+        base = TrustSet("none", ())
+    elif name == "dev":
+        if dev_pki is None:
+            from devpki import DevPKI
+
+            dev_pki = DevPKI.load()
+        base = TrustSet("dev", tuple(dev_pki.trust_roots()))
+    elif name == "vn":
+        certs = vn_certificates()
+        roots = tuple(c for c in certs if c.self_signed != "no")
+        subs = tuple(c for c in certs if c.self_signed == "no")
+        base = TrustSet("vn", roots, subs)
+    else:
+        raise ValueError(f"unknown trust profile {name!r}; expected one of {', '.join(PROFILES)}")
+    return base.with_anchors(extra_anchors)
+
+
+class TrustStore:
+    """A folder of extra anchors an administrator adds and removes (PEM files named by fingerprint)."""
+
+    def __init__(self, directory: Path | str) -> None:
+        self.directory = Path(directory)
+
+    def list(self) -> list[x509.Certificate]:
+        if not self.directory.is_dir():
+            return []
+        return load_certificates(sorted(self.directory.glob("*.pem")))
+
+    def add(self, cert: x509.Certificate) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / f"{fingerprint(cert)}.pem"
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(pem.armor("CERTIFICATE", cert.dump()))
+        tmp.replace(path)
+        return path
+
+    def remove(self, sha256: str) -> bool:
+        sha256 = sha256.lower().replace(":", "")
+        removed = False
+        for path in self.directory.glob("*.pem"):
+            for cert in _load(path.read_bytes()):
+                if fingerprint(cert) == sha256:
+                    path.unlink()
+                    removed = True
+        return removed

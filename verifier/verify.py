@@ -1,0 +1,690 @@
+"""``verify(document, *, policy) -> VerificationReport``.
+
+The pipeline, per document:
+
+1. intake: size limit, PDF header, a lenient parse (the verifier judges what
+   others produced), encryption, page and revision limits;
+2. revision analysis, once (:mod:`verifier.revisions`): what every later
+   revision changed;
+3. per signature, with pyHanko doing the cryptography: integrity (digest
+   recomputed), signature value, coverage of the ByteRange, certificate path
+   to the policy's anchors with revocation (embedded DSS data first, fetched
+   unless offline), signature timestamp, algorithms (SHA-1 rule), key usage;
+   then the changes after it, each permitted or not by DocMDP/FieldMDP and by
+   the policy; mapped to an ETSI indication and a one-line reason;
+4. document: the verdict, whether the whole file is covered, the Decree 30
+   check (personal then agency signature).
+
+Nothing raises out of here and nothing is valid by default: any exception
+while judging a signature makes it INDETERMINATE with the reason; any
+exception in the document makes the verdict indeterminate.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from asn1crypto import crl, ocsp, x509
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
+from pyhanko.sign.validation import SignatureCoverageLevel
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko.sign.validation.pdf_embedded import (
+    EmbeddedPdfSignature,
+    async_validate_pdf_signature,
+    async_validate_pdf_timestamp,
+)
+from pyhanko.sign.validation.settings import KeyUsageConstraints
+from pyhanko.sign.validation.utils import CMSAlgorithmUsagePolicy
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
+
+from kyso.certificates import CertificateKind, certificate_kind
+from verifier import revisions as rev
+from verifier.fetching import DEFAULT_POOL
+from verifier.policy import VerificationPolicy
+from verifier.reasons import reason
+from verifier.report import (
+    Change,
+    ChangeCategory,
+    CertificateInfo,
+    Decree30Check,
+    Indication,
+    Reason,
+    RevocationInfo,
+    SignatureReport,
+    SignerInfo,
+    SubIndication,
+    TimestampInfo,
+    Verdict,
+    VerificationReport,
+)
+
+# A document signature needs digitalSignature or nonRepudiation (either suffices; see docs/verification.md)
+_KEY_USAGE = KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"}, match_all_key_usages=False)
+_KNOWN_SUBFILTERS = {"/ETSI.CAdES.detached", "/adbe.pkcs7.detached"}
+_LEGACY_SUBFILTERS = {"/adbe.pkcs7.sha1": "adbe.pkcs7.sha1", "/adbe.x509.rsa_sha1": "adbe.x509.rsa_sha1"}
+
+
+def _utc(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.isoformat()
+
+
+class _Budget:
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+
+    @property
+    def exceeded(self) -> bool:
+        return time.monotonic() > self.deadline
+
+
+def verify(document: bytes | bytearray | memoryview | Path | str, *, policy: VerificationPolicy,
+           file_name: str | None = None) -> VerificationReport:
+    """Judge every signature of ``document`` under ``policy``. Never raises for bad input."""
+    started = time.perf_counter()
+    moment = policy.validation_time or datetime.now(timezone.utc)
+    name = file_name
+    try:
+        if isinstance(document, (str, Path)):
+            path = Path(document)
+            name = name or str(path)
+            size = os.stat(path).st_size
+            if size > policy.max_bytes:
+                return _document_level(name, None, size, moment, policy, started,
+                                       reason("limit", f"{size} bytes > {policy.max_bytes}"))
+            data = path.read_bytes()
+        else:
+            data = bytes(document)
+    except OSError as exc:
+        return _document_level(name, None, None, moment, policy, started,
+                               reason("unreadable", exc.strerror or str(exc)))
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        return _verify(data, name, digest, moment, policy, started)
+    except Exception as exc:  # noqa: BLE001 - never crash, never valid by default
+        return _document_level(name, digest, len(data), moment, policy, started,
+                               reason("cannot_judge", f"{type(exc).__name__}: {exc}"[:300]))
+
+
+def _document_level(name, digest, size, moment, policy, started, why: Reason,
+                    verdict: Verdict = Verdict.INDETERMINATE) -> VerificationReport:
+    return VerificationReport(
+        file=name, sha256=digest, size=size, verdict=verdict, reasons=(why,), signatures=(), decree30=None,
+        revisions=0, last_revision_covered=False, validation_time=_utc(moment), policy=policy.describe(),
+        duration_ms=(time.perf_counter() - started) * 1000)
+
+
+def _verify(data: bytes, name, digest, moment, policy: VerificationPolicy, started) -> VerificationReport:
+    budget = _Budget(policy.time_budget_seconds)
+    if len(data) > policy.max_bytes:
+        return _document_level(name, digest, len(data), moment, policy, started,
+                               reason("limit", f"{len(data)} bytes > {policy.max_bytes}"))
+    if b"%PDF-" not in data[:1024]:
+        return _document_level(name, digest, len(data), moment, policy, started, reason("not_pdf"))
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        encrypted = reader.encrypted
+        total_revisions = reader.xrefs.total_revisions
+    except Exception as exc:  # noqa: BLE001
+        return _document_level(name, digest, len(data), moment, policy, started,
+                               reason("unreadable", f"{type(exc).__name__}: {exc}"[:300]))
+    if encrypted:
+        return _document_level(name, digest, len(data), moment, policy, started, reason("encrypted"))
+    if total_revisions > policy.max_revisions:
+        return _document_level(name, digest, len(data), moment, policy, started,
+                               reason("limit", f"{total_revisions} revisions > {policy.max_revisions}"))
+    try:
+        pages = int(reader.root["/Pages"]["/Count"])
+    except Exception as exc:  # noqa: BLE001
+        return _document_level(name, digest, len(data), moment, policy, started,
+                               reason("unreadable", f"no page tree: {exc}"[:300]))
+    if pages > policy.max_pages:
+        return _document_level(name, digest, len(data), moment, policy, started,
+                               reason("limit", f"{pages} pages > {policy.max_pages}"))
+
+    signature_fields = _signature_fields(reader)
+    try:
+        embedded = list(reader.embedded_signatures)
+    except Exception as exc:  # noqa: BLE001 - a signature dictionary pyHanko cannot even list
+        embedded = []
+        broken = reason("format_failure")
+        return _finish(name, digest, data, reader, moment, policy, started, [
+            _broken_signature(field, broken, f"{type(exc).__name__}: {exc}") for field in signature_fields or ["?"]])
+    listed = {s.field_name for s in embedded}
+    reports: list[SignatureReport] = []
+    # signature fields with a value pyHanko does not list (malformed dictionaries): judged broken
+    for field in signature_fields:
+        if field not in listed:
+            reports.append(_broken_signature(field, reason("format_failure"), "unreadable signature dictionary"))
+    if not embedded and not reports:
+        return _finish(name, digest, data, reader, moment, policy, started, [])
+    if len(embedded) > policy.max_signatures:
+        return _document_level(name, digest, len(data), moment, policy, started,
+                               reason("limit", f"{len(embedded)} signatures > {policy.max_signatures}"))
+
+    first_signed = min((s.signed_revision for s in embedded), default=total_revisions)
+    try:
+        changes = rev.analyse(reader, first=max(first_signed + 1, 1))
+    except Exception as exc:  # noqa: BLE001 - cannot analyse updates: nothing after a signature can be trusted
+        changes = None
+        analysis_error = f"{type(exc).__name__}: {exc}"[:300]
+    else:
+        analysis_error = None
+    context = _Contexts(reader, policy, moment)
+    for sig in embedded:
+        if budget.exceeded:
+            reports.append(_broken_signature(sig.field_name, reason("limit", "time budget"), "time budget",
+                                             indication=Indication.INDETERMINATE))
+            continue
+        try:
+            reports.append(_judge(sig, reader, data, changes, analysis_error, context, policy))
+        except Exception as exc:  # noqa: BLE001
+            reports.append(_broken_signature(sig.field_name, reason("cannot_judge", f"{type(exc).__name__}: {exc}"[:300]),
+                                             "exception", indication=Indication.INDETERMINATE))
+    reports.sort(key=lambda r: (r.revision, r.field))
+    return _finish(name, digest, data, reader, moment, policy, started, reports)
+
+
+def _signature_fields(reader: PdfFileReader) -> list[str]:
+    """Names of signature fields that carry a value (a signature), valid or not."""
+    out = []
+    try:
+        fields = reader.root["/AcroForm"]["/Fields"]
+    except Exception:  # noqa: BLE001
+        return out
+    stack = list(fields)
+    seen = 0
+    while stack and seen < 10_000:
+        seen += 1
+        try:
+            field = stack.pop().get_object()
+            if "/Kids" in field:
+                stack.extend(field["/Kids"])
+            if field.get("/FT") == "/Sig" and "/V" in field:
+                out.append(str(field.get("/T", "?")))
+        except Exception:  # noqa: BLE001
+            continue
+    return out
+
+
+class _Contexts:
+    """Validation contexts built once per document, with its embedded validation data."""
+
+    def __init__(self, reader: PdfFileReader, policy: VerificationPolicy, moment: datetime) -> None:
+        self.policy = policy
+        self.moment = moment
+        self.dss_ocsps = []
+        self.dss_crls = []
+        self.dss_certs = []
+        try:
+            dss = DocumentSecurityStore.read_dss(reader)
+            self.dss_ocsps = [ocsp.OCSPResponse.load(_stream_data(o)) for o in dss.ocsps]
+            self.dss_crls = [crl.CertificateList.load(_stream_data(c)) for c in dss.crls]
+            self.dss_certs = list(dss.load_certs())
+        except Exception:  # noqa: BLE001 - no DSS, or a broken one: no embedded validation data
+            pass
+        self._contexts: list[ValidationContext] = []
+
+    def make(self, *, moment: datetime | None = None) -> ValidationContext:
+        policy = self.policy
+        weak = set() if policy.sha1_ca_cutoff else set(policy.weak_digests)
+        vc = ValidationContext(
+            trust_roots=list(policy.trust.anchors),
+            other_certs=list(policy.trust.intermediates) + self.dss_certs,
+            moment=moment or self.moment,
+            allow_fetching=not policy.offline,
+            fetchers=None if policy.offline else DEFAULT_POOL.current(),
+            ocsps=self.dss_ocsps, crls=self.dss_crls,
+            revocation_mode="hard-fail",
+            weak_hash_algos=weak,
+            retroactive_revinfo=True,
+        )
+        self._contexts.append(vc)
+        return vc
+
+    def cms_policy(self) -> CMSAlgorithmUsagePolicy:
+        """The document signature's own digest: SHA-1 and weaker never accepted."""
+        return CMSAlgorithmUsagePolicy.lift_policy(
+            DisallowWeakAlgorithmsPolicy(weak_hash_algos=set(self.policy.weak_digests)))
+
+
+
+def _stream_data(obj) -> bytes:
+    return obj.get_object().data if isinstance(obj, generic.IndirectObject) else obj.data
+
+
+def _run(coro):
+    from kyso.aio import run
+
+    return run(coro)
+
+
+def _judge(sig: EmbeddedPdfSignature, reader: PdfFileReader, data: bytes, changes, analysis_error,
+           contexts: _Contexts, policy: VerificationPolicy) -> SignatureReport:
+    sig_obj = sig.sig_object
+    kind = "document_timestamp" if sig_obj.get("/Type") == "/DocTimeStamp" else "signature"
+    subfilter = str(sig_obj.get("/SubFilter")) if "/SubFilter" in sig_obj else None
+    byte_range = tuple(int(x) for x in sig_obj.get("/ByteRange", []))
+    revision = sig.signed_revision
+    problems: list[Reason] = []
+
+    if kind == "signature" and subfilter in _LEGACY_SUBFILTERS:
+        return _unsupported(sig, kind, subfilter, _LEGACY_SUBFILTERS[subfilter],
+                            "SHA-1 based legacy format (" + _LEGACY_SUBFILTERS[subfilter] + ")", byte_range,
+                            SubIndication.CRYPTO_CONSTRAINTS_FAILURE)
+    if kind == "signature" and subfilter not in _KNOWN_SUBFILTERS:
+        return _unsupported(sig, kind, subfilter, "unknown", f"unknown SubFilter {subfilter}", byte_range,
+                            SubIndication.FORMAT_FAILURE, indication=Indication.TOTAL_FAILED)
+
+    vc, ts_vc = contexts.make(), contexts.make()
+
+    async def validate():
+        try:
+            if kind == "signature":
+                return await async_validate_pdf_signature(sig, vc, ts_vc, skip_diff=True,
+                                                          algorithm_policy=contexts.cms_policy(),
+                                                          key_usage_settings=_KEY_USAGE)
+            return await async_validate_pdf_timestamp(sig, validation_context=vc, skip_diff=True)
+        finally:
+            await vc.aclose()
+            await ts_vc.aclose()
+
+    status = _run(validate())
+    coverage = status.coverage
+    coverage_text = {SignatureCoverageLevel.ENTIRE_FILE: "entire_file",
+                     SignatureCoverageLevel.ENTIRE_REVISION: "entire_revision"}.get(coverage, "partial")
+
+    # -- changes after this signature -----------------------------------------------------
+    docmdp = sig.docmdp_level
+    locked = _fieldmdp_locks(sig_obj)
+    after: list[Change] = []
+    if changes is None:
+        after.append(Change(revision=revision + 1, category=ChangeCategory.OTHER,
+                            description=f"later revisions could not be analysed: {analysis_error}",
+                            permitted_by_docmdp=False, permitted_by_policy=False))
+    else:
+        for rc in changes:
+            if rc.revision <= revision:
+                continue
+            after.extend(_judge_changes(rc, docmdp, locked, sig.field_name, policy))
+    tail = _unaccounted_tail(reader, data)
+    if tail:
+        after.append(Change(revision=reader.xrefs.total_revisions, category=ChangeCategory.OTHER,
+                            description=f"{tail} bytes appended after the last revision (no cross-reference)",
+                            permitted_by_docmdp=False, permitted_by_policy=False))
+    not_permitted = [c for c in after if not (c.permitted_by_docmdp and c.permitted_by_policy)]
+
+    signer_cert = status.signing_cert
+    chain = _chain(status, sig, policy)
+    signer = _signer_info(signer_cert) if signer_cert is not None else None
+    ts_info = None
+    if kind == "signature" and getattr(status, "timestamp_validity", None) is not None:
+        ts = status.timestamp_validity
+        ts_info = TimestampInfo(time=_utc(ts.timestamp), tsa=ts.signing_cert.subject.human_friendly
+                                if ts.signing_cert else None, intact=bool(ts.intact), valid=bool(ts.valid),
+                                trusted=bool(ts.trusted))
+    elif kind == "document_timestamp":
+        ts_info = TimestampInfo(time=_utc(status.timestamp), tsa=signer_cert.subject.human_friendly
+                                if signer_cert else None, intact=bool(status.intact), valid=bool(status.valid),
+                                trusted=bool(status.trusted))
+    revocation = _revocation(status, contexts)
+
+    # -- SHA-1 and other algorithm rules on the path ---------------------------------------
+    crypto_problem = _path_algorithm_problem(status, policy)
+
+    # -- the ETSI indication ----------------------------------------------------------------
+    indication, sub, bottom = _indication(status, kind, coverage_text, not_permitted, crypto_problem,
+                                          ts_info, signer_cert)
+    if crypto_problem:
+        problems.append(reason("crypto_constraints", crypto_problem))
+    for change in not_permitted:
+        problems.append(reason("modified_after_signing", f"{change.category.value}: {change.description}"))
+    return SignatureReport(
+        field=sig.field_name, kind=kind, indication=indication, sub_indication=sub, reason=bottom,
+        intact=bool(status.intact), crypto_valid=bool(status.valid), trusted=bool(status.trusted),
+        coverage=coverage_text, revision=revision, modifications_after=tuple(after), signer=signer,
+        chain=chain, signing_time=_utc(getattr(status, "signer_reported_dt", None)), timestamp=ts_info,
+        revocation=revocation, level=_level(sig, kind, subfilter, ts_info, contexts, reader, revision),
+        subfilter=subfilter.lstrip("/") if subfilter else None, digest_algorithm=status.md_algorithm,
+        signature_algorithm=_mechanism_name(status), docmdp=int(docmdp.value) if docmdp else None,
+        byte_range=byte_range, problems=tuple(problems))
+
+
+def _mechanism_name(status) -> str | None:
+    mech = getattr(status, "pkcs7_signature_mechanism", None)
+    return str(mech) if mech else None
+
+
+def _indication(status, kind, coverage_text, not_permitted, crypto_problem, ts_info, signer_cert):
+    if not status.intact:
+        return Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE, reason("hash_failure")
+    if not status.valid:
+        return Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE, reason("sig_crypto_failure")
+    if coverage_text == "partial":
+        return Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, reason("format_failure")
+    if not_permitted:
+        worst = max(not_permitted, key=lambda c: rev.severity(c.category))
+        return (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
+                reason("modified_after_signing", f"{worst.category.value}: {worst.description}"))
+    indic = status.trust_problem_indic
+    if indic is not None and signer_cert is not None and signer_cert.self_signed != "no" and not status.trusted:
+        return Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, reason("no_chain")
+    if indic is not None:
+        sub = SubIndication.__members__.get(indic.name, SubIndication.GENERIC)
+        if isinstance(indic, AdESFailure):
+            if indic is AdESFailure.REVOKED:
+                return Indication.TOTAL_FAILED, SubIndication.REVOKED, reason("revoked")
+            return Indication.TOTAL_FAILED, sub, reason("chain_failure", indic.name)
+        if indic is AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND:
+            return Indication.INDETERMINATE, sub, reason("no_chain")
+        if indic in (AdESIndeterminate.OUT_OF_BOUNDS_NO_POE, AdESIndeterminate.EXPIRED):
+            return Indication.INDETERMINATE, sub, reason("expired_no_poe")
+        if indic in (AdESIndeterminate.NOT_YET_VALID,):
+            return Indication.INDETERMINATE, sub, reason("not_yet_valid")
+        if indic in (AdESIndeterminate.TRY_LATER, AdESIndeterminate.REVOCATION_OUT_OF_BOUNDS_NO_POE):
+            return Indication.INDETERMINATE, SubIndication.TRY_LATER, reason("revocation_unknown")
+        if indic in (AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE,
+                     AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE_NO_POE):
+            return Indication.INDETERMINATE, sub, reason("crypto_constraints", indic.name)
+        if indic is AdESIndeterminate.CHAIN_CONSTRAINTS_FAILURE:
+            return Indication.INDETERMINATE, sub, reason("chain_failure", "path constraints (key usage, policies)")
+        return Indication.INDETERMINATE, sub, reason("chain_failure", indic.name)
+    if not status.trusted:
+        return Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, reason("no_chain")
+    if crypto_problem:
+        return Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE, reason("crypto_constraints",
+                                                                                          crypto_problem)
+    if ts_info is not None and kind == "signature" and not (ts_info.intact and ts_info.valid and ts_info.trusted):
+        return Indication.INDETERMINATE, SubIndication.GENERIC, reason("chain_failure", "signature timestamp")
+    if kind == "document_timestamp":
+        return Indication.TOTAL_PASSED, None, reason("timestamp_valid")
+    return Indication.TOTAL_PASSED, None, reason("valid")
+
+
+def _judge_changes(rc: rev.RevisionChanges, docmdp, locked, field_name, policy: VerificationPolicy) -> list[Change]:
+    """One entry per (category, description, permission) of a revision, with the objects concerned."""
+    grouped: dict[tuple, list[str]] = {}
+    for change in _judge_each(rc, docmdp, locked, policy):
+        key = (change.category, change.description, change.permitted_by_docmdp, change.permitted_by_policy)
+        grouped.setdefault(key, []).extend(change.objects)
+    return [Change(revision=rc.revision, category=k[0], description=k[1], objects=tuple(v),
+                   permitted_by_docmdp=k[2], permitted_by_policy=k[3]) for k, v in grouped.items()]
+
+
+def _judge_each(rc: rev.RevisionChanges, docmdp, locked, policy: VerificationPolicy) -> list[Change]:
+    out = []
+    for change in rc.changes:
+        category = change.category
+        by_docmdp = True
+        if docmdp is not None:
+            level = int(docmdp.value)
+            allowed = {ChangeCategory.VALIDATION_DATA, ChangeCategory.DOCUMENT_TIMESTAMP, ChangeCategory.STRUCTURE}
+            if level >= 2:
+                allowed |= {ChangeCategory.FORM_FILLING, ChangeCategory.NEW_SIGNATURE}
+            if level >= 3:
+                allowed |= {ChangeCategory.ANNOTATION}
+            by_docmdp = category in allowed
+        if category is ChangeCategory.FORM_FILLING and change.field and _is_locked(change.field, locked):
+            by_docmdp = False
+        by_policy = category in policy.permitted_changes
+        out.append(Change(revision=rc.revision, category=category, description=change.description,
+                          objects=(change.ref,), permitted_by_docmdp=by_docmdp, permitted_by_policy=by_policy))
+    return out
+
+
+def _fieldmdp_locks(sig_obj) -> tuple[str, tuple[str, ...]] | None:
+    """(action, fields) of a FieldMDP transform in the signature's /Reference, if any."""
+    try:
+        for ref in sig_obj.get("/Reference", []):
+            ref = ref.get_object() if isinstance(ref, generic.IndirectObject) else ref
+            if ref.get("/TransformMethod") == "/FieldMDP":
+                params = ref["/TransformParams"]
+                action = str(params.get("/Action", "/All"))
+                fields = tuple(str(f) for f in params.get("/Fields", []))
+                return action, fields
+    except Exception:  # noqa: BLE001
+        return ("/All", ())
+    return None
+
+
+def _is_locked(field: str, locked) -> bool:
+    if locked is None:
+        return False
+    action, fields = locked
+    if action == "/All":
+        return True
+    if action == "/Include":
+        return field in fields
+    if action == "/Exclude":
+        return field not in fields
+    return True
+
+
+def _unaccounted_tail(reader: PdfFileReader, data: bytes) -> int:
+    """Bytes after the end of the last revision (its ``startxref N %%EOF``), other than white space."""
+    try:
+        info = reader.xrefs.get_xref_container_info(reader.xrefs.total_revisions - 1)
+        start = data.find(b"startxref", info.end_location)
+        eof = data.find(b"%%EOF", start) if start >= 0 else -1
+    except Exception:  # noqa: BLE001
+        return 0
+    if start < 0 or eof < 0:
+        return len(data) - info.end_location
+    tail = data[eof + 5:]
+    return len(tail) if tail.strip(b" \r\n\t\x00\x0c") else 0
+
+
+def _path_algorithm_problem(status, policy: VerificationPolicy) -> str | None:
+    path = status.validation_path
+    if path is None:
+        return None
+    try:
+        certs = list(path.iter_certs(include_root=False))
+    except Exception:  # noqa: BLE001
+        return None
+    for cert in certs:
+        try:
+            algo = cert.hash_algo
+        except Exception:  # noqa: BLE001
+            continue
+        if algo in policy.weak_digests:
+            not_before = cert["tbs_certificate"]["validity"]["not_before"].native
+            if policy.sha1_ca_cutoff and algo == "sha1" and cert.ca and not_before < policy.sha1_ca_cutoff:
+                continue
+            return (f"{algo} in the certificate of {cert.subject.human_friendly} "
+                    f"(issued {not_before.date().isoformat()})")
+    return None
+
+
+def _signer_info(cert: x509.Certificate) -> SignerInfo:
+    native = cert.subject.native
+    fields = {k: (", ".join(v) if isinstance(v, list) else str(v)) for k, v in native.items()}
+    usage = cert.key_usage_value
+    return SignerInfo(
+        common_name=fields.get("common_name"), organization=fields.get("organization_name"),
+        title=fields.get("title"), subject=cert.subject.human_friendly, subject_fields=fields,
+        serial=format(cert.serial_number, "x"), issuer=cert.issuer.human_friendly,
+        certificate_type=certificate_kind(cert).value,
+        key_usage=tuple(sorted(usage.native)) if usage is not None else (),
+        sha256=hashlib.sha256(cert.dump()).hexdigest())
+
+
+def _cert_info(cert: x509.Certificate, *, anchor: bool) -> CertificateInfo:
+    validity = cert["tbs_certificate"]["validity"]
+    native = cert.subject.native
+    return CertificateInfo(
+        subject=cert.subject.human_friendly, issuer=cert.issuer.human_friendly,
+        serial=format(cert.serial_number, "x"), not_before=_utc(validity["not_before"].native),
+        not_after=_utc(validity["not_after"].native), sha256=hashlib.sha256(cert.dump()).hexdigest(),
+        signature_algorithm=cert["signature_algorithm"].signature_algo + "/" + (cert.hash_algo or "?"),
+        is_trust_anchor=anchor,
+        subject_fields={k: (", ".join(v) if isinstance(v, list) else str(v)) for k, v in native.items()})
+
+
+def _chain(status, sig: EmbeddedPdfSignature, policy: VerificationPolicy) -> tuple[CertificateInfo, ...]:
+    path = status.validation_path
+    if path is not None:
+        try:
+            certs = list(path.iter_certs(include_root=True))
+            anchor = certs[0]
+            return tuple(_cert_info(c, anchor=(c is anchor)) for c in reversed(certs))
+        except Exception:  # noqa: BLE001
+            pass
+    # no path to an anchor: show what the signature carries, leaf first
+    leaf = status.signing_cert
+    if leaf is None:
+        return ()
+    pool = {c.subject.dump(): c for c in sig.other_embedded_certs} if hasattr(sig, "other_embedded_certs") else {}
+    chain = [leaf]
+    while len(chain) < 10:
+        issuer = pool.get(chain[-1].issuer.dump())
+        if issuer is None or issuer in chain:
+            break
+        chain.append(issuer)
+    return tuple(_cert_info(c, anchor=False) for c in chain)
+
+
+def _revocation(status, contexts: _Contexts) -> RevocationInfo:
+    details = status.revocation_details
+    if details is not None:
+        return RevocationInfo(status="revoked", source=None, checked_at=_utc(contexts.moment),
+                              revoked_at=_utc(details.revocation_date),
+                              detail=str(details.revocation_reason.native) if details.revocation_reason else None)
+    source = "dss" if (contexts.dss_ocsps or contexts.dss_crls) else ("fetched" if not contexts.policy.offline
+                                                                       else None)
+    if status.trusted:
+        return RevocationInfo(status="good", source=source, checked_at=_utc(contexts.moment))
+    if status.trust_problem_indic in (AdESIndeterminate.TRY_LATER, AdESIndeterminate.REVOCATION_OUT_OF_BOUNDS_NO_POE):
+        return RevocationInfo(status="unknown", source=source, checked_at=_utc(contexts.moment),
+                              detail="no usable OCSP response or CRL")
+    return RevocationInfo(status="not_checked", source=None, checked_at=_utc(contexts.moment))
+
+
+def _level(sig, kind, subfilter, ts_info, contexts: _Contexts, reader, revision) -> str:
+    if kind == "document_timestamp":
+        return "document-timestamp"
+    if subfilter == "/adbe.pkcs7.detached":
+        return "adbe.pkcs7.detached"
+    level = "B-B"
+    if ts_info is not None and ts_info.intact and ts_info.valid:
+        level = "B-T"
+        if contexts.dss_ocsps or contexts.dss_crls:
+            level = "B-LT"
+            try:
+                later_ts = [s for s in reader.embedded_timestamp_signatures if s.signed_revision > revision]
+            except Exception:  # noqa: BLE001
+                later_ts = []
+            if later_ts:
+                level = "B-LTA"
+    return level
+
+
+def _unsupported(sig, kind, subfilter, level, detail, byte_range, sub: SubIndication,
+                 indication: Indication = Indication.INDETERMINATE) -> SignatureReport:
+    why = reason("unsupported", detail)
+    return SignatureReport(
+        field=sig.field_name, kind=kind, indication=indication, sub_indication=sub, reason=why, intact=None,
+        crypto_valid=None, trusted=None, coverage="partial", revision=getattr(sig, "signed_revision", 0),
+        modifications_after=(), signer=None, chain=(), signing_time=None, timestamp=None,
+        revocation=RevocationInfo(status="not_checked", source=None, checked_at=None), level=level,
+        subfilter=subfilter.lstrip("/") if subfilter else None, digest_algorithm=None, signature_algorithm=None,
+        docmdp=None, byte_range=byte_range, problems=(why,))
+
+
+def _broken_signature(field: str, why: Reason, detail: str, *,
+                      indication: Indication = Indication.TOTAL_FAILED) -> SignatureReport:
+    sub = SubIndication.FORMAT_FAILURE if indication is Indication.TOTAL_FAILED else SubIndication.GENERIC
+    return SignatureReport(
+        field=field, kind="signature", indication=indication, sub_indication=sub, reason=why, intact=None,
+        crypto_valid=None, trusted=None, coverage="partial", revision=0, modifications_after=(), signer=None,
+        chain=(), signing_time=None, timestamp=None,
+        revocation=RevocationInfo(status="not_checked", source=None, checked_at=None, detail=detail),
+        level="unknown", subfilter=None, digest_algorithm=None, signature_algorithm=None, docmdp=None,
+        byte_range=(), problems=(why,))
+
+
+def _decree30(reports: list[SignatureReport]) -> Decree30Check:
+    sigs = [r for r in reports if r.kind == "signature" and r.signer is not None]
+    if not sigs:
+        return Decree30Check(status="not_applicable", personal_field=None, agency_field=None,
+                             reason=reason("decree30_na"))
+    personal = [r for r in sigs if r.signer.certificate_type == CertificateKind.PERSONAL.value]
+    agency = [r for r in sigs if r.signer.certificate_type == CertificateKind.ORGANISATION.value]
+    if personal and agency:
+        first_agency = min(agency, key=lambda r: r.revision)
+        before = [p for p in personal if p.revision < first_agency.revision]
+        if before:
+            return Decree30Check(status="ok", personal_field=before[-1].field, agency_field=first_agency.field,
+                                 reason=reason("decree30_ok"))
+        return Decree30Check(status="wrong_order", personal_field=personal[0].field, agency_field=first_agency.field,
+                             reason=reason("decree30_wrong_order"))
+    if agency:
+        return Decree30Check(status="agency_only", personal_field=None, agency_field=agency[0].field,
+                             reason=reason("decree30_agency_only"))
+    if personal:
+        return Decree30Check(status="personal_only", personal_field=personal[-1].field, agency_field=None,
+                             reason=reason("decree30_personal_only"))
+    return Decree30Check(status="missing", personal_field=None, agency_field=None, reason=reason("decree30_missing"))
+
+
+def _finish(name, digest, data, reader, moment, policy: VerificationPolicy, started,
+            reports: list[SignatureReport]) -> VerificationReport:
+    total = reader.xrefs.total_revisions
+    covered = any(r.coverage == "entire_file" and r.intact for r in reports)
+    decree = _decree30(reports)
+    reasons: list[Reason] = []
+    if not reports:
+        verdict = Verdict.UNSIGNED
+        reasons.append(reason("unsigned"))
+    else:
+        indications = [r.indication for r in reports]
+        if Indication.TOTAL_FAILED in indications:
+            verdict = Verdict.INVALID
+            reasons.append(reason("doc_invalid"))
+        elif Indication.INDETERMINATE in indications:
+            verdict = Verdict.INDETERMINATE
+            reasons.append(reason("doc_indeterminate"))
+        else:
+            verdict = Verdict.VALID
+            reasons.append(reason("doc_valid"))
+        for r in reports:
+            if r.indication is not Indication.TOTAL_PASSED:
+                reasons.append(r.reason)
+        if verdict is Verdict.VALID and not covered:
+            # every change after the last signature was permitted (DSS, ...) or the tail is whitespace
+            last = max(reports, key=lambda r: r.revision)
+            if any(not (c.permitted_by_docmdp and c.permitted_by_policy) for c in last.modifications_after):
+                verdict = Verdict.INVALID
+                reasons.append(reason("unsigned_tail"))
+        if decree.status not in ("ok", "not_applicable"):
+            reasons.append(decree.reason)
+            if policy.require_decree30 and verdict is Verdict.VALID:
+                verdict = Verdict.INVALID
+    return VerificationReport(
+        file=name, sha256=digest, size=len(data), verdict=verdict, reasons=tuple(_dedupe(reasons)),
+        signatures=tuple(reports), decree30=decree, revisions=total, last_revision_covered=covered,
+        validation_time=_utc(moment), policy=policy.describe(), duration_ms=(time.perf_counter() - started) * 1000)
+
+
+def _dedupe(reasons):
+    seen = set()
+    for r in reasons:
+        key = (r.code, r.en)
+        if key not in seen:
+            seen.add(key)
+            yield r
+
+
+def report_json(report: VerificationReport) -> dict[str, Any]:
+    return report.to_dict()
