@@ -411,6 +411,16 @@ def _load_trust(paths) -> list:
     return list(load_certs_from_pemder(list(paths)))
 
 
+def _register_verifier() -> None:
+    from kyso.verify_cli import trust_group, verify_command
+
+    main.add_command(verify_command, name="verify")
+    main.add_command(trust_group, name="trust")
+
+
+_register_verifier()
+
+
 def _register_dev_pki() -> None:
     try:
         from devpki.cli import dev_pki

@@ -20,6 +20,8 @@ KYSO_SECRET_KEY            secret for sessions and HMACs               a dev val
 KYSO_PKCS11_MODULE         PKCS#11 library                             SoftHSM2's library
 KYSO_PKCS11_TOKEN          token label                                 ``kyso-dev``
 KYSO_PKCS11_PIN            user PIN                                    dev PIN (refused in production)
+KYSO_TRUST_PROFILE         verifier trust: dev, vn or none             dev (dev mode), vn
+KYSO_TRUST_DIR             anchors an administrator added              ``DATA_DIR/trust``
 =========================  ==========================================  =====================
 """
 from __future__ import annotations
@@ -42,7 +44,7 @@ _KNOWN = {
     "KYSO_MODE", "KYSO_HOST", "KYSO_PORT", "KYSO_DATA_DIR", "KYSO_DEV_PKI_URL",
     "KYSO_TSA_URL", "KYSO_RSA_PADDING", "KYSO_DEFAULT_LEVEL", "KYSO_REVOCATION_CHECK",
     "KYSO_MAX_UPLOAD_MB", "KYSO_SECRET_KEY", "KYSO_PKCS11_MODULE", "KYSO_PKCS11_TOKEN",
-    "KYSO_PKCS11_PIN",
+    "KYSO_PKCS11_PIN", "KYSO_TRUST_DIR", "KYSO_TRUST_PROFILE",
     # read by devpki's command line, not by the service:
     "KYSO_DEV_P12_PASSPHRASE", "KYSO_SOFTHSM2_MODULE",
     # read by `kyso sign --pkcs12` (never stored):
@@ -80,6 +82,8 @@ class Settings:
     pkcs11_module: str = dataclasses.field(default_factory=_softhsm_module)
     pkcs11_token: str = DEV_TOKEN_LABEL
     pkcs11_pin: str = DEV_PKCS11_PIN
+    trust_dir: Path | None = None          # extra anchors an administrator adds (default: DATA_DIR/trust)
+    trust_profile: str | None = None       # dev | vn | none (default: dev in dev mode, vn in production)
 
     def __post_init__(self) -> None:
         if self.mode not in ("dev", "production"):
@@ -97,6 +101,12 @@ class Settings:
             raise ConfigurationError(f"KYSO_PORT out of range: {self.port}")
         if self.max_upload_bytes <= 0:
             raise ConfigurationError("KYSO_MAX_UPLOAD_MB must be positive")
+        if self.trust_profile not in (None, "dev", "vn", "none"):
+            raise ConfigurationError("KYSO_TRUST_PROFILE must be dev, vn or none")
+        if self.trust_profile is None:
+            object.__setattr__(self, "trust_profile", "dev" if self.mode == "dev" else "vn")
+        if self.trust_dir is None:
+            object.__setattr__(self, "trust_dir", Path(self.data_dir) / "trust")
         if self.mode == "dev" and self.dev_pki_url is None:
             object.__setattr__(self, "dev_pki_url", f"http://{self.host}:{self.port}/dev-pki")
         if self.is_production:
@@ -122,6 +132,8 @@ class Settings:
             problems.append("KYSO_PKCS11_TOKEN: the development token is refused in production")
         if self.tsa_url is None:
             problems.append("KYSO_TSA_URL: production needs a time-stamping authority")
+        if self.trust_profile == "dev":
+            problems.append("KYSO_TRUST_PROFILE: the development trust profile is refused in production")
         if self.revocation_check != "require":
             problems.append("KYSO_REVOCATION_CHECK: revocation checking cannot be skipped in production")
         if problems:
@@ -173,4 +185,7 @@ class Settings:
         text("KYSO_PKCS11_MODULE", "pkcs11_module")
         text("KYSO_PKCS11_TOKEN", "pkcs11_token")
         text("KYSO_PKCS11_PIN", "pkcs11_pin")
+        text("KYSO_TRUST_PROFILE", "trust_profile")
+        if "KYSO_TRUST_DIR" in env:
+            kwargs["trust_dir"] = Path(env["KYSO_TRUST_DIR"])
         return cls(**kwargs)

@@ -380,6 +380,11 @@ def _indication(status, kind, coverage_text, not_permitted, crypto_problem, ts_i
     indic = status.trust_problem_indic
     if indic is not None and signer_cert is not None and signer_cert.self_signed != "no" and not status.trusted:
         return Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, reason("no_chain")
+    if indic is AdESIndeterminate.REVOKED_NO_POE and ts_info is not None and ts_info.valid and ts_info.trusted:
+        revoked_at = status.revocation_details.revocation_date if status.revocation_details else None
+        if revoked_at is not None and datetime.fromisoformat(ts_info.time) >= revoked_at:
+            # the signature timestamp proves the signature was made after the revocation
+            return Indication.TOTAL_FAILED, SubIndication.REVOKED, reason("revoked")
     if indic is not None:
         sub = SubIndication.__members__.get(indic.name, SubIndication.GENERIC)
         if isinstance(indic, AdESFailure):
@@ -493,6 +498,12 @@ def _path_algorithm_problem(status, policy: VerificationPolicy) -> str | None:
         certs = list(path.iter_certs(include_root=False))
     except Exception:  # noqa: BLE001
         return None
+    return weak_certificate(certs, policy)
+
+
+def weak_certificate(certs, policy: VerificationPolicy) -> str | None:
+    """The SHA-1 rule: a weak digest is accepted only in a CA certificate issued before
+    ``policy.sha1_ca_cutoff``; returns what breaks the rule, or None."""
     for cert in certs:
         try:
             algo = cert.hash_algo

@@ -40,14 +40,19 @@ _FONT_DIRS = ("/usr/share/fonts/truetype/liberation2", "/usr/share/fonts/truetyp
 _FONTS = {   # role -> candidate file names, first found wins
     "KysoSans": ("LiberationSans-Regular.ttf", "DejaVuSans.ttf"),
     "KysoSans-Bold": ("LiberationSans-Bold.ttf", "DejaVuSans-Bold.ttf"),
-    "KysoMono": ("DejaVuSansMono.ttf", "LiberationMono-Regular.ttf"),
+    "KysoMono": ("LiberationMono-Regular.ttf", "DejaVuSansMono.ttf"),
+    # fallback for characters the main fonts lack (✓ ✗ and other symbols): DejaVu covers them
+    "KysoSymbol": ("DejaVuSans.ttf",),
+    "KysoSymbol-Bold": ("DejaVuSans-Bold.ttf",),
 }
 _fonts_lock = threading.Lock()
 _fonts_ready = False
+_covered: frozenset[int] = frozenset()     # code points the main font has glyphs for
+_fallback: frozenset[int] = frozenset()    # code points the fallback font has glyphs for
 
 
 def _register_fonts() -> None:
-    global _fonts_ready
+    global _fonts_ready, _covered, _fallback
     with _fonts_lock:
         if _fonts_ready:
             return
@@ -59,6 +64,15 @@ def _register_fonts() -> None:
             pdfmetrics.registerFont(TTFont(name, path))
         pdfmetrics.registerFontFamily("KysoSans", normal="KysoSans", bold="KysoSans-Bold",
                                       italic="KysoSans", boldItalic="KysoSans-Bold")
+        pdfmetrics.registerFontFamily("KysoSymbol", normal="KysoSymbol", bold="KysoSymbol-Bold",
+                                      italic="KysoSymbol", boldItalic="KysoSymbol-Bold")
+        pdfmetrics.registerFontFamily("KysoMono", normal="KysoMono", bold="KysoMono",
+                                      italic="KysoMono", boldItalic="KysoMono")
+        main = set(pdfmetrics.getFont("KysoSans").face.charToGlyph)
+        for name in ("KysoSans-Bold", "KysoMono"):
+            main &= set(pdfmetrics.getFont(name).face.charToGlyph)
+        _covered = frozenset(main)
+        _fallback = frozenset(pdfmetrics.getFont("KysoSymbol").face.charToGlyph)
         _fonts_ready = True
 
 
@@ -76,11 +90,27 @@ WIDTH = PAGE_W - 2 * MARGIN
 
 
 def _e(value: Any) -> str:
-    return escape("" if value is None else str(value), quote=False)
+    """Escape for ReportLab's paragraph markup; characters the main fonts lack use the fallback font."""
+    text = escape("" if value is None else str(value), quote=False)
+    if all(ord(ch) in _covered or ch in "\n\t" for ch in text):
+        return text
+    out = []
+    for ch in text:
+        if ord(ch) not in _covered and ord(ch) in _fallback:
+            out.append(f'<font face="KysoSymbol">{ch}</font>')
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _ts(commands: list[tuple[Any, ...]]) -> TableStyle:
+    """A table style whose cells default to the embedded font (ReportLab's default is Helvetica)."""
+    return TableStyle([("FONTNAME", (0, 0), (-1, -1), "KysoSans")] + list(commands))
 
 
 def _styles() -> dict[str, ParagraphStyle]:
-    base = ParagraphStyle("base", fontName="KysoSans", fontSize=8.6, leading=11, alignment=TA_LEFT)
+    base = ParagraphStyle("base", fontName="KysoSans", bulletFontName="KysoSans", fontSize=8.6, leading=11,
+                          alignment=TA_LEFT)
     return {
         "base": base,
         "small": ParagraphStyle("small", parent=base, fontSize=7.2, leading=9, textColor=GREY),
@@ -89,9 +119,9 @@ def _styles() -> dict[str, ParagraphStyle]:
         "title": ParagraphStyle("title", parent=base, fontName="KysoSans-Bold", fontSize=13, leading=17,
                                 textColor=colors.HexColor("#374151")),
         "h2": ParagraphStyle("h2", parent=base, fontName="KysoSans-Bold", fontSize=11, leading=14,
-                             spaceBefore=8, spaceAfter=4),
+                             spaceBefore=8, spaceAfter=4, keepWithNext=1),
         "h3": ParagraphStyle("h3", parent=base, fontName="KysoSans-Bold", fontSize=9, leading=12,
-                             spaceBefore=5, spaceAfter=2),
+                             spaceBefore=5, spaceAfter=2, keepWithNext=1),
         "verdict": ParagraphStyle("verdict", parent=base, fontName="KysoSans-Bold", fontSize=24, leading=29,
                                   textColor=colors.white),
         "on_colour": ParagraphStyle("on_colour", parent=base, fontSize=9, leading=12, textColor=colors.white),
@@ -106,6 +136,8 @@ class _NumberedCanvas(rl_canvas.Canvas):
     footer_page = ("Trang", "Page")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if not kwargs.get("initialFontName"):
+            kwargs["initialFontName"] = "KysoSans"   # no unembedded Helvetica in the file
         super().__init__(*args, **kwargs)
         self._saved: list[dict[str, Any]] = []
 
@@ -161,22 +193,20 @@ class _Doc:
         key = c.flag(value)
         colour = {"yes": "#1e7e34", "no": "#c62828", "unknown": "#b26a00"}[key]
         mark = {"yes": "✓", "no": "✗", "unknown": "?"}[key]
-        return self.markup(f'<font color="{colour}"><b>{mark} {_e(self.one(*c.T[key]))}</b></font>')
+        return self.markup(f'<font color="{colour}"><b>{_e(mark)} {_e(self.one(*c.T[key]))}</b></font>')
 
     def coloured(self, text: str, css: str) -> str:
         hexcol = {"valid": "#1e7e34", "invalid": "#c62828", "indeterminate": "#b26a00"}.get(css, "#5f6368")
         return f'<font color="{hexcol}"><b>{_e(text)}</b></font>'
 
     # building blocks ---------------------------------------------------------------------------
-    def kv(self, rows: Sequence[tuple[Any, Any]], *, accent: colors.Color | None = None,
-           pairs: bool = True) -> Table:
-        """Label/value rows; with ``pairs`` two label/value columns side by side."""
-        if pairs:
-            half = (len(rows) + 1) // 2
-            left, right = rows[:half], rows[half:]
+    def kv(self, rows: Sequence[tuple[Any, Any]], right: Sequence[tuple[Any, Any]] | None = None, *,
+           accent: colors.Color | None = None) -> Table:
+        """Label/value rows; with ``right``, two label/value columns side by side."""
+        if right is not None:
             data = []
-            for i in range(half):
-                lrow = list(left[i])
+            for i in range(max(len(rows), len(right))):
+                lrow = list(rows[i]) if i < len(rows) else ["", ""]
                 rrow = list(right[i]) if i < len(right) else ["", ""]
                 data.append(lrow + rrow)
             widths = [WIDTH * 0.17, WIDTH * 0.33, WIDTH * 0.17, WIDTH * 0.33]
@@ -190,7 +220,7 @@ class _Doc:
                  ("LINEBELOW", (0, 0), (-1, -2), 0.3, colors.HexColor("#eef0f2"))]
         if accent is not None:
             style.append(("LINEBEFORE", (0, 0), (0, -1), 3, accent))
-        table.setStyle(TableStyle(style))
+        table.setStyle(_ts(style))
         return table
 
     def grid(self, header: list[Any], rows: list[list[Any]], widths: list[float],
@@ -202,7 +232,7 @@ class _Doc:
                  ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5)]
         if accent is not None:
             style.append(("LINEBEFORE", (0, 0), (0, -1), 3, accent))
-        table.setStyle(TableStyle(style))
+        table.setStyle(_ts(style))
         return table
 
     def box(self, content: list[list[Any]], css: str, *, tint: bool = True) -> Table:
@@ -212,7 +242,7 @@ class _Doc:
                  ("LINEBEFORE", (0, 0), (0, -1), 4, COL.get(css, COL["unsigned"]))]
         if tint:
             style.append(("BACKGROUND", (0, 0), (-1, -1), TINT.get(css, TINT["unsigned"])))
-        table.setStyle(TableStyle(style))
+        table.setStyle(_ts(style))
         return table
 
     # sections ----------------------------------------------------------------------------------
@@ -225,7 +255,7 @@ class _Doc:
         if data.get("file"):
             rows.append([self.markup(f'{_e(self.one(*c.T["file"]))}: <b>{_e(data["file"])}</b>', "on_colour")])
         table = Table(rows, colWidths=[WIDTH], hAlign="LEFT")
-        table.setStyle(TableStyle([
+        table.setStyle(_ts([
             ("BACKGROUND", (0, 0), (-1, -1), COL[css]), ("LEFTPADDING", (0, 0), (-1, -1), 12),
             ("RIGHTPADDING", (0, 0), (-1, -1), 12), ("TOPPADDING", (0, 0), (-1, -1), 2),
             ("BOTTOMPADDING", (0, 0), (-1, -1), 2), ("TOPPADDING", (0, 0), (-1, 0), 9),
@@ -257,7 +287,7 @@ class _Doc:
                     parts.append(self.coloured(self.one(i_vi, i_en), i_css) + " · " + _e(c.fmt_time(c.best_time(sig))))
                 text = " · ".join(parts)
             else:
-                text = f'<font color="#c62828"><b>✗ {_e(self.one(*c.T["d30_none"]))}</b></font>'
+                text = f'<font color="#c62828"><b>{_e("✗ " + self.one(*c.T["d30_none"]))}</b></font>'
             rows.append([self.markup(f"{label}: {text}")])
         return [Paragraph(self._h(c.T["decree30"]), self.s["h2"]), self.box(rows, css)]
 
@@ -291,7 +321,7 @@ class _Doc:
         r_vi, r_en = c.reason_text(sig.get("reason"))
         head = Table([[head_left, head_right], [self.bi(r_vi, r_en), ""]],
                      colWidths=[WIDTH * 0.78, WIDTH * 0.22], hAlign="LEFT")
-        head.setStyle(TableStyle([
+        head.setStyle(_ts([
             ("VALIGN", (0, 0), (-1, -1), "TOP"), ("BACKGROUND", (0, 0), (-1, 0), SOFT),
             ("BACKGROUND", (0, 1), (-1, 1), TINT.get(css, TINT["unsigned"])), ("SPAN", (0, 1), (1, 1)),
             ("LINEBEFORE", (0, 0), (0, -1), 3, accent), ("LINEABOVE", (0, 0), (-1, 0), 0.6, LINE),
@@ -345,6 +375,8 @@ class _Doc:
             (self.t("signing_time"), self.para(c.fmt_time(sig.get("signing_time")))),
             (self.t("timestamp"), ts_cell),
             (self.t("cert_valid_at"), validity),
+        ]
+        right = [
             (self.t("indication"), self.para(sig.get("indication"), "mono")),
             (self.t("sub_indication"), sub_cell),
             (self.t("intact"), self.flag(sig.get("intact"))),
@@ -359,8 +391,8 @@ class _Doc:
                                           f'[{_e(" ".join(str(x) for x in sig.get("byte_range") or []))}]</font>')),
         ]
         if sig.get("docmdp"):
-            rows.append((self.t("docmdp"), self.para(f'P={sig["docmdp"]} · ' + self.one(*c.pair(c.DOCMDP, sig["docmdp"])))))
-        out: list[Any] = [Spacer(1, 6), KeepTogether([head, self.kv(rows, accent=accent)])]
+            right.append((self.t("docmdp"), self.para(f'P={sig["docmdp"]} · ' + self.one(*c.pair(c.DOCMDP, sig["docmdp"])))))
+        out: list[Any] = [Spacer(1, 6), KeepTogether([head, self.kv(rows, right, accent=accent)])]
         if sig.get("problems"):
             out.append(Paragraph(self._h(c.T["problems"]), self.s["h3"]))
             out.append(self.box([[self.bi(*c.reason_text(p))] for p in sig["problems"]], css))
@@ -371,7 +403,7 @@ class _Doc:
     def _mark(self, value: Any) -> str:
         key = c.flag(value)
         colour = {"yes": "#1e7e34", "no": "#c62828", "unknown": "#b26a00"}[key]
-        return f'<font color="{colour}"><b>{ {"yes": "✓", "no": "✗", "unknown": "?"}[key] }</b></font>'
+        return f'<font color="{colour}"><b>{_e({"yes": "✓", "no": "✗", "unknown": "?"}[key])}</b></font>'
 
     def modifications(self, sig: Mapping[str, Any], accent: colors.Color) -> list[Any]:
         title = Paragraph(self._h(c.T["modifications"]), self.s["h3"])
@@ -415,8 +447,10 @@ class _Doc:
             names = (f'<b>{_e(cert.get("subject"))}</b><br/><font size="7" color="#6b7280">'
                      f'{_e(self.one(*c.T["issuer"]))}: {_e(cert.get("issuer"))}</font>'
                      + (f"<br/>{' '.join(badges)}" if badges else ""))
-            ids = (f'<font face="KysoMono" size="6.6">{_e(self.one(*c.T["serial"]))}: {_e(c.group_hex(cert.get("serial")))}'
-                   f'<br/>SHA-256: {_e(cert.get("sha256") or "—")}</font>')
+            ids = (f'<font size="6.6" color="#6b7280">{_e(self.one(*c.T["serial"]))}:</font> '
+                   f'<font face="KysoMono" size="6.6">{_e(c.group_hex(cert.get("serial")))}</font><br/>'
+                   f'<font size="6.6" color="#6b7280">SHA-256:</font> '
+                   f'<font face="KysoMono" size="6.6">{_e(cert.get("sha256") or "—")}</font>')
             rows.append([self.para(n), self.markup(names),
                          self.markup(f'{_e(c.fmt_time(cert.get("not_before")))}<br/>→ {_e(c.fmt_time(cert.get("not_after")))}'),
                          self.markup(ids), self.para(cert.get("signature_algorithm"))])
@@ -444,7 +478,7 @@ class _Doc:
             (self.t("policy"), self.markup(policy_text)),
         ]
         return [Paragraph(self._h(c.T["document"]), self.s["h2"]),
-                KeepTogether([self.kv(rows, pairs=False, accent=LINE)])]
+                KeepTogether([self.kv(rows, accent=LINE)])]
 
     def build(self, data: Mapping[str, Any]) -> bytes:
         buf = io.BytesIO()

@@ -1,0 +1,201 @@
+"""The verifier's verdicts on documents Kyso signed: levels, Decree 30, certificate states,
+trust profiles, time, offline validation, limits and bad input."""
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from certs_dev.images import load_dev_image
+from kyso.samples import make_pdf
+from registers.numbering import SqliteNumbering
+from signer import Level, SignRequest, SigningEngine, SoftwareKeyHolder
+from signer.issuance import IssuanceWorkflow
+from verifier import VerificationPolicy, verify
+from verifier.report import ChangeCategory
+
+
+@pytest.fixture(scope="module")
+def policy(pki):
+    return VerificationPolicy.for_profile("dev", dev_pki=pki)
+
+
+@pytest.fixture(scope="module")
+def unchecked(pki):
+    """An engine that signs with ANY certificate, to produce documents signed by bad certificates."""
+    return SigningEngine(policy=__import__("signer").SigningPolicy.for_dev_pki(pki).dangerous_skip_certificate_checks())
+
+
+def signed(engine, pki, label="nguyen-van-an", level=Level.B_B, document=None, **kw):
+    holder = SoftwareKeyHolder.from_dev_pki(pki, label)
+    return engine.sign(SignRequest(document=document or make_pdf(pages=2), level=level, **kw), key_holder=holder).data
+
+
+@pytest.mark.parametrize("level", [Level.B_B, Level.B_T, Level.B_LT, Level.B_LTA], ids=lambda lv: lv.value)
+def test_kyso_signatures_are_valid_at_every_level(engine, pki, policy, level):
+    report = verify(signed(engine, pki, level=level), policy=policy)
+    assert report.verdict.value == "valid", report.to_dict()
+    sig = report.signatures[0]
+    assert (sig.indication.value, sig.intact, sig.crypto_valid, sig.trusted) == ("TOTAL_PASSED", True, True, True)
+    assert sig.level == level.value
+    assert sig.signer.common_name == "Nguyễn Văn An" and sig.signer.certificate_type == "personal"
+    assert [c.subject.split(",")[0] for c in sig.chain][-1].startswith("Common Name: KYSO DEV Root CA")
+    assert sig.chain[-1].is_trust_anchor and len(sig.chain[-1].sha256) == 64
+    assert sig.revocation.status == "good"
+    # B-LT: the DSS revision after the signature is covered by nothing, and needs nothing
+    assert report.last_revision_covered == (level is not Level.B_LT)
+    if level is Level.B_B:
+        assert sig.timestamp is None and sig.coverage == "entire_file"
+    else:
+        assert sig.timestamp.valid and "Time Stamping" in sig.timestamp.tsa
+    if level in (Level.B_LT, Level.B_LTA):
+        assert {c.category for c in sig.modifications_after} <= {
+            ChangeCategory.VALIDATION_DATA, ChangeCategory.DOCUMENT_TIMESTAMP, ChangeCategory.STRUCTURE}
+    if level is Level.B_LTA:
+        assert report.signatures[1].kind == "document_timestamp"
+        assert report.signatures[1].indication.value == "TOTAL_PASSED"
+
+
+def test_report_json_shape(engine, pki, policy):
+    data = json.loads(json.dumps(verify(signed(engine, pki, level=Level.B_T), policy=policy,
+                                        file_name="cong-van.pdf").to_dict(), ensure_ascii=False))
+    assert data["schema"] == "kyso.verification/1" and data["file"] == "cong-van.pdf"
+    assert set(data) >= {"sha256", "verdict", "reasons", "signatures", "decree30"}
+    sig = data["signatures"][0]
+    assert set(sig) >= {"field", "kind", "indication", "sub_indication", "intact", "crypto_valid", "trusted",
+                        "coverage", "revision", "modifications_after", "signer", "chain", "signing_time",
+                        "timestamp", "revocation", "level", "docmdp"}
+    assert sig["reason"]["vi"] and sig["reason"]["en"]
+
+
+@pytest.fixture(scope="module")
+def issued(pki, tmp_path_factory):
+    engine = SigningEngine.for_dev_pki(pki)
+    workflow = IssuanceWorkflow(engine=engine, numbering=SqliteNumbering(tmp_path_factory.mktemp("r") / "n.db"))
+    personal = workflow.sign_personal(workflow.prepare(make_pdf(pages=1)),
+                                      key_holder=SoftwareKeyHolder.from_dev_pki(pki, "nguyen-van-an"),
+                                      signature_image=load_dev_image("nguyen-van-an")).data
+    agency = SoftwareKeyHolder.from_dev_pki(pki, "agency-ubnd-hung-yen")
+    done = workflow.issue(personal, key_holder=agency, agency="UBND", doc_type="CT",
+                          seal_image=load_dev_image("agency-ubnd-hung-yen"), agency_name="UBND tỉnh Hưng Yên").signed.data
+    return personal, done
+
+
+def test_decree30_issued_document_is_valid_and_the_clerk_step_is_form_filling(issued, policy):
+    report = verify(issued[1], policy=policy)
+    assert report.verdict.value == "valid"
+    assert report.decree30.status == "ok"
+    personal, agency = report.signatures
+    assert (personal.signer.certificate_type, agency.signer.certificate_type) == ("personal", "organisation")
+    categories = {c.category for c in personal.modifications_after}
+    assert ChangeCategory.FORM_FILLING in categories and ChangeCategory.NEW_SIGNATURE in categories
+    assert all(c.permitted_by_docmdp and c.permitted_by_policy for c in personal.modifications_after)
+
+
+def test_decree30_reports_missing_or_misordered_signatures(issued, engine, pki, policy):
+    assert verify(issued[0], policy=policy).decree30.status == "personal_only"
+    agency_only = signed(engine, pki, "agency-ubnd-hung-yen")
+    assert verify(agency_only, policy=policy).decree30.status == "agency_only"
+    wrong = signed(engine, pki, "nguyen-van-an", document=agency_only)
+    report = verify(wrong, policy=policy)
+    assert report.decree30.status == "wrong_order"
+    assert report.verdict.value == "valid", "the order is reported; both signatures are valid"
+    strict = VerificationPolicy.for_profile("dev", dev_pki=pki, require_decree30=True)
+    assert verify(wrong, policy=strict).verdict.value == "invalid"
+
+
+def test_revoked_certificate(unchecked, pki, policy):
+    b_b = verify(signed(unchecked, pki, "official-revoked"), policy=policy).signatures[0]
+    assert (b_b.indication.value, b_b.sub_indication.value) == ("INDETERMINATE", "REVOKED_NO_POE")
+    assert b_b.revocation.status == "revoked" and b_b.revocation.revoked_at.startswith("2025-06-01")
+    # a timestamp proves the signature came after the revocation: failed
+    b_t = verify(signed(unchecked, pki, "official-revoked", level=Level.B_T), policy=policy).signatures[0]
+    assert (b_t.indication.value, b_t.sub_indication.value) == ("TOTAL_FAILED", "REVOKED")
+
+
+@pytest.mark.parametrize("label, sub", [
+    ("official-expired", "OUT_OF_BOUNDS_NO_POE"),
+    ("untrusted-self-signed", "NO_CERTIFICATE_CHAIN_FOUND"),
+])
+def test_certificates_that_cannot_be_trusted_now(unchecked, pki, policy, label, sub):
+    report = verify(signed(unchecked, pki, label), policy=policy)
+    assert report.verdict.value == "indeterminate"
+    assert report.signatures[0].sub_indication.value == sub
+
+
+def test_trust_profiles(engine, pki):
+    document = signed(engine, pki, level=Level.B_T)
+    assert verify(document, policy=VerificationPolicy.for_profile("none")).verdict.value == "indeterminate"
+    assert verify(document, policy=VerificationPolicy.for_profile("vn")).signatures[0].sub_indication.value == \
+        "NO_CERTIFICATE_CHAIN_FOUND"
+    vn = VerificationPolicy.for_profile("vn", extra_anchors=pki.trust_roots())
+    assert verify(document, policy=vn).verdict.value == "valid", "an administrator-added anchor is trusted"
+
+
+def test_vn_profile_holds_the_real_anchors_expired_ones_included():
+    policy = VerificationPolicy.for_profile("vn")
+    anchors = {c.subject.native["common_name"] for c in policy.trust.anchors}
+    assert anchors == {"Co quan chung thuc so chuyen dung Chinh phu (RootCA)", "MIC National Root CA"}
+    names = {c.subject.native["common_name"] for c in policy.trust.intermediates}
+    assert "VNPT Certification Authority" in names, "expired in 2019, kept for validation at past times"
+    assert "Cơ quan chứng thực số Bộ Ngoại giao" in names
+
+
+def test_sha1_rule_accepts_old_sha1_ca_certificates_only():
+    from verifier.trust import vn_certificates
+    from verifier.verify import weak_certificate
+
+    vn = VerificationPolicy.for_profile("vn")
+    dev = VerificationPolicy.for_profile("none")
+    government_ca = next(c for c in vn_certificates() if c.subject.native["common_name"] ==
+                         "Co quan chung thuc so Chinh phu")
+    assert government_ca.hash_algo == "sha1" and government_ca.ca
+    assert weak_certificate([government_ca], vn) is None, "SHA-1 CA certificate issued in 2010: accepted"
+    assert "sha1" in weak_certificate([government_ca], dev), "refused where no cut-off is configured"
+    late = VerificationPolicy.for_profile("vn", sha1_ca_cutoff=datetime(2009, 1, 1, tzinfo=timezone.utc))
+    assert weak_certificate([government_ca], late) is not None, "issued after the cut-off: refused"
+
+
+def test_validation_at_a_past_time(unchecked, pki):
+    document = signed(unchecked, pki, "official-expired")
+    at_2024 = VerificationPolicy.for_profile("dev", dev_pki=pki,
+                                            validation_time=datetime(2024, 6, 1, tzinfo=timezone.utc))
+    report = verify(document, policy=at_2024)
+    assert report.signatures[0].sub_indication is None or \
+        report.signatures[0].sub_indication.value != "OUT_OF_BOUNDS_NO_POE"
+    assert report.validation_time.startswith("2024-06-01")
+
+
+def test_offline_uses_embedded_validation_data_only(engine, pki):
+    offline = VerificationPolicy.for_profile("dev", dev_pki=pki, offline=True)
+    assert verify(signed(engine, pki, level=Level.B_LT), policy=offline).verdict.value == "valid"
+    b_t = verify(signed(engine, pki, level=Level.B_T), policy=offline)
+    assert b_t.verdict.value == "indeterminate", "no embedded revocation data and no fetching"
+
+
+def test_limits_give_indeterminate_not_a_long_run(engine, pki):
+    document = signed(engine, pki, document=make_pdf(pages=30))
+    small = VerificationPolicy.for_profile("dev", dev_pki=pki, max_pages=10)
+    report = verify(document, policy=small)
+    assert report.verdict.value == "indeterminate" and report.reasons[0].code == "limit"
+    tiny = VerificationPolicy.for_profile("dev", dev_pki=pki, max_bytes=1000)
+    assert verify(document, policy=tiny).reasons[0].code == "limit"
+
+
+@pytest.mark.parametrize("data, verdict, code", [
+    (b"", "indeterminate", "not_pdf"),
+    (b"GIF89a nothing", "indeterminate", "not_pdf"),
+    (b"%PDF-1.7\n1 0 obj <<>> endobj\n%%EOF", "indeterminate", "unreadable"),
+])
+def test_bad_input_is_never_valid(policy, data, verdict, code):
+    report = verify(data, policy=policy)
+    assert (report.verdict.value, report.reasons[0].code) == (verdict, code)
+
+
+def test_unsigned_and_truncated(engine, pki, policy):
+    assert verify(make_pdf(), policy=policy).verdict.value == "unsigned"
+    document = signed(engine, pki)
+    truncated = verify(document[: len(document) - 300], policy=policy)
+    assert truncated.verdict.value != "valid"
