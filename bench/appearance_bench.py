@@ -27,6 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from timing import median_ms, status_kib  # noqa: E402
 
 from certs_dev.images import load_dev_image  # noqa: E402
 from kyso.samples import MB, make_pdf  # noqa: E402
@@ -37,15 +39,6 @@ from signer.appearance import (  # noqa: E402
 
 LABEL = "nguyen-van-an"
 
-
-def median_ms(fn, repeat: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
 
 
 class Bench:

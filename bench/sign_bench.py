@@ -29,6 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from timing import median_ms, status_kib  # noqa: E402
 
 from kyso.samples import KB, MB, write_pdf  # noqa: E402
 
@@ -37,18 +39,6 @@ SIZES = [("100 KB", dict(size=100 * KB)), ("1 MB", dict(size=MB)), ("10 MB", dic
 LABEL = "nguyen-van-an"      # RSA-2048 official of the dev PKI
 P12_PASSPHRASE = b"bench-passphrase"
 
-
-def median_ms(fn, repeat: int, cleanup=None) -> float:
-    """Median wall time of ``fn``; ``cleanup(result)`` runs after each call, untimed."""
-    cleanup = cleanup or (lambda result: None)
-    cleanup(fn())  # warm-up
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        result = fn()
-        times.append((time.perf_counter() - t) * 1000)
-        cleanup(result)
-    return statistics.median(times)
 
 
 def remove(path: Path) -> None:
@@ -115,20 +105,13 @@ def memory_probe(which: str, path: str, base_url: str) -> None:
         small = Path(tmp) / "small.pdf"
         write_pdf(small, pages=1)
         getattr(bench, which)(small)   # imports and caches warmed up
-        base = _status_kib("VmRSS")
+        base = status_kib("VmRSS")
         Path("/proc/self/clear_refs").write_text("5")   # reset the peak (VmHWM) to the current RSS
         result = getattr(bench, which)(Path(path))
-        peak = _status_kib("VmHWM")
+        peak = status_kib("VmHWM")
         del result
     print(json.dumps({"peak_growth_kib": peak - base, "base_kib": base, "peak_kib": peak}))
 
-
-def _status_kib(field: str) -> int:
-    """A memory figure of this process from /proc (ru_maxrss survives exec: useless in a child)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
 
 
 def table(rows, headers) -> str:

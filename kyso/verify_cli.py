@@ -58,14 +58,19 @@ def build_policy(settings, *, trust_profile=None, trust_files=(), at=None, offli
 @click.option("--report", "report_format", type=click.Choice(["html", "pdf", "etsi-xml"]), default=None)
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Report file (one input) or folder (several inputs).")
-def verify_command(files, as_json, trust_files, trust_profile, at_text, offline, report_format, out) -> None:
+@click.option("--extract-signed", "extract_field", default=None, metavar="FIELD",
+              help="Also write the revision signed in FIELD ('what the signer saw') to --out as a PDF.")
+def verify_command(files, as_json, trust_files, trust_profile, at_text, offline, report_format, out,
+                   extract_field) -> None:
     """Verify signed PDFs: a verdict with reasons (Vietnamese and English) per file."""
     from kyso.cli import _settings, ensure_dev_pki_served
     from verifier import verify
 
     _quiet_libraries()
-    if report_format and out is None:
-        raise click.UsageError("--report needs --out")
+    if (report_format or extract_field) and out is None:
+        raise click.UsageError("--report and --extract-signed need --out")
+    if report_format and extract_field:
+        raise click.UsageError("give --report or --extract-signed, not both")
     at = None
     if at_text:
         try:
@@ -97,6 +102,17 @@ def verify_command(files, as_json, trust_files, trust_profile, at_text, offline,
                 _print_human(data)
             if report_format:
                 _write_report(data, report_format, out, path, many=len(files) > 1)
+            if extract_field:
+                from verifier.extract import RevisionNotFound, signed_revision
+
+                try:
+                    revision = signed_revision(path.read_bytes(), extract_field)
+                except (RevisionNotFound, OSError, Exception) as exc:  # noqa: BLE001
+                    click.echo(f"{path}: cannot extract {extract_field!r}: {exc}", err=True)
+                    worst = max(worst, 2)
+                else:
+                    target = out / f"{path.stem}-{extract_field}.pdf" if len(files) > 1 or out.is_dir() else out
+                    target.write_bytes(revision)
     finally:
         if server is not None:
             server.stop()

@@ -45,8 +45,9 @@ from signer.request import Level, SignRequest
 
 # Space for the CMS beyond the certificates and the raw signature (signed
 # attributes, structure), and for a timestamp token with its TSA chain.
-_CMS_OVERHEAD = 2048
-_TIMESTAMP_BUDGET = 12 * 1024
+_CMS_OVERHEAD = 2048               # signed attributes, algorithm parameters (PSS), structure
+_TIMESTAMP_BUDGET = 12 * 1024        # until the TSA's real token size has been measured
+_TIMESTAMP_MARGIN = 1024             # tokens vary a little (serial numbers, time precision)
 
 Clock = Callable[[], datetime]
 
@@ -115,6 +116,7 @@ class SigningEngine:
         self._checker = CertificateChecker(policy)
         self._attr_specs: dict[tuple[str, str], _FixedSignedAttributes] = {}
         self._renderer = renderer
+        self._timestamp_size: int | None = None
         self._timestamper = HTTPTimeStamper(policy.tsa_url, timeout=int(policy.http_timeout_seconds)) \
             if policy.tsa_url else None
 
@@ -212,7 +214,7 @@ class SigningEngine:
         der = _CMS_OVERHEAD + key_holder.raw_signature_size
         der += sum(len(c.dump()) for c in certificates)
         if level.needs_timestamp:
-            der += _TIMESTAMP_BUDGET
+            der += self._timestamp_size or _TIMESTAMP_BUDGET
         return -(-2 * der // 1024) * 1024
 
     # -- internals ------------------------------------------------------
@@ -253,6 +255,15 @@ class SigningEngine:
                 message_vi=f"Mức {level.value} cần máy chủ cấp dấu thời gian nhưng chưa được cấu hình.")
         return self._timestamper
 
+    def _measure_timestamp(self) -> None:
+        """Ask the TSA once for a token (pyHanko's dummy response) to reserve just enough space."""
+        timestamper = self.timestamper(Level.B_T)
+        try:
+            token = _loop.run(timestamper.async_dummy_response(self.policy.md_algorithm))
+        except Exception as exc:  # noqa: BLE001 - the TSA is down: signing would fail the same way
+            raise errors.TimestampUnavailable(detail={"reason": f"{type(exc).__name__}: {exc}"[:500]}) from None
+        self._timestamp_size = len(token.dump()) + _TIMESTAMP_MARGIN
+
     @property
     def renderer(self):
         """The appearance renderer (fonts, images and appearance streams cached per process)."""
@@ -291,12 +302,13 @@ class SigningEngine:
         signer = key_holder.pyhanko_signer(rsa_padding=self.policy.rsa_padding,
                                            md_algorithm=self.policy.md_algorithm)
         signer.signed_attr_prov_spec = self._signed_attributes(key_holder)
+        if request.level.needs_timestamp and self._timestamp_size is None:
+            self._measure_timestamp()
         stamp_style, text_params, field_spec = self._appearance(request, field, moment)
         pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=self.timestamper(request.level),
                                        stamp_style=stamp_style, new_field_spec=field_spec)
-        certificates = list(signer.cert_registry)
-        if not any(c.dump() == key_holder.certificate.dump() for c in certificates):
-            certificates.append(key_holder.certificate)
+        # pyHanko embeds the registry AND the signer's certificate (twice when the registry has it too)
+        certificates = list(signer.cert_registry) + [key_holder.certificate]
         reserved = self.bytes_reserved(key_holder, request.level, certificates=certificates)
 
         async def go():

@@ -199,3 +199,15 @@ def test_unsigned_and_truncated(engine, pki, policy):
     document = signed(engine, pki)
     truncated = verify(document[: len(document) - 300], policy=policy)
     assert truncated.verdict.value != "valid"
+
+
+def test_what_the_signer_saw(issued, pki, policy):
+    from verifier.extract import RevisionNotFound, signed_revision
+
+    personal_doc, done = issued
+    seen = signed_revision(done, "ChuKyNguoiKy")
+    assert seen == personal_doc, "the chairman saw the document before the clerk's number and seal"
+    report = verify(seen, policy=policy)
+    assert report.verdict.value == "valid" and report.signatures[0].coverage == "entire_file"
+    with pytest.raises(RevisionNotFound):
+        signed_revision(done, "NoSuchField")

@@ -40,6 +40,9 @@ _TEXT = {
     "encrypted": ("The PDF is encrypted; its signatures cannot be checked.",
                   "Tệp PDF đã bị mã hóa; không thể kiểm tra chữ ký."),
     "unsigned": ("The document carries no signature.", "Văn bản không có chữ ký số."),
+    "hidden_signature": ("The file contains a signature that is not part of the document as displayed: a later "
+                         "update detached it.",
+                         "Tệp có chữ ký số không thuộc văn bản đang hiển thị: một lần cập nhật sau đã tách nó ra."),
     "unsigned_tail": ("Bytes were added after the last signed revision and no signature covers them.",
                       "Có dữ liệu được thêm vào sau phiên bản đã ký cuối cùng mà không có chữ ký nào bao phủ."),
     "doc_valid": ("All signatures are valid and cover the document.",

@@ -48,6 +48,7 @@ class ObjectChange:
     description: str
     ref: str
     field: str | None = None       # the form field concerned (for FieldMDP)
+    new_field: bool = False        # a signature FIELD was added (not an existing one signed)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -333,7 +334,7 @@ def _classify_new(ref, obj, parent: ObjectChange, new: _Revision) -> ObjectChang
     if category in (ChangeCategory.NEW_SIGNATURE, ChangeCategory.DOCUMENT_TIMESTAMP,
                     ChangeCategory.VALIDATION_DATA, ChangeCategory.FORM_FILLING, ChangeCategory.ANNOTATION,
                     ChangeCategory.PAGE_CONTENT, ChangeCategory.OTHER):
-        return ObjectChange(category, parent.description, text, parent.field)
+        return ObjectChange(category, parent.description, text, parent.field, parent.new_field)
     return ObjectChange(ChangeCategory.STRUCTURE, "new object", text)
 
 
@@ -403,7 +404,7 @@ def _catalog_changes(before, obj, ref, old: _Revision, new: _Revision) -> list[O
             out.append(ObjectChange(ChangeCategory.STRUCTURE, f"catalog {key}", text))
         elif key in _CATALOG_FORM_KEYS and key not in before:
             out.append(ObjectChange(ChangeCategory.NEW_SIGNATURE, "an interactive form was created for a signature",
-                                    text))
+                                    text, new_field=True))
         elif key in _CATALOG_FORM_KEYS:
             old_form, new_form = _deref(before.raw_get(key)), _deref(obj.raw_get(key))
             if isinstance(old_form, generic.DictionaryObject) and isinstance(new_form, generic.DictionaryObject):
@@ -442,8 +443,8 @@ def _fields_array_change(text, old_array, new_array, new: _Revision) -> ObjectCh
             return ObjectChange(ChangeCategory.OTHER, "a form field other than a signature field was added", text)
         kinds.add(_signature_kind(field.raw_get("/V")) if "/V" in field else ChangeCategory.NEW_SIGNATURE)
     if ChangeCategory.NEW_SIGNATURE in kinds or not kinds:
-        return ObjectChange(ChangeCategory.NEW_SIGNATURE, "signature field added", text)
-    return ObjectChange(ChangeCategory.DOCUMENT_TIMESTAMP, "document timestamp field added", text)
+        return ObjectChange(ChangeCategory.NEW_SIGNATURE, "signature field added", text, new_field=True)
+    return ObjectChange(ChangeCategory.DOCUMENT_TIMESTAMP, "document timestamp field added", text, new_field=True)
 
 
 def _array_change(ref, before, obj, old, new, old_fields, new_fields) -> ObjectChange:
@@ -477,7 +478,7 @@ def _annots_change(text, old_annots, new_annots, new: _Revision, new_fields) -> 
         if annot.get("/Subtype") == "/Widget":
             if ref in new_fields and _field_type(annot, new) == "/Sig":
                 kind = _signature_kind(annot.raw_get("/V")) if "/V" in annot else ChangeCategory.NEW_SIGNATURE
-                change = ObjectChange(kind, "signature field widget added", text, new_fields.get(ref))
+                change = ObjectChange(kind, "signature field widget added", text, new_fields.get(ref), new_field=True)
             else:
                 change = ObjectChange(ChangeCategory.OTHER, "a form field widget (not a signature) was added", text)
         else:
@@ -510,7 +511,7 @@ def _field_change(ref, before, obj, keys, old, new, old_fields, new_fields) -> O
         # an existing object that became a field: only a widget turned into a signature field is normal,
         # and that is a new field; treat as new signature if it is one
         if _field_type(obj, new) == "/Sig":
-            return ObjectChange(ChangeCategory.NEW_SIGNATURE, "signature field", text, name)
+            return ObjectChange(ChangeCategory.NEW_SIGNATURE, "signature field", text, name, new_field=True)
         return ObjectChange(ChangeCategory.OTHER, "an object became a form field", text, name)
     field_type = _field_type(obj, new)
     if field_type == "/Sig":

@@ -21,9 +21,11 @@ exception in the document makes the verdict indeterminate.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import os
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -109,12 +111,37 @@ def verify(document: bytes | bytearray | memoryview | Path | str, *, policy: Ver
     except OSError as exc:
         return _document_level(name, None, None, moment, policy, started,
                                reason("unreadable", exc.strerror or str(exc)))
-    digest = hashlib.sha256(data).hexdigest()
+    # the file's own SHA-256 is computed on the other core while the signatures are checked
+    # (hashlib releases the GIL on large buffers)
+    file_hash = _BackgroundHash(data)
     try:
-        return _verify(data, name, digest, moment, policy, started)
+        report = _verify(data, name, None, moment, policy, started)
     except Exception as exc:  # noqa: BLE001 - never crash, never valid by default
-        return _document_level(name, digest, len(data), moment, policy, started,
-                               reason("cannot_judge", f"{type(exc).__name__}: {exc}"[:300]))
+        report = _document_level(name, None, len(data), moment, policy, started,
+                                 reason("cannot_judge", f"{type(exc).__name__}: {exc}"[:300]))
+    return dataclasses.replace(report, sha256=file_hash.hexdigest(),
+                               duration_ms=(time.perf_counter() - started) * 1000)
+
+
+class _BackgroundHash:
+    _THRESHOLD = 4 * 1024 * 1024
+
+    def __init__(self, data: bytes) -> None:
+        self._value: str | None = None
+        if len(data) < self._THRESHOLD:
+            self._value = hashlib.sha256(data).hexdigest()
+            self._thread = None
+        else:
+            self._thread = threading.Thread(target=self._run, args=(data,), daemon=True)
+            self._thread.start()
+
+    def _run(self, data: bytes) -> None:
+        self._value = hashlib.sha256(data).hexdigest()
+
+    def hexdigest(self) -> str:
+        if self._thread is not None:
+            self._thread.join()
+        return self._value
 
 
 def _document_level(name, digest, size, moment, policy, started, why: Reason,
@@ -287,18 +314,17 @@ def _judge(sig: EmbeddedPdfSignature, reader: PdfFileReader, data: bytes, change
         return _unsupported(sig, kind, subfilter, "unknown", f"unknown SubFilter {subfilter}", byte_range,
                             SubIndication.FORMAT_FAILURE, indication=Indication.TOTAL_FAILED)
 
-    vc, ts_vc = contexts.make(), contexts.make()
+    vc = contexts.make()
 
     async def validate():
         try:
             if kind == "signature":
-                return await async_validate_pdf_signature(sig, vc, ts_vc, skip_diff=True,
+                return await async_validate_pdf_signature(sig, vc, vc, skip_diff=True,
                                                           algorithm_policy=contexts.cms_policy(),
                                                           key_usage_settings=_KEY_USAGE)
             return await async_validate_pdf_timestamp(sig, validation_context=vc, skip_diff=True)
         finally:
             await vc.aclose()
-            await ts_vc.aclose()
 
     status = _run(validate())
     coverage = status.coverage
@@ -440,10 +466,17 @@ def _judge_each(rc: rev.RevisionChanges, docmdp, locked, policy: VerificationPol
             if level >= 3:
                 allowed |= {ChangeCategory.ANNOTATION}
             by_docmdp = category in allowed
+            if category is ChangeCategory.NEW_SIGNATURE and change.new_field:
+                # a certified document may be signed in the fields it already has; a new signature
+                # field (a new visible widget) is how the "sneaky signature" attack covers content
+                by_docmdp = False
         if category is ChangeCategory.FORM_FILLING and change.field and _is_locked(change.field, locked):
             by_docmdp = False
         by_policy = category in policy.permitted_changes
-        out.append(Change(revision=rc.revision, category=category, description=change.description,
+        description = change.description
+        if not by_docmdp and docmdp is not None:
+            description += f" (not allowed by the certification, P={int(docmdp.value)})"
+        out.append(Change(revision=rc.revision, category=category, description=description,
                           objects=(change.ref,), permitted_by_docmdp=by_docmdp, permitted_by_policy=by_policy))
     return out
 
@@ -655,7 +688,11 @@ def _finish(name, digest, data, reader, moment, policy: VerificationPolicy, star
     covered = any(r.coverage == "entire_file" and r.intact for r in reports)
     decree = _decree30(reports)
     reasons: list[Reason] = []
-    if not reports:
+    if not reports and _has_signature_bytes(data):
+        # a signature dictionary is in the file, but no field of the current document uses it
+        verdict = Verdict.INDETERMINATE
+        reasons.append(reason("hidden_signature"))
+    elif not reports:
         verdict = Verdict.UNSIGNED
         reasons.append(reason("unsigned"))
     else:
@@ -686,6 +723,10 @@ def _finish(name, digest, data, reader, moment, policy: VerificationPolicy, star
         file=name, sha256=digest, size=len(data), verdict=verdict, reasons=tuple(_dedupe(reasons)),
         signatures=tuple(reports), decree30=decree, revisions=total, last_revision_covered=covered,
         validation_time=_utc(moment), policy=policy.describe(), duration_ms=(time.perf_counter() - started) * 1000)
+
+
+def _has_signature_bytes(data: bytes) -> bool:
+    return b"/ByteRange" in data and (b"/Contents" in data)
 
 
 def _dedupe(reasons):

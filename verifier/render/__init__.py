@@ -14,12 +14,13 @@ code ``report_unreadable``). The PDF and XML back ends are imported on first use
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ._common import ReportUnreadable
 from .html import to_html
 
-__all__ = ["to_html", "to_pdf", "to_etsi_xml", "ReportUnreadable"]
+__all__ = ["ReportUnreadable", "to_etsi_xml", "to_html", "to_pdf"]
 
 
 def to_pdf(report: Mapping[str, Any], *, lang: str = "vi") -> bytes:

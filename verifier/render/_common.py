@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import unicodedata
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from kyso.errors import ErrorKind, KysoError
 
@@ -264,7 +265,7 @@ def parse_time(value: str | None) -> _dt.datetime | None:
     if not value:
         return None
     try:
-        return _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return _dt.datetime.fromisoformat(value)   # 3.11+: accepts "Z"
     except (TypeError, ValueError):
         return None
 
@@ -303,8 +304,17 @@ def fmt_value(value: Any) -> str:
     if isinstance(value, (str, int, float)):
         return str(value)
     if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float)) for v in value):
-        return ", ".join(str(v) for v in value) or "—"
+        return "; ".join(str(v) for v in value) or "—"    # subjects contain commas
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def fmt_lines(value: Any) -> list[str]:
+    """A policy value as display lines: one per list item or per key of a flat mapping."""
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, (str, int, float)) for v in value):
+        return [str(v) for v in value]
+    if isinstance(value, Mapping) and value and all(not isinstance(v, (Mapping, list)) for v in value.values()):
+        return [f"{k}: {fmt_value(v)}" for k, v in value.items()]
+    return [fmt_value(value)]
 
 
 def group_hex(value: str | None, size: int = 2) -> str:

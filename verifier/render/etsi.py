@@ -26,14 +26,24 @@ or digests rather than values):
   digest) and the PDF file itself (``signedData``, by SHA-256 digest).
 
 An unsigned document still needs one ``SignatureValidationReport`` (the schema
-requires at least one): it gets ``total-failed`` without a sub-indication and
-Kyso's verdict ``unsigned`` in the additional data.
+requires at least one): it gets ``total-failed`` (``indeterminate`` when the
+file could not be read) without a sub-indication, and Kyso's verdict and
+reasons in the additional data; the file is still listed as
+a ``signedData`` validation object.
+
+Not mapped (not in the report dict): signature values and DTBSR digests, the
+CMS signing-certificate attribute, the certificates, CRLs, OCSP responses and
+timestamp tokens themselves (objects are identified by digest only), POE per
+object, signature quality (no qualification algorithm), the document-level
+verdict and the Decree 30 check as such (TS 119 102-2 reports per signature;
+each signature carries its Decree 30 role and the check's status as Kyso data).
 """
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from pyhanko.generated.etsi import ts_11910202 as vr
 from pyhanko.generated.etsi import xades
@@ -68,7 +78,7 @@ def _time(value: str | None) -> XmlDateTime | None:
     if parsed is None:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=_dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=_dt.UTC)
     return XmlDateTime.from_datetime(parsed)
 
 
@@ -172,6 +182,7 @@ class _Builder:
         signer_cert = c.signer_cert(sig)
         signer_information = None
         chain_data = None
+        signer_id = anchor_id = None
         if signer_cert is not None:
             signer_id = self.cert_object(signer_cert)
             ids = [self.cert_object(cert) for cert in chain]
@@ -184,9 +195,9 @@ class _Builder:
                 signing_certificate=_ref(signer_id),
                 intermediate_certificate=tuple(_ref(i) for i in middle),
                 trust_anchor=_ref(anchors[0]) if anchors else None)
+            anchor_id = anchors[0] if anchors else None
 
-        status = self.status(sig, chain_data, anchors[0] if signer_cert is not None and anchors else None,
-                             signer_id if signer_cert is not None else None)
+        status = self.status(sig, chain_data, anchor_id, signer_id)
         level = str(sig.get("level") or "")
         process = {"B-LTA": "LTA", "B-LT": "LTVM", "B-T": "LTVM"}.get(level, "Basic")
         policy = data.get("policy") or {}
@@ -222,7 +233,8 @@ class _Builder:
         if sub and sub not in STANDARD_SUB_INDICATIONS:
             extra.append(_data("sub_indication", sub))
         for key in ("kind", "intact", "crypto_valid", "trusted", "coverage", "revision", "level", "docmdp"):
-            extra.append(_data(key, sig.get(key)))
+            if sig.get(key) is not None:
+                extra.append(_data(key, sig.get(key)))
         extra.append(_data("revocation:status", rev.get("status")))
         if rev.get("source"):
             extra.append(_data("revocation:source", rev.get("source")))
@@ -255,11 +267,9 @@ class _Builder:
                 validation_time=_time(self.data.get("validation_time")),
                 best_signature_time=vr.POEType(poetime=_time(self.data.get("validation_time")),
                                                type_of_proof=POE_VALIDATION)),
-            signers_document=(vr.SignersDocumentType(digest_alg_and_value=_sha256(self.data.get("sha256")),
-                                                     signers_document_representation=(_ref(self.doc_id),))
-                              if self.doc_id else None),
             signature_validation_status=vr.ValidationStatusType(
-                main_indication=MAIN_INDICATION["TOTAL_FAILED"],
+                main_indication=MAIN_INDICATION["INDETERMINATE" if self.data.get("verdict") == "indeterminate"
+                                                else "TOTAL_FAILED"],
                 associated_validation_report_data=(vr.ValidationReportDataType(
                     additional_validation_report_data=vr.AdditionalValidationReportDataType(report_data=tuple(extra))),)),
         )

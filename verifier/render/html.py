@@ -6,7 +6,8 @@ the report goes through :func:`html.escape`.
 from __future__ import annotations
 
 import html
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from . import _common as c
 
@@ -147,7 +148,7 @@ class _Page:
 
     def document(self, data: Mapping[str, Any]) -> str:
         policy = data.get("policy") or {}
-        policy_rows = "".join(f"<tr><td>{_e(k)}</td><td>{_e(c.fmt_value(v))}</td></tr>"
+        policy_rows = "".join(f"<tr><td>{_e(k)}</td><td>{'<br>'.join(_e(x) for x in c.fmt_lines(v))}</td></tr>"
                               for k, v in sorted(policy.items(), key=lambda kv: str(kv[0])))
         policy_html = (f'<table class="grid">{policy_rows}</table>' if policy_rows else "—")
         last = data.get("last_revision_covered")
@@ -283,8 +284,9 @@ class _Page:
         ]
         if sig.get("docmdp"):
             right.append((self.t("docmdp"), f'P={_e(sig["docmdp"])} · ' + _e(self.one(*c.pair(c.DOCMDP, sig["docmdp"])))))
-        right.append((self.t("field"), f'<span class="mono">{_e(sig.get("field"))}</span>'
-                      f' <span class="sec">ByteRange [{_e(" ".join(str(x) for x in sig.get("byte_range") or []))}]</span>'))
+        byte_range = " ".join(str(x) for x in sig.get("byte_range") or [])
+        right.append((self.t("field"), (f'<span class="mono">{_e(sig.get("field"))}</span>'
+                                        f' <span class="sec">ByteRange [{_e(byte_range)}]</span>')))
         cols = f'<div class="cols"><div>{self.kv(left)}</div><div>{self.kv(right)}</div></div>'
 
         body = reason + problems + cols + self.modifications(sig) + self.chain(sig)

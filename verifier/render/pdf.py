@@ -10,8 +10,9 @@ from __future__ import annotations
 import io
 import os
 import threading
+from collections.abc import Mapping, Sequence
 from html import escape
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT
@@ -141,7 +142,7 @@ class _NumberedCanvas(rl_canvas.Canvas):
         super().__init__(*args, **kwargs)
         self._saved: list[dict[str, Any]] = []
 
-    def showPage(self) -> None:  # noqa: N802 - ReportLab's name
+    def showPage(self) -> None:
         self._saved.append(dict(self.__dict__))
         self._startPage()
 
@@ -465,7 +466,7 @@ class _Doc:
 
     def document(self, data: Mapping[str, Any]) -> list[Any]:
         policy = data.get("policy") or {}
-        policy_text = "<br/>".join(f"{_e(k)}: {_e(c.fmt_value(v))}"
+        policy_text = "<br/>".join(f"{_e(k)}: " + "<br/>&nbsp;&nbsp;&nbsp;".join(_e(x) for x in c.fmt_lines(v))
                                    for k, v in sorted(policy.items(), key=lambda kv: str(kv[0]))) or "—"
         rows = [
             (self.t("file"), self.para(data.get("file"))),
