@@ -1,0 +1,105 @@
+"""`kyso verify` as a receiving clerk or a script uses it: JSON lines, exit codes, reports; `kyso trust`."""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+from kyso.cli import main
+from kyso.samples import make_pdf
+from signer import Level, SignRequest, SoftwareKeyHolder
+
+
+@pytest.fixture()
+def run(pki_server, monkeypatch, tmp_path):
+    for var in list(__import__("os").environ):
+        if var.startswith("KYSO_"):
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("KYSO_DEV_PKI_URL", pki_server.base_url)
+    monkeypatch.setenv("KYSO_DATA_DIR", str(tmp_path / "var"))
+    runner = CliRunner()
+    return lambda *args: runner.invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture()
+def files(engine, pki, tmp_path):
+    good = tmp_path / "hop-le.pdf"
+    good.write_bytes(engine.sign(SignRequest(document=make_pdf(), level=Level.B_LT),
+                                 key_holder=SoftwareKeyHolder.from_dev_pki(pki, "nguyen-van-an")).data)
+    tampered = tmp_path / "bi-sua.pdf"
+    data = bytearray(good.read_bytes())
+    data[200] ^= 0x01
+    tampered.write_bytes(bytes(data))
+    unsigned = tmp_path / "chua-ky.pdf"
+    unsigned.write_bytes(make_pdf())
+    junk = tmp_path / "khong-phai-pdf.pdf"
+    junk.write_bytes(b"not a pdf")
+    return good, tampered, unsigned, junk
+
+
+def test_json_lines_and_exit_codes(run, files):
+    good, tampered, unsigned, junk = files
+    result = run("verify", "--json", good)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["verdict"] == "valid"
+    result = run("verify", "--json", good, tampered, unsigned)
+    assert result.exit_code == 1
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [d["verdict"] for d in lines] == ["valid", "invalid", "unsigned"]
+    assert lines[1]["signatures"][0]["sub_indication"] == "HASH_FAILURE"
+    result = run("verify", "--json", good, junk)
+    assert result.exit_code == 2, "unreadable input"
+    assert len(result.stdout.splitlines()) == 2, "still one JSON object per file"
+
+
+def test_human_output_is_bilingual(run, files):
+    result = run("verify", files[1])
+    assert "KHÔNG HỢP LỆ" in result.stdout and "invalid" in result.stdout
+    assert "Văn bản đã bị thay đổi sau khi ký" in result.stdout
+
+
+@pytest.mark.parametrize("fmt, check", [
+    ("html", lambda p: "HỢP LỆ" in p.read_text(encoding="utf-8")),
+    ("pdf", lambda p: "HỢP LỆ" in subprocess.run(["pdftotext", str(p), "-"], capture_output=True,
+                                                 text=True).stdout),
+    ("etsi-xml", lambda p: b"urn:etsi:019102:mainindication:total-passed" in p.read_bytes()),
+])
+def test_reports(run, files, tmp_path, fmt, check):
+    out = tmp_path / f"report.{fmt}"
+    result = run("verify", files[0], "--report", fmt, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert check(out)
+
+
+def test_offline_and_trust_profile_options(run, files):
+    assert run("verify", "--offline", files[0]).exit_code == 0, "B-LT carries its validation data"
+    result = run("verify", "--json", "--trust-profile", "none", files[0])
+    assert result.exit_code == 1 and json.loads(result.stdout)["verdict"] == "indeterminate"
+    assert run("verify", "--at", "yesterday", files[0]).exit_code == 2
+
+
+def test_extract_what_the_signer_saw(run, files, tmp_path):
+    out = tmp_path / "signed-revision.pdf"
+    result = run("verify", files[0], "--extract-signed", "Signature1", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert files[0].read_bytes().startswith(out.read_bytes()) and out.stat().st_size < files[0].stat().st_size
+
+
+def test_trust_add_list_remove(run, pki, tmp_path, monkeypatch, files):
+    from asn1crypto import pem
+
+    from verifier.trust import fingerprint
+
+    root = pki.identity("root-gov").certificate
+    path = tmp_path / "root.pem"
+    path.write_bytes(pem.armor("CERTIFICATE", root.dump()))
+    # under the vn profile the dev document is untrusted until an administrator adds the anchor
+    assert json.loads(run("verify", "--json", "--trust-profile", "vn", files[0]).stdout)["verdict"] == "indeterminate"
+    assert run("trust", "add", path).exit_code == 0
+    assert fingerprint(root) in run("trust", "list").stdout
+    assert json.loads(run("verify", "--json", "--trust-profile", "vn", files[0]).stdout)["verdict"] == "valid"
+    assert run("trust", "remove", fingerprint(root)).exit_code == 0
+    assert fingerprint(root) not in run("trust", "list").stdout
+    assert run("trust", "remove", fingerprint(root)).exit_code == 2
