@@ -83,3 +83,53 @@ def app(app_settings, pkcs11_token):
 @pytest.fixture()
 def client(app):
     return app.test_client()
+
+
+# -- databases: every registers test runs on SQLite and on PostgreSQL --------------------------
+
+POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _fresh_postgres_url() -> str:
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    name = "kyso_test_" + uuid.uuid4().hex[:12]
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+def _drop_postgres(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    name = url.rsplit("/", 1)[1]
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A fresh, empty database URL (migrations not yet applied)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'kyso.sqlite'}"
+    else:
+        url = _fresh_postgres_url()
+        yield url
+        _drop_postgres(url)
+
+
+@pytest.fixture()
+def db(db_url):
+    """A fresh database with the schema at the newest migration."""
+    from registers.db import Database
+
+    database = Database.connect(db_url)
+    database.upgrade()
+    yield database
+    database.dispose()

@@ -1,0 +1,94 @@
+"""The database: SQLAlchemy 2, SQLite (WAL) by default, PostgreSQL through ``DATABASE_URL``.
+
+    db = Database.connect("sqlite:///var/kyso.sqlite")      # or postgresql+psycopg://...
+    db.upgrade()                                            # Alembic migrations to head
+    with db.session() as s: ...
+
+Every table of the registers package derives from :class:`Base`; the schema is
+created and changed only by the Alembic migrations in ``registers/migrations``.
+"""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class Database:
+    def __init__(self, url: str, engine: Engine) -> None:
+        self.url = url
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def connect(cls, url: str, **engine_kwargs) -> "Database":
+        if url.startswith("sqlite"):
+            path = url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # SQLite: autocommit at the driver level; SQLAlchemy issues BEGIN (IMMEDIATE where we ask)
+            engine = create_engine(url, connect_args={"timeout": 30, "isolation_level": None},
+                                   **engine_kwargs)
+            event.listen(engine, "connect", _sqlite_pragmas)
+
+            @event.listens_for(engine, "begin")
+            def _begin(conn):   # a writer lock from the start: no "database is locked" upgrades mid-way
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            engine_kwargs.setdefault("pool_pre_ping", True)
+            engine = create_engine(url, **engine_kwargs)
+        return cls(url, engine)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed on success, rolled back on any exception."""
+        with self._sessions() as session:
+            with session.begin():
+                yield session
+
+    def lock(self, session: Session, name: str) -> None:
+        """Serialise writers of one kind (numbering, audit chain) across processes.
+
+        SQLite: the BEGIN IMMEDIATE of every transaction already holds the writer lock.
+        PostgreSQL: a transaction-scoped advisory lock.
+        """
+        if not self.is_sqlite:
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+
+    def dispose(self) -> None:
+        self.engine.dispose()

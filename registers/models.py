@@ -1,0 +1,100 @@
+"""The tables of Kyso's registers (Decree 30 Art. 16, 22), documents and audit trail."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, BigInteger, Date, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from registers.db import Base
+
+
+class StoredDocument(Base):
+    """A PDF kept in the content-addressed store (``registers.blobstore``)."""
+
+    __tablename__ = "document"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    origin: Mapped[str] = mapped_column(String(32))          # "issued", "received", "signed", "copy", "notice"
+
+
+class NumberCounter(Base):
+    __tablename__ = "number_counter"
+    agency: Mapped[str] = mapped_column(String(64), primary_key=True)
+    book: Mapped[str] = mapped_column(String(32), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class OutgoingEntry(Base):
+    """The outgoing register (sổ đăng ký văn bản đi): one row per number of a book, issued or void."""
+
+    __tablename__ = "outgoing"
+    agency: Mapped[str] = mapped_column(String(64), primary_key=True)
+    book: Mapped[str] = mapped_column(String(32), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))           # reserved | issued | void
+    reason: Mapped[str | None] = mapped_column(Text)           # why void
+    doc_type: Mapped[str | None] = mapped_column(String(16))
+    summary: Mapped[str | None] = mapped_column(Text)          # trích yếu
+    signer: Mapped[str | None] = mapped_column(Text)
+    issue_date: Mapped[date | None] = mapped_column(Date)
+    recipients: Mapped[list | None] = mapped_column(JSON)
+    document_sha256: Mapped[str | None] = mapped_column(String(64))
+    report: Mapped[dict | None] = mapped_column(JSON)          # verification report of the issued file
+    reserved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (UniqueConstraint("agency", "year", "number", "symbol", name="outgoing_number_symbol"),)
+
+
+class IncomingCounter(Base):
+    __tablename__ = "incoming_counter"
+    agency: Mapped[str] = mapped_column(String(64), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class IncomingEntry(Base):
+    """The incoming register (sổ đăng ký văn bản đến), with the evidence behind each verdict."""
+
+    __tablename__ = "incoming"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agency: Mapped[str] = mapped_column(String(64))             # the receiving agency
+    year: Mapped[int] = mapped_column(Integer)
+    number: Mapped[int] = mapped_column(Integer)                 # số đến
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sender: Mapped[str] = mapped_column(Text)
+    sender_reference: Mapped[str | None] = mapped_column(Text)  # the sender's number and symbol
+    summary: Mapped[str | None] = mapped_column(Text)
+    document_sha256: Mapped[str] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(16))
+    report: Mapped[dict] = mapped_column(JSON)
+    evidence: Mapped[dict | None] = mapped_column(JSON)         # chain, OCSP/CRL, timestamps, validation time
+    status: Mapped[str] = mapped_column(String(16))             # received | returned
+    return_reason_vi: Mapped[str | None] = mapped_column(Text)
+    return_reason_en: Mapped[str | None] = mapped_column(Text)
+    notice_sha256: Mapped[str | None] = mapped_column(String(64))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (UniqueConstraint("agency", "year", "number", name="incoming_number"),)
+
+
+class AuditRecord(Base):
+    """One operation, hash-chained to the previous record and authenticated with an HMAC."""
+
+    __tablename__ = "audit"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(48))
+    documents: Mapped[list] = mapped_column(JSON)
+    certificate: Mapped[str | None] = mapped_column(String(64))  # SHA-256 fingerprint
+    result: Mapped[str] = mapped_column(String(32))
+    client: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict | None] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    record_hash: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str] = mapped_column(String(64))
