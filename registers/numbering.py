@@ -1,125 +1,127 @@
-"""Numbering books in SQLite: unique, in order, without gaps, safe across processes.
+"""Numbering books and the outgoing register, on SQLite or PostgreSQL.
 
-Every allocation runs in one ``BEGIN IMMEDIATE`` transaction (SQLite's writer
-lock), so parallel clerks, in threads or processes, get distinct consecutive
-numbers. A reserved number is confirmed with the issued document's hash, or
-recorded as void with the reason: never silently reused, never lost.
+Every allocation runs in one transaction holding the numbering lock
+(``BEGIN IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL), so parallel
+clerks in threads or processes get distinct, consecutive numbers. A reserved
+number is confirmed with the issued document (hash, type, summary, signer,
+date, recipients), or recorded as void with the reason: never reused, never
+lost. The rows are the outgoing register (sổ đăng ký văn bản đi).
 """
 from __future__ import annotations
 
-import sqlite3
-import threading
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Any, Mapping
 
+from sqlalchemy import select
+
+from registers.db import Database
+from registers.models import NumberCounter, OutgoingEntry
 from signer.errors import NumberTaken
 from signer.numbering import DocumentNumber
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS numbering_counter (
-    agency TEXT NOT NULL, book TEXT NOT NULL, year INTEGER NOT NULL, last INTEGER NOT NULL,
-    PRIMARY KEY (agency, book, year)
-);
-CREATE TABLE IF NOT EXISTS numbering_entry (
-    agency TEXT NOT NULL, book TEXT NOT NULL, year INTEGER NOT NULL, number INTEGER NOT NULL,
-    symbol TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('reserved', 'issued', 'void')),
-    document_sha256 TEXT, reason TEXT, reserved_at TEXT NOT NULL, closed_at TEXT,
-    PRIMARY KEY (agency, book, year, number)
-);
-CREATE UNIQUE INDEX IF NOT EXISTS numbering_symbol_unique ON numbering_entry (agency, year, number, symbol);
-"""
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+class DatabaseNumbering:
+    """A :class:`signer.numbering.NumberAllocator` over the registers database."""
 
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
-class SqliteNumbering:
-    """A :class:`signer.numbering.NumberAllocator` backed by one SQLite file (WAL)."""
-
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            self._local.db = db
-        return db
+    @classmethod
+    def open(cls, url: str) -> "DatabaseNumbering":
+        db = Database.connect(url)
+        db.upgrade()
+        return cls(db)
 
     def allocate(self, *, agency: str, book: str, year: int, symbol: str,
                  number: int | None = None) -> DocumentNumber:
-        db = self._connect()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            row = db.execute("SELECT last FROM numbering_counter WHERE agency=? AND book=? AND year=?",
-                             (agency, book, year)).fetchone()
-            last = row[0] if row else 0
+        with self.db.session() as s:
+            self.db.lock(s, "numbering")
+            counter = s.get(NumberCounter, (agency, book, year))
+            last = counter.last if counter else 0
             if number is None:
                 number = last + 1
             elif number <= last:
-                taken = db.execute(
-                    "SELECT status FROM numbering_entry WHERE agency=? AND book=? AND year=? AND number=?",
-                    (agency, book, year, number)).fetchone()
+                taken = s.get(OutgoingEntry, (agency, book, year, number))
                 raise NumberTaken(detail={"number": f"{number:02d}/{symbol}", "year": year,
-                                          "status": taken[0] if taken else "skipped"})
+                                          "status": taken.status if taken else "unknown"})
             elif number > last + 1:
                 raise NumberTaken(f"numbers have no gaps: the next number of this book is {last + 1:02d}",
                                   message_vi=f"Số văn bản phải liên tục: số tiếp theo là {last + 1:02d}",
                                   detail={"next": last + 1, "asked": number})
-            db.execute("INSERT INTO numbering_counter(agency, book, year, last) VALUES (?,?,?,?) "
-                       "ON CONFLICT(agency, book, year) DO UPDATE SET last=excluded.last",
-                       (agency, book, year, number))
-            db.execute("INSERT INTO numbering_entry(agency, book, year, number, symbol, status, reserved_at) "
-                       "VALUES (?,?,?,?,?,'reserved',?)", (agency, book, year, number, symbol, _now()))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+            if counter is None:
+                s.add(NumberCounter(agency=agency, book=book, year=year, last=number))
+            else:
+                counter.last = number
+            s.add(OutgoingEntry(agency=agency, book=book, year=year, number=number, symbol=symbol,
+                                status="reserved", reserved_at=_now()))
         return DocumentNumber(agency=agency, book=book, year=year, number=number, symbol=symbol)
 
-    def _close(self, number: DocumentNumber, status: str, *, sha256: str | None, reason: str | None) -> None:
-        db = self._connect()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            updated = db.execute(
-                "UPDATE numbering_entry SET status=?, document_sha256=?, reason=?, closed_at=? "
-                "WHERE agency=? AND book=? AND year=? AND number=? AND status='reserved'",
-                (status, sha256, reason, _now(), number.agency, number.book, number.year, number.number)).rowcount
-            if updated != 1:
+    def _close(self, number: DocumentNumber, status: str, **values: Any) -> None:
+        with self.db.session() as s:
+            entry = s.get(OutgoingEntry, (number.agency, number.book, number.year, number.number),
+                          with_for_update=not self.db.is_sqlite)
+            if entry is None or entry.status != "reserved":
                 raise NumberTaken(f"number {number.text} is not reserved", detail={"number": number.text})
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+            entry.status = status
+            entry.closed_at = _now()
+            for key, value in values.items():
+                setattr(entry, key, value)
 
-    def confirm(self, number: DocumentNumber, *, document_sha256: str) -> None:
-        self._close(number, "issued", sha256=document_sha256, reason=None)
+    def confirm(self, number: DocumentNumber, *, document_sha256: str,
+                details: Mapping[str, Any] | None = None) -> None:
+        details = dict(details or {})
+        issue_date = details.get("issue_date")
+        if isinstance(issue_date, str):
+            issue_date = date.fromisoformat(issue_date)
+        self._close(number, "issued", document_sha256=document_sha256, doc_type=details.get("doc_type"),
+                    summary=details.get("summary"), signer=details.get("signer"), issue_date=issue_date,
+                    recipients=list(details.get("recipients") or []) or None)
 
     def void(self, number: DocumentNumber, *, reason: str) -> None:
-        self._close(number, "void", sha256=None, reason=reason[:1000])
+        self._close(number, "void", reason=reason[:2000])
 
-    def entries(self, *, agency: str, year: int, book: str | None = None) -> list[dict]:
-        """The book(s) of an agency for a year, in number order."""
-        db = self._connect()
-        query = ("SELECT agency, book, year, number, symbol, status, document_sha256, reason "
-                 "FROM numbering_entry WHERE agency=? AND year=?")
-        args: list = [agency, year]
-        if book is not None:
-            query += " AND book=?"
-            args.append(book)
-        rows = db.execute(query + " ORDER BY book, number", args).fetchall()
-        keys = ("agency", "book", "year", "number", "symbol", "status", "document_sha256", "reason")
-        return [dict(zip(keys, row)) for row in rows]
+    def attach_report(self, number: DocumentNumber, report: Mapping[str, Any]) -> None:
+        """Keep the verification report of the issued file with its register entry."""
+        with self.db.session() as s:
+            entry = s.get(OutgoingEntry, (number.agency, number.book, number.year, number.number))
+            if entry is None:
+                raise NumberTaken(f"number {number.text} is not in the register")
+            entry.report = dict(report)
+
+    def entries(self, *, agency: str | None = None, year: int | None = None, book: str | None = None,
+                status: str | None = None) -> list[dict]:
+        """The outgoing register, filtered, in book and number order."""
+        query = select(OutgoingEntry)
+        for column, value in ((OutgoingEntry.agency, agency), (OutgoingEntry.year, year),
+                              (OutgoingEntry.book, book), (OutgoingEntry.status, status)):
+            if value is not None:
+                query = query.where(column == value)
+        query = query.order_by(OutgoingEntry.agency, OutgoingEntry.year, OutgoingEntry.book, OutgoingEntry.number)
+        with self.db.session() as s:
+            return [entry_dict(e) for e in s.scalars(query)]
 
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        self.db.dispose()
+
+
+def entry_dict(e: OutgoingEntry) -> dict:
+    return {
+        "agency": e.agency, "book": e.book, "year": e.year, "number": e.number, "symbol": e.symbol,
+        "number_text": f"{e.number:02d}/{e.symbol}", "status": e.status, "reason": e.reason,
+        "doc_type": e.doc_type, "summary": e.summary, "signer": e.signer,
+        "issue_date": e.issue_date.isoformat() if e.issue_date else None, "recipients": e.recipients or [],
+        "document_sha256": e.document_sha256, "has_report": e.report is not None,
+        "verdict": (e.report or {}).get("verdict"),
+        "reserved_at": e.reserved_at.isoformat() if e.reserved_at else None,
+        "closed_at": e.closed_at.isoformat() if e.closed_at else None,
+    }
+
+
+def SqliteNumbering(path: Path | str) -> DatabaseNumbering:  # noqa: N802 - a named constructor kept for callers
+    """Numbering in a SQLite file (the embedded default)."""
+    return DatabaseNumbering.open(f"sqlite:///{Path(path)}")

@@ -103,7 +103,8 @@ class IssuanceWorkflow:
     def issue(self, document: bytes, *, key_holder: KeyHolder, agency: str, doc_type: str,
               seal_image: bytes, agency_name: str, unit: str | None = None, place: str | None = None,
               number: int | None = None, book: str | None = None, seal_diameter_mm: float = 36.0,
-              level: Level = Level.B_T, output: Path | None = None) -> IssuedDocument:
+              level: Level = Level.B_T, output: Path | None = None, summary: str | None = None,
+              recipients: list[str] | None = None) -> IssuedDocument:
         require_kind(key_holder, CertificateKind.ORGANISATION)
         symbol = document_symbol(doc_type=doc_type, agency=agency, unit=unit)
         fields = _fields(document)
@@ -111,7 +112,7 @@ class IssuanceWorkflow:
             raise errors.DraftNotPrepared()
         if fields[formfields.NUMBER_FIELD] or fields[formfields.AGENCY_FIELD]:
             raise errors.AlreadyIssued(detail={"number": fields[formfields.NUMBER_FIELD]})
-        self.require_personal_signature(document)
+        personal_signer = self.require_personal_signature(document)
         self.engine.check_certificate(key_holder)   # refuse a bad agency certificate before taking a number
         moment = self._clock()
         local = moment.astimezone(VN_TZ)
@@ -130,12 +131,14 @@ class IssuanceWorkflow:
         except BaseException as exc:
             self.numbering.void(allocated, reason=f"{type(exc).__name__}: {exc}")
             raise
-        self.numbering.confirm(allocated, document_sha256=signed.sha256)
+        self.numbering.confirm(allocated, document_sha256=signed.sha256, details={
+            "doc_type": doc_type, "summary": summary, "signer": personal_signer,
+            "issue_date": local.date().isoformat(), "recipients": recipients or []})
         return IssuedDocument(number=allocated, signed=signed)
 
-    def require_personal_signature(self, document: bytes) -> None:
+    def require_personal_signature(self, document: bytes) -> str:
         """Art. 32.2: the document carries a valid signature of the competent person, and
-        nothing but validation data was added after it."""
+        nothing but validation data was added after it. Returns the signer's name."""
         try:
             reader = PdfFileReader(io.BytesIO(document), strict=False)
             signatures = [s for s in reader.embedded_signatures if s.sig_object.get("/Type") != "/DocTimeStamp"]
@@ -161,6 +164,8 @@ class IssuanceWorkflow:
         if status.coverage != SignatureCoverageLevel.ENTIRE_FILE and status.modification_level not in allowed:
             raise errors.DocumentModifiedAfterSigning(
                 detail={"modification_level": status.modification_level.name if status.modification_level else None})
+        subject = status.signing_cert.subject.native
+        return subject.get("common_name") or status.signing_cert.subject.human_friendly
 
     # -- 4. attachments and copies ---------------------------------------
 
@@ -202,7 +207,9 @@ class IssuanceWorkflow:
         except BaseException as exc:
             self.numbering.void(allocated, reason=f"{type(exc).__name__}: {exc}")
             raise
-        self.numbering.confirm(allocated, document_sha256=signed.sha256)
+        self.numbering.confirm(allocated, document_sha256=signed.sha256, details={
+            "doc_type": form.value, "summary": f"{form.title} {agency_name}", "signer": agency_name,
+            "issue_date": moment.astimezone(VN_TZ).date().isoformat()})
         return IssuedDocument(number=allocated, signed=signed)
 
     def _top_right(self, document: bytes, appearance) -> Placement:

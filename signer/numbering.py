@@ -73,8 +73,9 @@ class NumberAllocator(Protocol):
                  number: int | None = None) -> DocumentNumber:
         """Reserve the next number (or ``number``, if free); raise ``NumberTaken`` if it is used."""
 
-    def confirm(self, number: DocumentNumber, *, document_sha256: str) -> None:
-        """The issuance succeeded: the number now belongs to that document."""
+    def confirm(self, number: DocumentNumber, *, document_sha256: str, details=None) -> None:
+        """The issuance succeeded: the number now belongs to that document. ``details``: the
+        register columns (doc_type, summary, signer, issue_date, recipients)."""
 
     def void(self, number: DocumentNumber, *, reason: str) -> None:
         """The issuance failed after the number was reserved: record it as void, never reuse it."""

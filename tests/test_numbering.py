@@ -1,11 +1,15 @@
-"""Numbering books (Decree 30 Art. 15): in order, unique, no gaps, 01..09, void not reused."""
+"""Numbering books and the outgoing register (Decree 30 Art. 15, 16), on SQLite and PostgreSQL:
+in order, unique, no gaps, 01..09, void numbers kept with their reason, safe under concurrency."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
 
-from registers.numbering import SqliteNumbering
+from registers.numbering import DatabaseNumbering
 from signer.errors import NumberTaken
 from signer.numbering import DocumentNumber, document_symbol
 
@@ -21,40 +25,45 @@ def test_number_text_follows_decree_30():
         document_symbol(doc_type="XYZ", agency="UBND")
 
 
-def test_numbers_run_per_agency_book_and_year(tmp_path):
-    book = SqliteNumbering(tmp_path / "numbers.sqlite")
-    first = book.allocate(agency="UBND", book="CT", year=2026, symbol="CT-UBND")
-    second = book.allocate(agency="UBND", book="CT", year=2026, symbol="CT-UBND")
-    other_book = book.allocate(agency="UBND", book="QĐ", year=2026, symbol="QĐ-UBND")
-    other_agency = book.allocate(agency="SNV", book="CT", year=2026, symbol="CT-SNV")
-    next_year = book.allocate(agency="UBND", book="CT", year=2027, symbol="CT-UBND")
-    assert [first.text, second.text, other_book.text, other_agency.text, next_year.text] == [
-        "01/CT-UBND", "02/CT-UBND", "01/QĐ-UBND", "01/CT-SNV", "01/CT-UBND"]
+def test_numbers_run_per_agency_book_and_year(db):
+    book = DatabaseNumbering(db)
+    got = [book.allocate(agency="UBND", book="CT", year=2026, symbol="CT-UBND"),
+           book.allocate(agency="UBND", book="CT", year=2026, symbol="CT-UBND"),
+           book.allocate(agency="UBND", book="QĐ", year=2026, symbol="QĐ-UBND"),
+           book.allocate(agency="SNV", book="CT", year=2026, symbol="CT-SNV"),
+           book.allocate(agency="UBND", book="CT", year=2027, symbol="CT-UBND")]
+    assert [n.text for n in got] == ["01/CT-UBND", "02/CT-UBND", "01/QĐ-UBND", "01/CT-SNV", "01/CT-UBND"]
 
 
-def test_void_numbers_are_kept_with_their_reason_and_never_reused(tmp_path):
-    book = SqliteNumbering(tmp_path / "numbers.sqlite")
+def test_register_entries_void_numbers_and_no_reuse(db):
+    book = DatabaseNumbering(db)
     failed = book.allocate(agency="UBND", book="CT", year=2026, symbol="CT-UBND")
     book.void(failed, reason="TSA unreachable")
     issued = book.allocate(agency="UBND", book="CT", year=2026, symbol="CT-UBND")
-    book.confirm(issued, document_sha256="ab" * 32)
+    book.confirm(issued, document_sha256="ab" * 32, details={
+        "doc_type": "CT", "summary": "Về tăng cường công tác văn thư", "signer": "Nguyễn Văn An",
+        "issue_date": "2026-11-21", "recipients": ["Sở Nội vụ", "UBND các huyện"]})
+    book.attach_report(issued, {"schema": "kyso.verification/1", "verdict": "valid"})
     entries = book.entries(agency="UBND", year=2026)
-    assert [(e["number"], e["status"], e["reason"]) for e in entries] == [
-        (1, "void", "TSA unreachable"), (2, "issued", None)]
+    assert [(e["number_text"], e["status"], e["reason"]) for e in entries] == [
+        ("01/CT-UBND", "void", "TSA unreachable"), ("02/CT-UBND", "issued", None)]
+    assert entries[1]["summary"] == "Về tăng cường công tác văn thư"
+    assert entries[1]["recipients"] == ["Sở Nội vụ", "UBND các huyện"] and entries[1]["verdict"] == "valid"
     with pytest.raises(NumberTaken):
         book.allocate(agency="UBND", book="CT", year=2026, symbol="CT-UBND", number=1)
     with pytest.raises(NumberTaken):
         book.allocate(agency="UBND", book="CT", year=2026, symbol="CT-UBND", number=9)   # would leave a gap
     assert book.allocate(agency="UBND", book="CT", year=2026, symbol="CT-UBND", number=3).number == 3
+    with pytest.raises(NumberTaken):
+        book.confirm(issued, document_sha256="cd" * 32)   # already issued
 
 
-def test_parallel_clerks_get_unique_gapless_numbers(tmp_path):
-    path = tmp_path / "numbers.sqlite"
+def test_parallel_clerks_in_threads_get_unique_gapless_numbers(db):
     results: list[int] = []
     lock = threading.Lock()
 
     def clerk():
-        book = SqliteNumbering(path)     # each clerk its own connection
+        book = DatabaseNumbering(db)
         for _ in range(25):
             n = book.allocate(agency="UBND", book="CV", year=2026, symbol="UBND-VP")
             book.confirm(n, document_sha256="00" * 32)
@@ -67,3 +76,28 @@ def test_parallel_clerks_get_unique_gapless_numbers(tmp_path):
     for t in threads:
         t.join()
     assert sorted(results) == list(range(1, 201))
+
+
+CLERK = """
+import sys
+from registers.db import Database
+from registers.numbering import DatabaseNumbering
+book = DatabaseNumbering(Database.connect(sys.argv[1]))
+for _ in range(int(sys.argv[2])):
+    n = book.allocate(agency="UBND", book="CV", year=2026, symbol="UBND-VP")
+    book.confirm(n, document_sha256="11" * 32)
+    print(n.number, flush=True)
+"""
+
+
+def test_parallel_clerks_in_processes_get_unique_gapless_numbers(db, db_url):
+    procs = [subprocess.Popen([sys.executable, "-c", CLERK, db_url, "30"], stdout=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    numbers = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 0
+        numbers += [int(x) for x in out.split()]
+    assert sorted(numbers) == list(range(1, 121))
+    entries = DatabaseNumbering(db).entries(agency="UBND", year=2026, book="CV")
+    assert [e["number"] for e in entries] == list(range(1, 121)) and {e["status"] for e in entries} == {"issued"}
