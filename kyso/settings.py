@@ -22,6 +22,9 @@ KYSO_PKCS11_TOKEN          token label                                 ``kyso-de
 KYSO_PKCS11_PIN            user PIN                                    dev PIN (refused in production)
 KYSO_TRUST_PROFILE         verifier trust: dev, vn or none             dev (dev mode), vn
 KYSO_TRUST_DIR             anchors an administrator added              ``DATA_DIR/trust``
+KYSO_DATABASE_URL          registers and audit (also ``DATABASE_URL``)  ``sqlite:///DATA_DIR/kyso.sqlite``
+KYSO_AUDIT_KEY             HMAC key of the audit trail                 a dev key (refused in production)
+KYSO_AGENCY(_NAME)         the office: abbreviation and full name      ``UBND`` / ``UBND tỉnh Hưng Yên``
 =========================  ==========================================  =====================
 """
 from __future__ import annotations
@@ -37,6 +40,7 @@ DEV_SECRET_KEY = "kyso-dev-secret-not-for-production"
 DEV_PKCS11_PIN = "1234"
 DEV_PKCS11_SO_PIN = "5678"
 DEV_TOKEN_LABEL = "kyso-dev"
+DEV_AUDIT_KEY = "kyso-dev-audit-key-not-for-production"
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 
@@ -44,7 +48,8 @@ _KNOWN = {
     "KYSO_MODE", "KYSO_HOST", "KYSO_PORT", "KYSO_DATA_DIR", "KYSO_DEV_PKI_URL",
     "KYSO_TSA_URL", "KYSO_RSA_PADDING", "KYSO_DEFAULT_LEVEL", "KYSO_REVOCATION_CHECK",
     "KYSO_MAX_UPLOAD_MB", "KYSO_SECRET_KEY", "KYSO_PKCS11_MODULE", "KYSO_PKCS11_TOKEN",
-    "KYSO_PKCS11_PIN", "KYSO_TRUST_DIR", "KYSO_TRUST_PROFILE",
+    "KYSO_PKCS11_PIN", "KYSO_TRUST_DIR", "KYSO_TRUST_PROFILE", "KYSO_DATABASE_URL", "KYSO_AUDIT_KEY",
+    "KYSO_AGENCY", "KYSO_AGENCY_NAME",
     # read by devpki's command line, not by the service:
     "KYSO_DEV_P12_PASSPHRASE", "KYSO_SOFTHSM2_MODULE",
     # read by `kyso sign --pkcs12` (never stored):
@@ -84,6 +89,10 @@ class Settings:
     pkcs11_pin: str = DEV_PKCS11_PIN
     trust_dir: Path | None = None          # extra anchors an administrator adds (default: DATA_DIR/trust)
     trust_profile: str | None = None       # dev | vn | none (default: dev in dev mode, vn in production)
+    database_url: str | None = None        # default: sqlite:///DATA_DIR/kyso.sqlite
+    audit_key: str = DEV_AUDIT_KEY         # HMAC key of the audit trail
+    agency: str = "UBND"                   # the office running Kyso: its abbreviation in numbers
+    agency_name: str = "UBND tỉnh Hưng Yên"
 
     def __post_init__(self) -> None:
         if self.mode not in ("dev", "production"):
@@ -107,6 +116,10 @@ class Settings:
             object.__setattr__(self, "trust_profile", "dev" if self.mode == "dev" else "vn")
         if self.trust_dir is None:
             object.__setattr__(self, "trust_dir", Path(self.data_dir) / "trust")
+        if self.database_url is None:
+            object.__setattr__(self, "database_url", f"sqlite:///{Path(self.data_dir) / 'kyso.sqlite'}")
+        if len(self.audit_key.encode()) < 16:
+            raise ConfigurationError("KYSO_AUDIT_KEY must be at least 16 bytes")
         if self.mode == "dev" and self.dev_pki_url is None:
             object.__setattr__(self, "dev_pki_url", f"http://{self.host}:{self.port}/dev-pki")
         if self.is_production:
@@ -132,6 +145,8 @@ class Settings:
             problems.append("KYSO_PKCS11_TOKEN: the development token is refused in production")
         if self.tsa_url is None:
             problems.append("KYSO_TSA_URL: production needs a time-stamping authority")
+        if self.audit_key == DEV_AUDIT_KEY:
+            problems.append("KYSO_AUDIT_KEY: set a random key of at least 32 characters")
         if self.trust_profile == "dev":
             problems.append("KYSO_TRUST_PROFILE: the development trust profile is refused in production")
         if self.revocation_check != "require":
@@ -186,6 +201,11 @@ class Settings:
         text("KYSO_PKCS11_TOKEN", "pkcs11_token")
         text("KYSO_PKCS11_PIN", "pkcs11_pin")
         text("KYSO_TRUST_PROFILE", "trust_profile")
+        text("KYSO_AUDIT_KEY", "audit_key")
+        text("KYSO_AGENCY", "agency")
+        text("KYSO_AGENCY_NAME", "agency_name")
+        if "KYSO_DATABASE_URL" in env or "DATABASE_URL" in env:
+            kwargs["database_url"] = (env.get("KYSO_DATABASE_URL") or env["DATABASE_URL"]).strip()
         if "KYSO_TRUST_DIR" in env:
             kwargs["trust_dir"] = Path(env["KYSO_TRUST_DIR"])
         return cls(**kwargs)

@@ -123,7 +123,8 @@ def test_sign_starts_the_dev_pki_when_nothing_serves_it(runner, doc, tmp_path, m
 
 
 PRODUCTION = {"KYSO_MODE": "production", "KYSO_SECRET_KEY": "p" * 40, "KYSO_PKCS11_TOKEN": "hsm-ubnd",
-              "KYSO_PKCS11_PIN": "a-real-pin", "KYSO_TSA_URL": "http://127.0.0.1:9/tsa"}
+              "KYSO_PKCS11_PIN": "a-real-pin", "KYSO_TSA_URL": "http://127.0.0.1:9/tsa",
+              "KYSO_AUDIT_KEY": "k" * 40}
 
 
 def other_root_pem(tmp_path):

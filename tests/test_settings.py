@@ -14,6 +14,7 @@ SAFE_PRODUCTION = {
     "KYSO_PKCS11_TOKEN": "ubnd-hsm",
     "KYSO_PKCS11_PIN": "8-digits-at-least",
     "KYSO_TSA_URL": "http://tsa.example.vn/tsa",
+    "KYSO_AUDIT_KEY": "a" * 40,
 }
 
 
@@ -50,13 +51,16 @@ def test_production_refuses_dev_material_and_default_secrets():
     with pytest.raises(ConfigurationError) as info:
         Settings.from_env({"KYSO_MODE": "production"})
     problems = " ".join(info.value.detail["problems"])
-    for var in ("KYSO_SECRET_KEY", "KYSO_PKCS11_PIN", "KYSO_PKCS11_TOKEN", "KYSO_TSA_URL"):
+    for var in ("KYSO_SECRET_KEY", "KYSO_PKCS11_PIN", "KYSO_PKCS11_TOKEN", "KYSO_TSA_URL", "KYSO_AUDIT_KEY"):
         assert var in problems
     with pytest.raises(ConfigurationError) as info:
         Settings.from_env({**SAFE_PRODUCTION, "KYSO_DEV_PKI_URL": "http://127.0.0.1:8080/dev-pki"})
     assert "certs_dev" in str(info.value)
     with pytest.raises(ConfigurationError):
         Settings.from_env({**SAFE_PRODUCTION, "KYSO_REVOCATION_CHECK": "dangerous-skip"})
+    with pytest.raises(ConfigurationError) as info:
+        Settings.from_env({**SAFE_PRODUCTION, "KYSO_TRUST_PROFILE": "dev"})
+    assert "KYSO_TRUST_PROFILE" in str(info.value)
 
 
 def test_safe_production_settings_are_accepted():
