@@ -162,11 +162,28 @@ class SigningContext:
         raise click.UsageError(f"give the {what} image (PNG) with --image")
 
     def workflow(self, register: Path | None):
-        from registers.numbering import SqliteNumbering
+        """The issuance workflow numbering in the office database (or in ``register``, a SQLite file)."""
+        from registers.numbering import DatabaseNumbering, SqliteNumbering
         from signer.issuance import IssuanceWorkflow
 
-        path = register or Path(self.settings.data_dir) / "registers.sqlite"
-        return IssuanceWorkflow(engine=self.engine, numbering=SqliteNumbering(path))
+        numbering = SqliteNumbering(register) if register else DatabaseNumbering.open(self.settings.database_url)
+        return IssuanceWorkflow(engine=self.engine, numbering=numbering)
+
+    def audit(self, action: str, result: str, documents=(), *, detail=None) -> None:
+        """One audit record for this command (actor: the local user)."""
+        import getpass
+
+        from registers.audit import AuditEvent, AuditTrail
+        from registers.db import Database
+
+        db = Database.connect(self.settings.database_url)
+        try:
+            db.upgrade()
+            AuditTrail(db, key=self.settings.audit_key.encode()).append(AuditEvent(
+                actor=getpass.getuser(), role="cli", action=action, result=result, documents=tuple(documents),
+                certificate=self.holder.fingerprint, client="local", detail=detail))
+        finally:
+            db.dispose()
 
     def display_name(self) -> str:
         subject = self.holder.certificate.subject.native
@@ -261,7 +278,9 @@ def sign(input_pdf, output_pdf, dev_label, pkcs12_file, pkcs11_label, level, fie
                 if box is not None:
                     raise click.UsageError("--page/--box place a visible signature: add --appearance personal")
                 request = SignRequest(document=input_pdf, field=field, reason=reason, location=location, level=lvl)
-                _write_json(ctx.engine.sign(request, key_holder=ctx.holder, output=output_pdf).to_dict())
+                result = ctx.engine.sign(request, key_holder=ctx.holder, output=output_pdf)
+                ctx.audit("sign", "ok", [result.sha256], detail={"level": lvl.value, "field": result.field})
+                _write_json(result.to_dict())
                 return
             from signer.appearance import Placement
 
@@ -269,6 +288,7 @@ def sign(input_pdf, output_pdf, dev_label, pkcs12_file, pkcs11_label, level, fie
             result = ctx.workflow(None).sign_personal(
                 input_pdf.read_bytes(), key_holder=ctx.holder, signature_image=ctx.image(image, "signature"),
                 level=lvl, reason=reason, location=location, placement=placement, output=output_pdf)
+            ctx.audit("sign", "ok", [result.sha256], detail={"level": lvl.value, "field": result.field})
             _write_json(result.to_dict())
 
     _run_command(body)
@@ -348,6 +368,7 @@ def issue(input_pdf, output_pdf, dev_label, pkcs12_file, pkcs11_label, rsa_paddi
                 input_pdf.read_bytes(), key_holder=ctx.holder, agency=agency, doc_type=doc_type, unit=unit,
                 place=place, number=number, seal_image=ctx.image(image, "seal"), seal_diameter_mm=seal_mm,
                 agency_name=agency_name or ctx.display_name(), level=ctx.level(level), output=output_pdf)
+            ctx.audit("issue", "ok", [issued.signed.sha256], detail={"number": issued.number.text})
             _write_json(issued.to_dict())
 
     _run_command(body)
@@ -369,6 +390,7 @@ def sign_attachment(input_pdf, output_pdf, dev_label, pkcs12_file, pkcs11_label,
             signed = ctx.workflow(None).sign_attachment(
                 input_pdf.read_bytes(), key_holder=ctx.holder, main_document_number=main_number,
                 agency_name=agency_name or ctx.display_name(), level=ctx.level(level), output=output_pdf)
+            ctx.audit("sign_attachment", "ok", [signed.sha256], detail={"main_number": main_number})
             _write_json(signed.to_dict())
 
     _run_command(body)
@@ -400,6 +422,7 @@ def copy_command(input_pdf, output_pdf, dev_label, pkcs12_file, pkcs11_label, rs
                 input_pdf.read_bytes(), key_holder=ctx.holder, form=form, agency=agency,
                 agency_name=agency_name or ctx.display_name(), pages=page_list, level=ctx.level(level),
                 output=output_pdf)
+            ctx.audit("copy", "ok", [issued.signed.sha256], detail={"number": issued.number.text})
             _write_json(issued.to_dict())
 
     _run_command(body)
@@ -416,6 +439,15 @@ def _register_verifier() -> None:
 
     main.add_command(verify_command, name="verify")
     main.add_command(trust_group, name="trust")
+    from kyso.registers_cli import receive_command, register_command
+
+    main.add_command(receive_command, name="receive")
+    main.add_command(register_command, name="register")
+    try:
+        from kyso.audit_cli import audit
+    except ImportError:  # pragma: no cover
+        return
+    main.add_command(audit, name="audit")
 
 
 _register_verifier()

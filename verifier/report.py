@@ -224,6 +224,7 @@ class VerificationReport:
     validation_time: str
     policy: dict[str, Any]
     duration_ms: float = 0.0
+    evidence: dict[str, Any] | None = None   # with verify(..., evidence=True): DER of what the verdict rests on
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -233,4 +234,5 @@ class VerificationReport:
             "decree30": self.decree30.to_dict() if self.decree30 else None,
             "revisions": self.revisions, "last_revision_covered": self.last_revision_covered,
             "validation_time": self.validation_time, "policy": self.policy, "duration_ms": round(self.duration_ms, 1),
+            **({"evidence": self.evidence} if self.evidence is not None else {}),
         }
