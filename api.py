@@ -111,11 +111,36 @@ def healthz() -> Any:
     return {"status": "ok"}
 
 
+def _audit(official, action: str, result: str, documents=(), certificate=None, detail=None) -> None:
+    office = _services().office
+    if office is None:
+        return
+    from registers.audit import AuditEvent
+
+    office.audit.append(AuditEvent(
+        actor=official.label if official else "anonymous", role=official.role if official else "none",
+        action=action, result=result, documents=tuple(documents), certificate=certificate,
+        client=(request.remote_addr or "")[:64] or None, detail=detail))
+
+
 @api_v1.post("/sign")
 def sign() -> Response:
     """Sign the uploaded PDF with the authenticated official's own key."""
     services = _services()
-    official = services.official_for_token(_bearer_token())
+    try:
+        official = services.official_for_token(_bearer_token(), roles=("official", "agency"))
+    except KysoError as exc:
+        _audit(None, "login_failed" if exc.code == "unauthenticated" else "forbidden", exc.code,
+               detail={"path": request.path})
+        raise
+    try:
+        return _sign(services, official)
+    except KysoError as exc:
+        _audit(official, "sign", exc.code, certificate=official.key_holder.fingerprint)
+        raise
+
+
+def _sign(services, official) -> Response:
     upload = request.files.get("file")
     if upload is None:
         raise MissingFile()
@@ -132,6 +157,8 @@ def sign() -> Response:
         level=level,
     )
     signed = services.engine.sign(sign_request, key_holder=official.key_holder)
+    _audit(official, "sign", "ok", documents=(signed.sha256,), certificate=official.key_holder.fingerprint,
+           detail={"level": signed.level.value, "field": signed.field})
     filename = re.sub(r"[^A-Za-z0-9._-]+", "_", (upload.filename or "document.pdf").rsplit("/", 1)[-1])
     stem = filename[:-4] if filename.lower().endswith(".pdf") else filename
     response = Response(signed.data, mimetype="application/pdf")
@@ -163,6 +190,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.extensions["kyso"] = services
     app.register_blueprint(health)
     app.register_blueprint(api_v1)
+    from webui.auditor import auditor
+
+    app.register_blueprint(auditor)
     app.register_error_handler(KysoError, _error_response)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

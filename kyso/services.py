@@ -30,13 +30,21 @@ class Unauthenticated(KysoError):
 
 @dataclasses.dataclass(frozen=True)
 class Official:
-    """A user allowed to sign with exactly one key: their own."""
+    """A user: an official or agency key holder signs with exactly one key, their own; an auditor
+    reads and signs nothing."""
 
     label: str
     display_name: str
-    role: str            # "official" or "agency"
-    token: str           # development API token (issue 6 brings real accounts)
-    key_holder: KeyHolder = dataclasses.field(repr=False)
+    role: str            # "official", "agency" or "auditor"
+    token: str           # development API token (the service issue brings real accounts)
+    key_holder: KeyHolder | None = dataclasses.field(default=None, repr=False)
+
+
+class Forbidden(KysoError):
+    code = "forbidden"
+    kind = ErrorKind.FORBIDDEN
+    message_en = "Your role does not allow this."
+    message_vi = "Vai trò của bạn không được phép thực hiện thao tác này."
 
 
 def dev_token(label: str) -> str:
@@ -48,10 +56,11 @@ class Services:
     """Long-lived objects of one Kyso process."""
 
     def __init__(self, *, settings: Settings, engine: SigningEngine, officials: dict[str, Official],
-                 pki=None, token: Pkcs11Token | None = None) -> None:
+                 pki=None, token: Pkcs11Token | None = None, office=None) -> None:
         self.settings = settings
         self.engine = engine
         self.pki = pki
+        self.office = office
         self._officials_by_token = {o.token: o for o in officials.values()}
         self.officials = officials
         self._token = token
@@ -86,16 +95,24 @@ class Services:
             officials[ident.label] = Official(label=ident.label, display_name=ident.display_name,
                                               role=ident.role, token=dev_token(ident.label),
                                               key_holder=holder)
+        officials["auditor"] = Official(label="auditor", display_name="Kiểm toán viên (dev)", role="auditor",
+                                        token=dev_token("auditor"))
         policy = SigningPolicy.for_dev_pki(
             pki, rsa_padding=settings.rsa_padding,
             **({"check_chain_and_revocation": False} if settings.revocation_check == "dangerous-skip" else {}))
-        return cls(settings=settings, engine=SigningEngine(policy=policy), officials=officials,
-                   pki=pki, token=token)
+        from kyso.office import Office
+        from verifier import VerificationPolicy
 
-    def official_for_token(self, token: str | None) -> Official:
+        office = Office.from_settings(settings, policy=VerificationPolicy.for_profile("dev", dev_pki=pki))
+        return cls(settings=settings, engine=SigningEngine(policy=policy), officials=officials,
+                   pki=pki, token=token, office=office)
+
+    def official_for_token(self, token: str | None, *, roles: tuple[str, ...] | None = None) -> Official:
         official = self._officials_by_token.get(token or "")
         if official is None:
             raise Unauthenticated()
+        if roles is not None and official.role not in roles:
+            raise Forbidden(detail={"role": official.role, "allowed": list(roles)})
         return official
 
     def close(self) -> None:
