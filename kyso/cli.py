@@ -169,6 +169,18 @@ class SigningContext:
         numbering = SqliteNumbering(register) if register else DatabaseNumbering.open(self.settings.database_url)
         return IssuanceWorkflow(engine=self.engine, numbering=numbering)
 
+    def keep_issued(self, workflow, issued, path: Path) -> None:
+        """Store the issued file (content-addressed) and its verification report in the register."""
+        from kyso.verify_cli import build_policy
+        from registers.blobstore import BlobStore, record
+        from verifier import verify
+
+        blob = BlobStore(Path(self.settings.data_dir) / "documents").put(path)
+        with workflow.numbering.db.session() as s:
+            record(s, blob, origin="issued")
+        report = verify(path, policy=build_policy(self.settings, trust_profile=self.settings.trust_profile))
+        workflow.numbering.attach_report(issued.number, report.to_dict())
+
     def audit(self, action: str, result: str, documents=(), *, detail=None) -> None:
         """One audit record for this command (actor: the local user)."""
         import getpass
@@ -351,9 +363,11 @@ def prepare(input_pdf, output_pdf, personal_page, personal_box, number_box, date
               help="Seal image (PNG, red, transparent); default: the dev agency's seal.")
 @click.option("--seal-mm", type=float, default=36.0, help="Real diameter of the seal in millimetres.")
 @click.option("--register", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Numbering store (SQLite); default $KYSO_DATA_DIR/registers.sqlite.")
+              help="A separate numbering store (SQLite file); default: the office database ($KYSO_DATABASE_URL).")
+@click.option("--summary", default=None, help="Trích yếu: the summary written in the outgoing register.")
+@click.option("--recipient", "recipients", multiple=True, help="Nơi nhận (repeatable).")
 def issue(input_pdf, output_pdf, dev_label, pkcs12_file, pkcs11_label, rsa_padding, trust_files, level,
-          doc_type, agency, unit, agency_name, place, number, image, seal_mm, register) -> None:
+          doc_type, agency, unit, agency_name, place, number, image, seal_mm, register, summary, recipients) -> None:
     """The clerk's step: next number, date and the agency signature, in one update."""
     def body():
         with SigningContext(dev_label=dev_label, pkcs12_file=pkcs12_file, pkcs11_label=pkcs11_label,
@@ -364,10 +378,13 @@ def issue(input_pdf, output_pdf, dev_label, pkcs12_file, pkcs11_label, rsa_paddi
                 document_symbol(doc_type=doc_type, agency=agency, unit=unit)
             except ValueError as exc:
                 raise click.UsageError(str(exc)) from None
-            issued = ctx.workflow(register).issue(
+            workflow = ctx.workflow(register)
+            issued = workflow.issue(
                 input_pdf.read_bytes(), key_holder=ctx.holder, agency=agency, doc_type=doc_type, unit=unit,
                 place=place, number=number, seal_image=ctx.image(image, "seal"), seal_diameter_mm=seal_mm,
-                agency_name=agency_name or ctx.display_name(), level=ctx.level(level), output=output_pdf)
+                agency_name=agency_name or ctx.display_name(), level=ctx.level(level), output=output_pdf,
+                summary=summary, recipients=list(recipients) or None)
+            ctx.keep_issued(workflow, issued, output_pdf)
             ctx.audit("issue", "ok", [issued.signed.sha256], detail={"number": issued.number.text})
             _write_json(issued.to_dict())
 

@@ -96,6 +96,7 @@ def verify_command(files, as_json, trust_files, trust_profile, at_text, offline,
             codes = {r["code"] for r in data["reasons"]}
             code = 0 if report.verdict.value == "valid" else (2 if codes & UNREADABLE else 1)
             worst = max(worst, code)
+            _audit_verification(settings, data)
             if as_json:
                 click.echo(json.dumps(data, ensure_ascii=False))
             else:
@@ -117,6 +118,27 @@ def verify_command(files, as_json, trust_files, trust_profile, at_text, offline,
         if server is not None:
             server.stop()
     sys.exit(worst)
+
+
+def _audit_verification(settings, data: dict) -> None:
+    """One audit record per verified file (best effort: verification does not depend on the database)."""
+    import getpass
+
+    try:
+        from registers.audit import AuditEvent, AuditTrail
+        from registers.db import Database
+
+        db = Database.connect(settings.database_url)
+        try:
+            db.upgrade()
+            AuditTrail(db, key=settings.audit_key.encode()).append(AuditEvent(
+                actor=getpass.getuser(), role="cli", action="verify", result=data["verdict"],
+                documents=(data["sha256"],) if data.get("sha256") else (), client="local",
+                detail={"file": (data.get("file") or "")[-200:]}))
+        finally:
+            db.dispose()
+    except Exception as exc:  # noqa: BLE001
+        click.echo(f"(audit record not written: {type(exc).__name__}: {exc})", err=True)
 
 
 def _print_human(data: dict) -> None:

@@ -91,3 +91,32 @@ def test_issue_refusals_come_back_as_json(run, tmp_path):
     result = run("issue", prepared, tmp_path / "o.pdf", "--clerk", "agency-ubnd-hung-yen", "--type", "CV",
                  "--agency", "UBND")
     assert result.exit_code == 2, "an official letter needs its drafting unit"
+
+
+def test_issue_keeps_the_file_report_and_audit_records(run, tmp_path):
+    from kyso.settings import Settings
+    from registers.audit import AuditTrail
+    from registers.blobstore import BlobStore
+    from registers.db import Database
+    from registers.numbering import DatabaseNumbering
+
+    draft, prepared, personal, issued = (tmp_path / n for n in ("d.pdf", "p.pdf", "s.pdf", "i.pdf"))
+    draft.write_bytes(make_pdf(pages=1))
+    assert run("prepare", draft, prepared).exit_code == 0
+    assert run("sign", prepared, personal, "--signer", "nguyen-van-an", "--appearance", "personal",
+               "--level", "B-B").exit_code == 0
+    result = run("issue", personal, issued, "--clerk", "agency-ubnd-hung-yen", "--type", "QĐ", "--agency", "UBND",
+                 "--summary", "Quyết định về việc ban hành quy chế văn thư", "--recipient", "Sở Nội vụ",
+                 "--recipient", "Lưu: VT", "--level", "B-B")
+    assert result.exit_code == 0, result.output
+    assert run("verify", issued).exit_code == 0
+    settings = Settings.from_env({"KYSO_DATA_DIR": str(tmp_path / "var")})
+    db = Database.connect(settings.database_url)
+    (entry,) = DatabaseNumbering(db).entries(agency="UBND")
+    assert entry["number_text"] == "01/QĐ-UBND" and entry["summary"].startswith("Quyết định")
+    assert entry["recipients"] == ["Sở Nội vụ", "Lưu: VT"] and entry["verdict"] == "valid"
+    assert BlobStore(tmp_path / "var" / "documents").read(entry["document_sha256"]) == issued.read_bytes()
+    trail = AuditTrail(db, key=settings.audit_key.encode())
+    check = trail.verify()
+    assert check.ok and check.records == 3   # sign, issue, verify
+    db.dispose()
