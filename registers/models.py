@@ -98,3 +98,29 @@ class AuditRecord(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     record_hash: Mapped[str] = mapped_column(String(64))
     mac: Mapped[str] = mapped_column(String(64))
+
+
+class User(Base):
+    """Someone who uses the service, with one role and (for signers) one key."""
+
+    __tablename__ = "kyso_user"
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))              # official | clerk | receiver | auditor | admin
+    key_kind: Mapped[str | None] = mapped_column(String(16))   # pkcs11 | pkcs12 | dev
+    key_ref: Mapped[str | None] = mapped_column(Text)          # token key label, PKCS#12 blob SHA-256, dev label
+    certificate_sha256: Mapped[str | None] = mapped_column(String(64))
+    image_sha256: Mapped[str | None] = mapped_column(String(64))   # signature image (official) or seal (clerk)
+    agency: Mapped[str | None] = mapped_column(String(64))
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApiToken(Base):
+    """An API token, stored as its SHA-256 only; shown once when issued."""
+
+    __tablename__ = "api_token"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,155 @@
+"""Users, roles and API tokens.
+
+Roles: ``official`` (signs with their own certificate only), ``clerk`` (văn thư:
+numbers and issues, holds the agency key), ``receiver`` (verifies and registers
+incoming documents), ``auditor`` (reads everything, changes nothing), ``admin``
+(manages users and keys). A token is random (32 bytes), shown once, stored as
+its SHA-256; rotating revokes the old ones. The key a user signs with is bound
+here, by an administrator, and is never taken from a request.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timezone
+
+from sqlalchemy import select, update
+
+from kyso.errors import ErrorKind, KysoError
+from registers.db import Database
+from registers.models import ApiToken, User
+
+ROLES = ("official", "clerk", "receiver", "auditor", "admin")
+KEY_KINDS = ("pkcs11", "pkcs12", "dev")
+
+
+class AccountError(KysoError):
+    code = "account_invalid"
+    kind = ErrorKind.INVALID_INPUT
+    message_en = "The account request is not valid."
+    message_vi = "Yêu cầu về tài khoản không hợp lệ."
+
+
+class UnknownUser(AccountError):
+    code = "user_not_found"
+    kind = ErrorKind.NOT_FOUND
+    message_en = "No such user."
+    message_vi = "Không có người dùng này."
+
+
+@dataclasses.dataclass(frozen=True)
+class Account:
+    username: str
+    display_name: str
+    role: str
+    key_kind: str | None
+    key_ref: str | None
+    certificate_sha256: str | None
+    image_sha256: str | None
+    agency: str | None
+    disabled: bool
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _account(u: User) -> Account:
+    return Account(username=u.username, display_name=u.display_name, role=u.role, key_kind=u.key_kind,
+                   key_ref=u.key_ref, certificate_sha256=u.certificate_sha256, image_sha256=u.image_sha256,
+                   agency=u.agency, disabled=bool(u.disabled))
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class Accounts:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(self, username: str, *, display_name: str, role: str, agency: str | None = None) -> Account:
+        if role not in ROLES:
+            raise AccountError(f"role must be one of {', '.join(ROLES)}", detail={"role": role})
+        if not username or len(username) > 64 or not all(c.isalnum() or c in "-_.@" for c in username):
+            raise AccountError("a username is 1-64 letters, digits, '-', '_', '.', '@'")
+        with self.db.session() as s:
+            if s.get(User, username) is not None:
+                raise AccountError(f"user {username!r} exists", message_vi=f"Người dùng {username!r} đã tồn tại.")
+            user = User(username=username, display_name=display_name, role=role, agency=agency,
+                        disabled=False, created_at=_now())
+            s.add(user)
+            s.flush()
+            return _account(user)
+
+    def get(self, username: str) -> Account:
+        with self.db.session() as s:
+            user = s.get(User, username)
+            if user is None:
+                raise UnknownUser(detail={"username": username})
+            return _account(user)
+
+    def list(self) -> list[Account]:
+        with self.db.session() as s:
+            return [_account(u) for u in s.scalars(select(User).order_by(User.username))]
+
+    def bind_key(self, username: str, *, kind: str, ref: str, certificate_sha256: str | None = None) -> Account:
+        if kind not in KEY_KINDS:
+            raise AccountError(f"key kind must be one of {', '.join(KEY_KINDS)}")
+        return self._update(username, key_kind=kind, key_ref=ref, certificate_sha256=certificate_sha256)
+
+    def set_image(self, username: str, sha256: str) -> Account:
+        return self._update(username, image_sha256=sha256)
+
+    def disable(self, username: str) -> Account:
+        account = self._update(username, disabled=True)
+        self.revoke_tokens(username)
+        return account
+
+    def _update(self, username: str, **values) -> Account:
+        with self.db.session() as s:
+            user = s.get(User, username)
+            if user is None:
+                raise UnknownUser(detail={"username": username})
+            for key, value in values.items():
+                setattr(user, key, value)
+            s.flush()
+            return _account(user)
+
+    def issue_token(self, username: str, *, token: str | None = None) -> str:
+        """A new token for the user (the old ones stay valid: see :meth:`rotate_token`)."""
+        token = token or "kyso_" + secrets.token_urlsafe(32)
+        with self.db.session() as s:
+            if s.get(User, username) is None:
+                raise UnknownUser(detail={"username": username})
+            s.merge(ApiToken(token_hash=token_hash(token), username=username, created_at=_now(), revoked_at=None))
+        return token
+
+    def rotate_token(self, username: str) -> str:
+        """Revoke every token of the user and issue a new one (shown once)."""
+        self.revoke_tokens(username)
+        return self.issue_token(username)
+
+    def revoke_tokens(self, username: str) -> int:
+        with self.db.session() as s:
+            return s.execute(update(ApiToken).where(ApiToken.username == username, ApiToken.revoked_at.is_(None))
+                             .values(revoked_at=_now())).rowcount
+
+    def authenticate(self, token: str | None) -> Account | None:
+        """The active account holding this token, or None."""
+        if not token or len(token) > 200:
+            return None
+        digest = token_hash(token)
+        with self.db.session() as s:
+            row = s.get(ApiToken, digest)
+            if row is None or row.revoked_at is not None or not hmac.compare_digest(row.token_hash, digest):
+                return None
+            user = s.get(User, row.username)
+            if user is None or user.disabled:
+                return None
+            return _account(user)
