@@ -128,7 +128,7 @@ def sign() -> Response:
     """Sign the uploaded PDF with the authenticated official's own key."""
     services = _services()
     try:
-        official = services.official_for_token(_bearer_token(), roles=("official", "agency"))
+        official = services.official_for_token(_bearer_token(), roles=("official", "clerk"))
     except KysoError as exc:
         _audit(None, "login_failed" if exc.code == "unauthenticated" else "forbidden", exc.code,
                detail={"path": request.path})

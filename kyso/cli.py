@@ -460,6 +460,9 @@ def _register_verifier() -> None:
 
     main.add_command(receive_command, name="receive")
     main.add_command(register_command, name="register")
+    from kyso.admin_cli import admin
+
+    main.add_command(admin, name="admin")
     try:
         from kyso.audit_cli import audit
     except ImportError:  # pragma: no cover

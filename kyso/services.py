@@ -52,18 +52,27 @@ def dev_token(label: str) -> str:
     return f"kyso-dev-{label}"
 
 
+DEV_EXTRA_USERS = (
+    ("auditor", "Kiểm toán viên (dev)", "auditor"),
+    ("receiver", "Văn thư văn bản đến (dev)", "receiver"),
+    ("admin", "Quản trị hệ thống (dev)", "admin"),
+)
+
+
 class Services:
-    """Long-lived objects of one Kyso process."""
+    """Long-lived objects of one Kyso process: the signing engine, the key store, the office
+    (registers, documents, audit) and the accounts."""
 
     def __init__(self, *, settings: Settings, engine: SigningEngine, officials: dict[str, Official],
-                 pki=None, token: Pkcs11Token | None = None, office=None) -> None:
+                 pki=None, token: Pkcs11Token | None = None, office=None, accounts=None) -> None:
         self.settings = settings
         self.engine = engine
         self.pki = pki
         self.office = office
-        self._officials_by_token = {o.token: o for o in officials.values()}
-        self.officials = officials
+        self.accounts = accounts
+        self.officials = officials          # the dev users, for the start-up listing
         self._token = token
+        self._holders: dict[str, KeyHolder] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -76,9 +85,17 @@ class Services:
 
     @classmethod
     def for_dev(cls, settings: Settings, *, token: Pkcs11Token | None = None) -> "Services":
-        """Dev services; ``token`` reuses an open SoftHSM2 session (tests share one per process)."""
+        """Dev services; ``token`` reuses an open SoftHSM2 session (tests share one per process).
+
+        Every dev identity becomes a user (officials: role official; agencies: role clerk, holding
+        the agency key), plus an auditor, a receiver and an admin; their tokens are
+        ``kyso-dev-<username>`` (stored hashed like any other).
+        """
         from devpki import DevPKI
         from devpki.softhsm import provision_token
+        from kyso.office import Office
+        from registers.accounts import Accounts
+        from verifier import VerificationPolicy
 
         pki = DevPKI.load(settings.dev_pki_url)
         identities = [i for i in pki.identities if i.role in ("official", "agency")]
@@ -89,31 +106,56 @@ class Services:
             soft.activate()
             token = Pkcs11Token.open(module=settings.pkcs11_module, token_label=settings.pkcs11_token,
                                      pin=settings.pkcs11_pin)
-        officials = {}
+        office = Office.from_settings(settings, policy=VerificationPolicy.for_profile("dev", dev_pki=pki))
+        accounts = Accounts(office.db)
+        known = {a.username for a in accounts.list()}
+        officials: dict[str, Official] = {}
         for ident in identities:
-            holder = token.key_holder(ident.label, chain=pki.chain(ident.label))
-            officials[ident.label] = Official(label=ident.label, display_name=ident.display_name,
-                                              role=ident.role, token=dev_token(ident.label),
-                                              key_holder=holder)
-        officials["auditor"] = Official(label="auditor", display_name="Kiểm toán viên (dev)", role="auditor",
-                                        token=dev_token("auditor"))
+            role = "official" if ident.role == "official" else "clerk"
+            if ident.label not in known:
+                accounts.create(ident.label, display_name=ident.display_name, role=role, agency=settings.agency)
+                accounts.bind_key(ident.label, kind="pkcs11", ref=ident.label,
+                                  certificate_sha256=ident.sha256_fingerprint)
+            accounts.issue_token(ident.label, token=dev_token(ident.label))
+            officials[ident.label] = Official(label=ident.label, display_name=ident.display_name, role=role,
+                                              token=dev_token(ident.label))
+        for username, name, role in DEV_EXTRA_USERS:
+            if username not in known:
+                accounts.create(username, display_name=name, role=role, agency=settings.agency)
+            accounts.issue_token(username, token=dev_token(username))
+            officials[username] = Official(label=username, display_name=name, role=role, token=dev_token(username))
         policy = SigningPolicy.for_dev_pki(
             pki, rsa_padding=settings.rsa_padding,
             **({"check_chain_and_revocation": False} if settings.revocation_check == "dangerous-skip" else {}))
-        from kyso.office import Office
-        from verifier import VerificationPolicy
+        services = cls(settings=settings, engine=SigningEngine(policy=policy), officials=officials,
+                       pki=pki, token=token, office=office, accounts=accounts)
+        services._chains = {i.label: pki.chain(i.label) for i in identities}
+        return services
 
-        office = Office.from_settings(settings, policy=VerificationPolicy.for_profile("dev", dev_pki=pki))
-        return cls(settings=settings, engine=SigningEngine(policy=policy), officials=officials,
-                   pki=pki, token=token, office=office)
+    def key_holder(self, account) -> KeyHolder:
+        """The key bound to the account by an administrator (never one named in a request)."""
+        from signer.errors import KeyUnavailable
+
+        if account.key_kind != "pkcs11" or not account.key_ref or self._token is None:
+            raise KeyUnavailable("no signing key is bound to this user",
+                                 message_vi="Người dùng chưa được gán khóa ký.")
+        with self._lock:
+            holder = self._holders.get(account.key_ref)
+            if holder is None:
+                chain = getattr(self, "_chains", {}).get(account.key_ref, ())
+                holder = self._token.key_holder(account.key_ref, chain=chain)
+                self._holders[account.key_ref] = holder
+        return holder
 
     def official_for_token(self, token: str | None, *, roles: tuple[str, ...] | None = None) -> Official:
-        official = self._officials_by_token.get(token or "")
-        if official is None:
+        account = self.accounts.authenticate(token) if self.accounts is not None else None
+        if account is None:
             raise Unauthenticated()
-        if roles is not None and official.role not in roles:
-            raise Forbidden(detail={"role": official.role, "allowed": list(roles)})
-        return official
+        if roles is not None and account.role not in roles:
+            raise Forbidden(detail={"role": account.role, "allowed": list(roles)})
+        holder = self.key_holder(account) if account.role in ("official", "clerk") and account.key_kind else None
+        return Official(label=account.username, display_name=account.display_name, role=account.role,
+                        token="", key_holder=holder)
 
     def close(self) -> None:
         if self._token is not None:
