@@ -9,8 +9,10 @@ Thin by design: it authenticates, maps requests onto the packages through
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
@@ -136,29 +138,53 @@ def sign() -> Response:
     try:
         return _sign(services, official)
     except KysoError as exc:
-        _audit(official, "sign", exc.code, certificate=official.key_holder.fingerprint)
+        _audit(official, "sign", exc.code,
+               certificate=official.key_holder.fingerprint if official.key_holder else None)
         raise
 
 
 def _sign(services, official) -> Response:
-    upload = request.files.get("file")
-    if upload is None:
-        raise MissingFile()
-    try:
-        level = Level.parse(request.form.get("level") or services.settings.default_level)
-    except ValueError:
-        raise InvalidLevel(detail={"level": request.form.get("level")}) from None
-    data = upload.read()
-    sign_request = SignRequest(
-        document=data,
-        field=request.form.get("field") or None,
-        reason=request.form.get("reason") or None,
-        location=request.form.get("location") or None,
-        level=level,
-    )
-    signed = services.engine.sign(sign_request, key_holder=official.key_holder)
-    _audit(official, "sign", "ok", documents=(signed.sha256,), certificate=official.key_holder.fingerprint,
+    form = request.form
+    data = _upload()
+    level = _level()
+    holder = official.key_holder
+    account = services.accounts.get(official.label)
+    if account.key_kind == "pkcs12":
+        # the passphrase comes with this request only: never stored, never logged
+        from signer import SoftwareKeyHolder
+
+        passphrase = form.get("passphrase")
+        if not passphrase:
+            raise BadRequest("this key is a PKCS#12 file: send its passphrase in 'passphrase'",
+                             message_vi="Khóa là tệp PKCS#12: hãy gửi mật khẩu trong trường 'passphrase'.")
+        holder = SoftwareKeyHolder.from_pkcs12(services.office.blobs.read(account.key_ref), passphrase=passphrase)
+    appearance = form.get("appearance") or "invisible"
+    if appearance not in ("invisible", "personal"):
+        raise BadRequest("appearance is 'invisible' or 'personal'", message_vi="appearance là 'invisible' hoặc 'personal'.")
+    if appearance == "personal":
+        placement = None
+        if form.get("page") or form.get("box"):
+            from signer.appearance import Placement
+
+            try:
+                page = int(form.get("page", "-1"))
+                box = tuple(float(v) for v in form.get("box", "").split(","))
+                placement = Placement(page=page - 1 if page > 0 else page, box=box)
+                if len(box) != 4:
+                    raise ValueError
+            except ValueError:
+                raise BadRequest("page is a number and box is x0,y0,x1,y1", message_vi="page là số, box là x0,y0,x1,y1.") from None
+        signed = _workflow().sign_personal(data, key_holder=holder, signature_image=_image(official.label, "signature"),
+                                           level=level, reason=form.get("reason") or None,
+                                           location=form.get("location") or None, placement=placement)
+    else:
+        sign_request = SignRequest(document=data, field=form.get("field") or None, reason=form.get("reason") or None,
+                                   location=form.get("location") or None, level=level)
+        signed = services.engine.sign(sign_request, key_holder=holder)
+    sha = _keep(signed.data, "signed")
+    _audit(official, "sign", "ok", documents=(sha,), certificate=holder.fingerprint,
            detail={"level": signed.level.value, "field": signed.field})
+    upload = request.files["file"]
     filename = re.sub(r"[^A-Za-z0-9._-]+", "_", (upload.filename or "document.pdf").rsplit("/", 1)[-1])
     stem = filename[:-4] if filename.lower().endswith(".pdf") else filename
     response = Response(signed.data, mimetype="application/pdf")
@@ -168,6 +194,412 @@ def _sign(services, official) -> Response:
     response.headers["X-Kyso-SHA256"] = signed.sha256
     response.headers["X-Kyso-Signer-Fingerprint"] = signed.signer_fingerprint
     return response
+
+
+# -- helpers shared by the routes -----------------------------------------------------------------
+
+SIGNERS = ("official", "clerk")
+READERS = ("official", "clerk", "receiver", "auditor")
+
+
+def _user(roles):
+    services = _services()
+    try:
+        return services.official_for_token(_bearer_token(), roles=roles)
+    except KysoError as exc:
+        _audit(None, "login_failed" if exc.code == "unauthenticated" else "forbidden", exc.code,
+               detail={"path": request.path})
+        raise
+
+
+def _upload(name: str = "file") -> bytes:
+    upload = request.files.get(name)
+    if upload is None:
+        raise MissingFile()
+    return upload.read()
+
+
+def _level(default: str | None = None) -> Level:
+    try:
+        return Level.parse(request.form.get("level") or default or _services().settings.default_level)
+    except ValueError:
+        raise InvalidLevel(detail={"level": request.form.get("level")}) from None
+
+
+def _pdf_response(data: bytes, filename: str, **headers) -> Response:
+    response = Response(data, mimetype="application/pdf")
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", filename)[:100] or "document.pdf"
+    response.headers["Content-Disposition"] = f'attachment; filename="{safe}"'
+    for key, value in headers.items():
+        response.headers["X-Kyso-" + key.replace("_", "-").title()] = str(value)
+    return response
+
+
+def _keep(data: bytes, origin: str) -> str:
+    """Store a produced or received document (content-addressed) and return its SHA-256."""
+    office = _services().office
+    from registers.blobstore import record
+
+    blob = office.blobs.put(data)
+    with office.db.session() as s:
+        record(s, blob, origin=origin)
+    return blob.sha256
+
+
+def _image(account_label: str, what: str) -> bytes:
+    """The user's signature image or seal: set by an administrator, or the dev image."""
+    services = _services()
+    account = services.accounts.get(account_label)
+    if account.image_sha256 and services.office.blobs.exists(account.image_sha256):
+        return services.office.blobs.read(account.image_sha256)
+    try:
+        from certs_dev.images import load_dev_image
+
+        return load_dev_image(account.key_ref or account_label)
+    except KeyError:
+        raise BadRequest(f"no {what} image is set for this user",
+                         message_vi="Người dùng chưa có ảnh chữ ký hoặc con dấu.") from None
+
+
+def _workflow():
+    from signer.issuance import IssuanceWorkflow
+
+    services = _services()
+    return IssuanceWorkflow(engine=services.engine, numbering=services.office.numbering)
+
+
+# -- verification ---------------------------------------------------------------------------------
+
+def _wants(fmt_names: tuple[str, ...]) -> str:
+    fmt = (request.args.get("format") or request.form.get("format") or "").lower()
+    if fmt:
+        if fmt not in fmt_names:
+            raise BadRequest(f"format must be one of {', '.join(fmt_names)}", message_vi="Định dạng không hợp lệ.")
+        return fmt
+    best = request.accept_mimetypes.best_match(["application/json", "text/html", "application/pdf"],
+                                               default="application/json")
+    return {"text/html": "html", "application/pdf": "pdf"}.get(best, "json")
+
+
+@api_v1.post("/verify")
+def verify_one() -> Response:
+    """Verify one document: JSON by default, HTML or PDF by ?format= or the Accept header."""
+    from verifier import render, verify
+
+    user = _user(READERS)
+    fmt = _wants(("json", "html", "pdf"))
+    upload = request.files.get("file")
+    if upload is None:
+        raise MissingFile()
+    data = upload.read()
+    report = verify(data, policy=_services().office.policy, file_name=upload.filename or None).to_dict()
+    _audit(user, "verify", report["verdict"], documents=(report["sha256"],) if report.get("sha256") else ())
+    if fmt == "html":
+        return Response(render.to_html(report), mimetype="text/html")
+    if fmt == "pdf":
+        return _pdf_response(render.to_pdf(report), "bao-cao-kiem-tra.pdf")
+    return jsonify(report)
+
+
+@api_v1.post("/verify/batch")
+def verify_batch() -> Response:
+    """Verify many files (several 'files' parts, or one zip): one JSON line per file as each finishes."""
+    import io as _io
+    import zipfile
+
+    from verifier import verify
+
+    user = _user(READERS)
+    items: list[tuple[str, bytes]] = [(f.filename or f"file-{i}", f.read())
+                                      for i, f in enumerate(request.files.getlist("files"))]
+    archive = request.files.get("zip")
+    if archive is not None:
+        try:
+            with zipfile.ZipFile(_io.BytesIO(archive.read())) as zf:
+                members = [m for m in zf.infolist() if not m.is_dir()]
+                if len(members) > 500 or sum(m.file_size for m in members) > current_app.config["MAX_CONTENT_LENGTH"] * 4:
+                    raise BadRequest("the zip is too large (more than 500 files or too many bytes when unpacked)",
+                                     message_vi="Tệp zip quá lớn.")
+                items += [(m.filename, zf.read(m)) for m in members]
+        except zipfile.BadZipFile:
+            raise BadRequest("the 'zip' part is not a zip archive", message_vi="Tệp tải lên không phải tệp zip.") from None
+    if not items:
+        raise MissingFile("upload files in 'files' parts or one 'zip' part",
+                          message_vi="Hãy tải các tệp lên trong trường 'files' hoặc một tệp 'zip'.")
+    policy = _services().office.policy
+    services = _services()
+    client = (request.remote_addr or "")[:64] or None
+
+    def generate():
+        from registers.audit import AuditEvent
+
+        total = len(items)
+        for index, (name, data) in enumerate(items, 1):
+            report = verify(data, policy=policy, file_name=name).to_dict()
+            services.office.audit.append(AuditEvent(
+                actor=user.label, role=user.role, action="verify", result=report["verdict"],
+                documents=(report["sha256"],) if report.get("sha256") else (), client=client))
+            line = {"index": index, "total": total, "file": name, "verdict": report["verdict"],
+                    "reasons": report["reasons"], "report": report}
+            yield json.dumps(line, ensure_ascii=False) + "\n"
+
+    return Response(generate(), mimetype="application/x-ndjson")
+
+
+# -- Decree 30: issue, attachments, copies ------------------------------------------------------------
+
+@api_v1.post("/issue")
+def issue() -> Response:
+    """The clerk's step: the next number, the date and the agency signature (a personally signed draft)."""
+    user = _user(("clerk",))
+    services = _services()
+    data = _upload()
+    form = request.form
+    doc_type = form.get("type") or ""
+    try:
+        from signer.numbering import document_symbol
+
+        document_symbol(doc_type=doc_type, agency=services.settings.agency, unit=form.get("unit") or None)
+    except ValueError as exc:
+        raise BadRequest(str(exc), message_vi="Loại văn bản hoặc đơn vị soạn thảo không hợp lệ.") from None
+    try:
+        issued = _workflow().issue(
+            data, key_holder=user.key_holder, agency=services.settings.agency, doc_type=doc_type,
+            unit=form.get("unit") or None, place=form.get("place") or None, summary=form.get("summary") or None,
+            recipients=request.form.getlist("recipient") or None, seal_image=_image(user.label, "seal"),
+            agency_name=services.settings.agency_name, level=_level())
+    except KysoError as exc:
+        _audit(user, "issue", exc.code, certificate=user.key_holder.fingerprint)
+        raise
+    sha = _keep(issued.signed.data, "issued")
+    from verifier import verify
+
+    services.office.numbering.attach_report(issued.number, verify(issued.signed.data,
+                                                                  policy=services.office.policy).to_dict())
+    _audit(user, "issue", "ok", documents=(sha,), certificate=user.key_holder.fingerprint,
+           detail={"number": issued.number.text})
+    return _pdf_response(issued.signed.data, f"{issued.number.text.replace('/', '-')}.pdf",
+                         number=issued.number.text, sha256=sha)
+
+
+@api_v1.post("/sign-attachment")
+def sign_attachment() -> Response:
+    user = _user(("clerk",))
+    main_number = request.form.get("main_number") or ""
+    if not re.fullmatch(r"\d{2,}/[0-9A-Za-zĐđÀ-ỹ-]+", main_number):
+        raise BadRequest("main_number is the main document's number and symbol, e.g. 16/CT-UBND",
+                         message_vi="main_number là số, ký hiệu văn bản chính, ví dụ 16/CT-UBND.")
+    signed = _workflow().sign_attachment(_upload(), key_holder=user.key_holder, main_document_number=main_number,
+                                         agency_name=_services().settings.agency_name, level=_level())
+    sha = _keep(signed.data, "signed")
+    _audit(user, "sign_attachment", "ok", documents=(sha,), certificate=user.key_holder.fingerprint)
+    return _pdf_response(signed.data, "phu-luc.pdf", sha256=sha)
+
+
+@api_v1.post("/copy")
+def make_copy() -> Response:
+    user = _user(("clerk",))
+    form = request.form.get("form") or ""
+    if form not in ("SY", "SL", "TrS"):
+        raise BadRequest("form is SY, SL or TrS", message_vi="Hình thức bản sao là SY, SL hoặc TrS.")
+    try:
+        pages = [int(x) for x in request.form.get("pages", "").split(",") if x.strip()] or None
+    except ValueError:
+        raise BadRequest("pages is a comma-separated list of page numbers") from None
+    copy = _workflow().make_copy(_upload(), key_holder=user.key_holder, form=form,
+                                 agency=_services().settings.agency, agency_name=_services().settings.agency_name,
+                                 pages=pages, level=_level())
+    sha = _keep(copy.signed.data, "copy")
+    _audit(user, "copy", "ok", documents=(sha,), certificate=user.key_holder.fingerprint,
+           detail={"number": copy.number.text})
+    return _pdf_response(copy.signed.data, f"{copy.number.text.replace('/', '-')}.pdf", number=copy.number.text,
+                         sha256=sha)
+
+
+# -- two-step signing with the official's own device --------------------------------------------------
+
+@api_v1.post("/sign/prepare")
+def sign_prepare() -> Response:
+    """Prepare a signature for a key that stays on the official's device: returns the digest to sign."""
+    from signer import ExternalKeyHolder, SignRequest
+    from signer.external import ExternalSigning, PendingStore
+
+    user = _user(("official",))
+    services = _services()
+    account = services.accounts.get(user.label)
+    if user.key_holder is None:
+        raise BadRequest("no certificate is bound to this user", message_vi="Người dùng chưa được gán chứng thư số.")
+    holder = ExternalKeyHolder(certificate=user.key_holder.certificate, chain=user.key_holder.chain)
+    external = ExternalSigning(engine=services.engine, store=PendingStore(Path(services.settings.data_dir) / "pending"))
+    prepared = external.prepare(SignRequest(document=_upload(), level=_level(), reason=request.form.get("reason") or None),
+                                key_holder=holder)
+    _audit(user, "sign", "prepared", certificate=account.certificate_sha256)
+    return jsonify(prepared.to_dict())
+
+
+@api_v1.post("/sign/finish")
+def sign_finish() -> Response:
+    import base64
+    import binascii
+
+    from signer.external import ExternalSigning, PendingStore
+
+    user = _user(("official",))
+    services = _services()
+    handle = request.form.get("handle") or ""
+    try:
+        signature = base64.b64decode(request.form["signature"], validate=True) if request.form.get("signature") else None
+        cms = base64.b64decode(request.form["cms"], validate=True) if request.form.get("cms") else None
+    except (binascii.Error, ValueError):
+        raise BadRequest("signature and cms are base64", message_vi="signature và cms phải ở dạng base64.") from None
+    external = ExternalSigning(engine=services.engine, store=PendingStore(Path(services.settings.data_dir) / "pending"))
+    signed = external.finish(handle, signature=signature, cms_data=cms)
+    if signed.signer_fingerprint != (user.key_holder.fingerprint if user.key_holder else None):
+        raise Forbidden("this pending signature belongs to another user")
+    sha = _keep(signed.data, "signed")
+    _audit(user, "sign", "ok", documents=(sha,), certificate=signed.signer_fingerprint)
+    return _pdf_response(signed.data, "signed.pdf", sha256=sha, level=signed.level.value)
+
+
+# -- documents ---------------------------------------------------------------------------------------
+
+_SHA = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _document(sha256: str) -> bytes:
+    office = _services().office
+    if not _SHA.match(sha256) or not office.blobs.exists(sha256):
+        raise NotFound()
+    return office.blobs.read(sha256)
+
+
+@api_v1.get("/documents/<sha256>")
+def download(sha256: str) -> Response:
+    user = _user(READERS)
+    data = _document(sha256)
+    _audit(user, "download", "ok", documents=(sha256,))
+    return _pdf_response(data, f"{sha256[:16]}.pdf", sha256=sha256)
+
+
+@api_v1.get("/documents/<sha256>/revisions")
+def revisions(sha256: str) -> Response:
+    from verifier import verify
+
+    user = _user(READERS)
+    report = verify(_document(sha256), policy=_services().office.policy).to_dict()
+    _audit(user, "download", "ok", documents=(sha256,))
+    return jsonify({"sha256": sha256, "revisions": report["revisions"], "signatures": [
+        {"field": s["field"], "revision": s["revision"], "kind": s["kind"], "indication": s["indication"],
+         "href": f"/api/v1/documents/{sha256}/revisions/{s['field']}"} for s in report["signatures"]]})
+
+
+@api_v1.get("/documents/<sha256>/revisions/<field>")
+def revision(sha256: str, field: str) -> Response:
+    from verifier.extract import RevisionNotFound, signed_revision
+
+    user = _user(READERS)
+    try:
+        data = signed_revision(_document(sha256), field)
+    except RevisionNotFound:
+        raise NotFound() from None
+    _audit(user, "download", "ok", documents=(sha256,))
+    return _pdf_response(data, f"{sha256[:12]}-{field}.pdf")
+
+
+@api_v1.get("/documents/<sha256>/report")
+def document_report(sha256: str) -> Response:
+    from verifier import render, verify
+
+    user = _user(READERS)
+    fmt = _wants(("json", "html", "pdf", "etsi-xml"))
+    report = verify(_document(sha256), policy=_services().office.policy).to_dict()
+    _audit(user, "download", "ok", documents=(sha256,))
+    if fmt == "html":
+        return Response(render.to_html(report), mimetype="text/html")
+    if fmt == "pdf":
+        return _pdf_response(render.to_pdf(report), f"{sha256[:12]}-report.pdf")
+    if fmt == "etsi-xml":
+        return Response(render.to_etsi_xml(report), mimetype="application/xml")
+    return jsonify(report)
+
+
+class NotFound(KysoError):
+    code = "not_found"
+    kind = ErrorKind.NOT_FOUND
+    message_en = "No such document."
+    message_vi = "Không tìm thấy văn bản."
+
+
+class Forbidden(KysoError):
+    code = "forbidden"
+    kind = ErrorKind.FORBIDDEN
+    message_en = "You are not allowed to do this."
+    message_vi = "Bạn không có quyền thực hiện thao tác này."
+
+
+# -- operations -------------------------------------------------------------------------------------
+
+@health.get("/readyz")
+def readyz() -> Any:
+    """Ready to serve: database, key store, TSA and OCSP reachable. 503 with the failing checks otherwise."""
+    import requests as http
+
+    services = _services()
+    checks: dict[str, str] = {}
+    try:
+        with services.office.db.session() as s:
+            from sqlalchemy import text
+
+            s.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        token = services._token
+        checks["key_store"] = "ok" if token is not None and not token.closed and token.session is not None else "error"
+    except Exception as exc:  # noqa: BLE001
+        checks["key_store"] = f"error: {type(exc).__name__}"
+    tsa = services.engine.policy.tsa_url
+    for name, url in (("tsa", tsa), ("ocsp", services.pki.ocsp_url("ca-gov") if services.pki else None)):
+        if url is None:
+            checks[name] = "not configured"
+            continue
+        try:
+            http.post(url, data=b"", timeout=2)
+            checks[name] = "ok"
+        except http.RequestException as exc:
+            checks[name] = f"unreachable: {type(exc).__name__}"
+    ok = all(v in ("ok", "not configured") for v in checks.values())
+    response = jsonify({"status": "ready" if ok else "not_ready", "checks": checks})
+    response.status_code = 200 if ok else 503
+    return response
+
+
+@health.get("/metrics")
+def metrics() -> Response:
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    return Response(generate_latest(METRICS_REGISTRY), mimetype=CONTENT_TYPE_LATEST)
+
+
+@api_v1.get("/openapi.json")
+def openapi() -> Any:
+    from webui.openapi import spec
+
+    return jsonify(spec())
+
+
+def _metrics():
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+
+    registry = CollectorRegistry()
+    requests_total = Counter("kyso_http_requests_total", "HTTP requests", ["endpoint", "status"], registry=registry)
+    latency = Histogram("kyso_http_request_seconds", "HTTP request latency", ["endpoint"], registry=registry,
+                        buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+    return registry, requests_total, latency
+
+
+METRICS_REGISTRY, _REQUESTS, _LATENCY = _metrics()
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
@@ -196,6 +628,20 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.register_error_handler(KysoError, _error_response)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
+    import time as _time
+
+    @app.before_request
+    def _start_timer():
+        g.kyso_started = _time.perf_counter()
+
+    @app.after_request
+    def _count(response):
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        _REQUESTS.labels(endpoint=endpoint, status=str(response.status_code)).inc()
+        if hasattr(g, "kyso_started"):
+            _LATENCY.labels(endpoint=endpoint).observe(_time.perf_counter() - g.kyso_started)
+        return response
+
     if services.pki is not None and services.pki.mount_path:
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {services.pki.mount_path: services.pki.wsgi_app()})
     return app

@@ -153,7 +153,8 @@ class Services:
             raise Unauthenticated()
         if roles is not None and account.role not in roles:
             raise Forbidden(detail={"role": account.role, "allowed": list(roles)})
-        holder = self.key_holder(account) if account.role in ("official", "clerk") and account.key_kind else None
+        holder = (self.key_holder(account)
+                  if account.role in ("official", "clerk") and account.key_kind == "pkcs11" else None)
         return Official(label=account.username, display_name=account.display_name, role=account.role,
                         token="", key_holder=holder)
 
