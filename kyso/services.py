@@ -78,10 +78,28 @@ class Services:
     @classmethod
     def from_settings(cls, settings: Settings) -> "Services":
         if settings.is_production:
-            raise ConfigurationError(
-                "production key binding arrives with the service issue; run in dev mode",
-                message_vi="Chế độ production chưa hỗ trợ gán khóa; hãy chạy ở chế độ dev.")
+            return cls.for_production(settings)
         return cls.for_dev(settings)
+
+    @classmethod
+    def for_production(cls, settings: Settings) -> "Services":
+        """Production: the HSM/token from settings, users and keys from the database (bound with
+        ``kyso admin``), the vn trust profile (plus administrator anchors), no development material."""
+        from kyso.office import Office
+        from kyso.verify_cli import build_policy
+        from registers.accounts import Accounts
+        from verifier.trust import TrustStore
+
+        verification = build_policy(settings)
+        office = Office.from_settings(settings, policy=verification)
+        token = Pkcs11Token.open(module=settings.pkcs11_module, token_label=settings.pkcs11_token,
+                                 pin=settings.pkcs11_pin)
+        anchors = list(verification.trust.anchors) + list(TrustStore(settings.trust_dir).list())
+        policy = SigningPolicy.for_production(anchors, tsa_url=settings.tsa_url, rsa_padding=settings.rsa_padding)
+        services = cls(settings=settings, engine=SigningEngine(policy=policy), officials={}, pki=None, token=token,
+                       office=office, accounts=Accounts(office.db))
+        services._chains = {}
+        return services
 
     @classmethod
     def for_dev(cls, settings: Settings, *, token: Pkcs11Token | None = None) -> "Services":
