@@ -52,6 +52,8 @@ _KNOWN = {
     "KYSO_AGENCY", "KYSO_AGENCY_NAME",
     # read by devpki's command line, not by the service:
     "KYSO_DEV_P12_PASSPHRASE", "KYSO_SOFTHSM2_MODULE",
+    # read by kyso-client:
+    "KYSO_SERVER_URL", "KYSO_TOKEN",
     # read by `kyso sign --pkcs12` (never stored):
     "KYSO_PKCS12_PASSPHRASE",
 }

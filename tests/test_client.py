@@ -1,0 +1,74 @@
+"""kyso-client against the service over real HTTP: sign, verify, verify a folder, download a report."""
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from click.testing import CliRunner
+from werkzeug.serving import make_server
+
+from kyso.client import main
+from kyso.samples import make_pdf
+from kyso.services import dev_token
+
+
+@pytest.fixture(scope="module")
+def server(app):
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{http.server_port}"
+    http.shutdown()
+
+
+def run(server, user, *args):
+    env = {"KYSO_SERVER_URL": server, "KYSO_TOKEN": dev_token(user)}
+    return CliRunner().invoke(main, [str(a) for a in args], env=env)
+
+
+def test_sign_then_verify_through_the_server(server, tmp_path):
+    source, signed = tmp_path / "to-trinh.pdf", tmp_path / "to-trinh-signed.pdf"
+    source.write_bytes(make_pdf())
+    result = run(server, "tran-thi-bich-ngoc", "sign", source, signed, "--level", "B-T")
+    assert result.exit_code == 0, result.output
+    sha = json.loads(result.stdout)["sha256"]
+    result = run(server, "receiver", "verify", signed)
+    assert result.exit_code == 0 and "HỢP LỆ" in result.stdout
+    result = run(server, "receiver", "verify", "--json", signed, source)
+    assert result.exit_code == 1
+    assert [json.loads(line)["verdict"] for line in result.stdout.splitlines()] == ["valid", "unsigned"]
+    out = tmp_path / "report.html"
+    result = run(server, "auditor", "report", sha, "--format", "html", "--out", out)
+    assert result.exit_code == 0 and "Trần Thị Bích Ngọc" in out.read_text(encoding="utf-8")
+
+
+def test_verify_a_folder_with_a_summary(server, tmp_path):
+    folder = tmp_path / "van-ban-den"
+    (folder / "thang-11").mkdir(parents=True)
+    signed = tmp_path / "s.pdf"
+    assert run(server, "nguyen-van-an", "sign", _write(tmp_path / "a.pdf"), signed, "--level", "B-B").exit_code == 0
+    (folder / "mot.pdf").write_bytes(signed.read_bytes())
+    (folder / "thang-11" / "hai.pdf").write_bytes(make_pdf())
+    tampered = bytearray(signed.read_bytes())
+    tampered[500] ^= 1
+    (folder / "thang-11" / "ba.pdf").write_bytes(bytes(tampered))
+    results = tmp_path / "results.jsonl"
+    result = run(server, "receiver", "verify-folder", folder, "--json-out", results)
+    assert result.exit_code == 1
+    assert "HỢP LỆ / valid" in result.stdout and "Tổng / Total" in result.stdout
+    verdicts = sorted(json.loads(line)["verdict"] for line in results.read_text().splitlines())
+    assert verdicts == ["invalid", "unsigned", "valid"]
+
+
+def test_client_reports_server_errors_readably(server, tmp_path):
+    result = run(server, "receiver", "sign", _write(tmp_path / "a.pdf"), tmp_path / "o.pdf")
+    assert result.exit_code == 1 and "forbidden" in result.output
+    result = CliRunner().invoke(main, ["verify", str(_write(tmp_path / "b.pdf"))], env={"KYSO_SERVER_URL": "",
+                                                                                       "KYSO_TOKEN": ""})
+    assert result.exit_code == 2
+
+
+def _write(path):
+    path.write_bytes(make_pdf())
+    return path
