@@ -9,8 +9,10 @@ production HSM would be used.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -45,6 +47,18 @@ class Forbidden(KysoError):
     kind = ErrorKind.FORBIDDEN
     message_en = "Your role does not allow this."
     message_vi = "Vai trò của bạn không được phép thực hiện thao tác này."
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    import fcntl
+
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def dev_token(label: str) -> str:
@@ -117,30 +131,31 @@ class Services:
 
         pki = DevPKI.load(settings.dev_pki_url)
         identities = [i for i in pki.identities if i.role in ("official", "agency")]
-        if token is None:
-            soft = provision_token(pki, Path(settings.data_dir) / "softhsm", label=settings.pkcs11_token,
-                                   user_pin=settings.pkcs11_pin, so_pin=DEV_PKCS11_SO_PIN,
-                                   identities=identities)
-            soft.activate()
-            token = Pkcs11Token.open(module=settings.pkcs11_module, token_label=settings.pkcs11_token,
-                                     pin=settings.pkcs11_pin)
-        office = Office.from_settings(settings, policy=VerificationPolicy.for_profile("dev", dev_pki=pki))
-        accounts = Accounts(office.db)
-        known = {a.username for a in accounts.list()}
+        data_dir = Path(settings.data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # several gunicorn workers start at once: provision and create the dev users once, under a lock
+        with _file_lock(data_dir / ".dev-setup.lock"):
+            if token is None:
+                token_dir = data_dir / "softhsm"
+                marker = token_dir / "provisioned-for"
+                wanted = f"{settings.dev_pki_url} {settings.pkcs11_token}"
+                if not marker.exists() or marker.read_text() != wanted:
+                    provision_token(pki, token_dir, label=settings.pkcs11_token, user_pin=settings.pkcs11_pin,
+                                    so_pin=DEV_PKCS11_SO_PIN, identities=identities)
+                    marker.write_text(wanted)
+                os.environ["SOFTHSM2_CONF"] = str((token_dir / "softhsm2.conf").resolve())
+                token = Pkcs11Token.open(module=settings.pkcs11_module, token_label=settings.pkcs11_token,
+                                         pin=settings.pkcs11_pin)
+            office = Office.from_settings(settings, policy=VerificationPolicy.for_profile("dev", dev_pki=pki))
+            accounts = Accounts(office.db)
+            known = {a.username for a in accounts.list()}
+            cls._create_dev_users(settings, accounts, identities, known)
         officials: dict[str, Official] = {}
         for ident in identities:
             role = "official" if ident.role == "official" else "clerk"
-            if ident.label not in known:
-                accounts.create(ident.label, display_name=ident.display_name, role=role, agency=settings.agency)
-                accounts.bind_key(ident.label, kind="pkcs11", ref=ident.label,
-                                  certificate_sha256=ident.sha256_fingerprint)
-            accounts.issue_token(ident.label, token=dev_token(ident.label))
             officials[ident.label] = Official(label=ident.label, display_name=ident.display_name, role=role,
                                               token=dev_token(ident.label))
         for username, name, role in DEV_EXTRA_USERS:
-            if username not in known:
-                accounts.create(username, display_name=name, role=role, agency=settings.agency)
-            accounts.issue_token(username, token=dev_token(username))
             officials[username] = Official(label=username, display_name=name, role=role, token=dev_token(username))
         policy = SigningPolicy.for_dev_pki(
             pki, rsa_padding=settings.rsa_padding,
@@ -149,6 +164,20 @@ class Services:
                        pki=pki, token=token, office=office, accounts=accounts)
         services._chains = {i.label: pki.chain(i.label) for i in identities}
         return services
+
+    @staticmethod
+    def _create_dev_users(settings, accounts, identities, known) -> None:
+        for ident in identities:
+            role = "official" if ident.role == "official" else "clerk"
+            if ident.label not in known:
+                accounts.create(ident.label, display_name=ident.display_name, role=role, agency=settings.agency)
+                accounts.bind_key(ident.label, kind="pkcs11", ref=ident.label,
+                                  certificate_sha256=ident.sha256_fingerprint)
+            accounts.issue_token(ident.label, token=dev_token(ident.label))
+        for username, name, role in DEV_EXTRA_USERS:
+            if username not in known:
+                accounts.create(username, display_name=name, role=role, agency=settings.agency)
+            accounts.issue_token(username, token=dev_token(username))
 
     def key_holder(self, account) -> KeyHolder:
         """The key bound to the account by an administrator (never one named in a request)."""
