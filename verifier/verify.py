@@ -47,6 +47,7 @@ from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.utils import CMSAlgorithmUsagePolicy
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
+from pyhanko_certvalidator.util import get_pyca_cryptography_hash, process_pss_params
 
 from kyso.certificates import CertificateKind, certificate_kind
 from verifier import revisions as rev
@@ -292,13 +293,22 @@ class _Contexts:
         self.dss_ocsps = []
         self.dss_crls = []
         self.dss_certs = []
+        self.dss_error: str | None = None
         try:
-            dss = DocumentSecurityStore.read_dss(reader)
-            self.dss_ocsps = [ocsp.OCSPResponse.load(_stream_data(o)) for o in dss.ocsps]
-            self.dss_crls = [crl.CertificateList.load(_stream_data(c)) for c in dss.crls]
-            self.dss_certs = list(dss.load_certs())
-        except Exception:  # noqa: BLE001 - no DSS, or a broken one: no embedded validation data
-            pass
+            has_dss = "/DSS" in reader.root
+        except Exception:  # noqa: BLE001
+            has_dss = False
+        if has_dss:
+            try:
+                dss = DocumentSecurityStore.read_dss(reader)
+                self.dss_ocsps = [ocsp.OCSPResponse.load(_stream_data(o)) for o in dss.ocsps]
+                self.dss_crls = [crl.CertificateList.load(_stream_data(c)) for c in dss.crls]
+                self.dss_certs = list(dss.load_certs())
+                for item in self.dss_ocsps + self.dss_crls + self.dss_certs:
+                    item.native  # noqa: B018 - parse everything now: damage shows here, not later
+            except Exception as exc:  # noqa: BLE001
+                self.dss_ocsps, self.dss_crls, self.dss_certs = [], [], []
+                self.dss_error = f"the document's validation data (DSS) is damaged: {type(exc).__name__}"
         self._contexts: list[ValidationContext] = []
         self.collect: dict | None = None
 
@@ -353,6 +363,10 @@ def _judge(sig: EmbeddedPdfSignature, reader: PdfFileReader, data: bytes, change
         return _unsupported(sig, kind, subfilter, "unknown", f"unknown SubFilter {subfilter}", byte_range,
                             SubIndication.FORMAT_FAILURE, indication=Indication.TOTAL_FAILED)
 
+    padding_problem = _contents_padding_problem(sig_obj)
+    if padding_problem:
+        return _unsupported(sig, kind, subfilter, "unknown", padding_problem, byte_range,
+                            SubIndication.FORMAT_FAILURE, indication=Indication.TOTAL_FAILED)
     vc = contexts.make()
 
     async def validate():
@@ -409,10 +423,21 @@ def _judge(sig: EmbeddedPdfSignature, reader: PdfFileReader, data: bytes, change
 
     # -- SHA-1 and other algorithm rules on the path ---------------------------------------
     crypto_problem = _path_algorithm_problem(status, policy)
+    altered = _altered_embedded_certificates(status, sig)
+    damaged = contexts.dss_error or _damaged_carried_data(status, sig, contexts)
+    if altered:
+        problems.append(reason("format_failure"))
 
     # -- the ETSI indication ----------------------------------------------------------------
     indication, sub, bottom = _indication(status, kind, coverage_text, not_permitted, crypto_problem,
                                           ts_info, signer_cert)
+    if altered and indication is not Indication.TOTAL_FAILED:
+        indication, sub = Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE
+        bottom = reason("cannot_judge", altered)
+    elif damaged and indication is Indication.TOTAL_PASSED:
+        indication, sub = Indication.INDETERMINATE, SubIndication.GENERIC
+        bottom = reason("cannot_judge", damaged)
+        problems.append(bottom)
     if crypto_problem:
         problems.append(reason("crypto_constraints", crypto_problem))
     for change in not_permitted:
@@ -426,6 +451,180 @@ def _judge(sig: EmbeddedPdfSignature, reader: PdfFileReader, data: bytes, change
         subfilter=subfilter.lstrip("/") if subfilter else None, digest_algorithm=status.md_algorithm,
         signature_algorithm=_mechanism_name(status), docmdp=int(docmdp.value) if docmdp else None,
         byte_range=byte_range, problems=tuple(problems))
+
+
+def _altered_embedded_certificates(status, sig: EmbeddedPdfSignature) -> str | None:
+    """A certificate carried in the signature that claims to be one of the validation path's
+    certificates (same issuer and serial) but differs from it: the container was tampered with."""
+    path = status.validation_path
+    if path is None:
+        return None
+    try:
+        genuine = {(c.issuer.dump(), c.serial_number): c.dump() for c in path.iter_certs(include_root=True)}
+        for choice in sig.signed_data["certificates"]:
+            if choice.name != "certificate":
+                continue
+            cert = choice.chosen
+            key = (cert.issuer.dump(), cert.serial_number)
+            if key in genuine and genuine[key] != cert.dump():
+                return f"an altered copy of the certificate of {cert.subject.human_friendly} is in the signature"
+    except Exception as exc:  # noqa: BLE001
+        return f"the certificates in the signature cannot be read: {type(exc).__name__}"
+    return None
+
+
+def _damaged_carried_data(status, sig: EmbeddedPdfSignature, contexts: "_Contexts") -> str | None:
+    """Certificates carried in the signature or the DSS must verify under an issuer that is
+    available (carried, on the path, or an anchor); OCSP responses and CRLs in the DSS must be
+    signed by their issuer. Damaged data there means someone altered the file."""
+    from cryptography import x509 as cx509
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        carried = [c.chosen for c in sig.signed_data["certificates"] if c.name == "certificate"]
+        signer_md = sig.signer_info["digest_algorithm"]["algorithm"].native
+        listed = {a["algorithm"].native for a in sig.signed_data["digest_algorithms"]}
+        if signer_md not in listed:
+            return "the signature's digest algorithm is not among those its container declares"
+        # the signature timestamp token carries certificates of its own
+        for attr in sig.signer_info["unsigned_attrs"] or []:
+            if attr["type"].native == "signature_time_stamp_token":
+                for token in attr["values"]:
+                    carried += [c.chosen for c in token["content"]["certificates"] if c.name == "certificate"]
+    except Exception as exc:  # noqa: BLE001
+        return f"the signature container cannot be read completely: {type(exc).__name__}"
+    pool = list(carried) + list(contexts.dss_certs) + list(contexts.policy.trust.anchors) + list(
+        contexts.policy.trust.intermediates)
+    if status.validation_path is not None:
+        pool += list(status.validation_path.iter_certs(include_root=True))
+    by_subject: dict[bytes, list] = {}
+    for cert in pool:
+        by_subject.setdefault(cert.subject.dump(), []).append(cert)
+    loaded: dict[bytes, object] = {}
+
+    def load(cert):
+        der = cert.dump()
+        if der not in loaded:
+            loaded[der] = cx509.load_der_x509_certificate(der)
+        return loaded[der]
+
+    trusted = status.validation_path is not None
+    for cert in carried + list(contexts.dss_certs):
+        issuers = by_subject.get(cert.issuer.dump(), [])
+        if not issuers:
+            if trusted:
+                # the signer's path is known, yet this certificate's issuer is nowhere: altered or foreign
+                return f"a carried certificate has an unknown issuer ({cert.subject.human_friendly})"
+            continue   # an untrusted signature is indeterminate anyway
+        try:
+            child = load(cert)
+        except Exception:  # noqa: BLE001
+            return f"an unreadable certificate is carried ({cert.subject.human_friendly})"
+        ok = False
+        for issuer in issuers:
+            try:
+                child.verify_directly_issued_by(load(issuer))
+                ok = True
+                break
+            except (InvalidSignature, ValueError, TypeError, Exception):  # noqa: BLE001
+                continue
+        if not ok:
+            return f"a carried certificate does not verify under its issuer ({cert.subject.human_friendly})"
+    for response in contexts.dss_ocsps:
+        problem = _ocsp_problem(response, by_subject, load)
+        if problem:
+            return problem
+    for crl in contexts.dss_crls:
+        problem = _crl_problem(crl, by_subject, load)
+        if problem:
+            return problem
+    return None
+
+
+def _issued_by(load, cert, issuer) -> bool:
+    try:
+        load(cert).verify_directly_issued_by(load(issuer))
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _verify_with(public_key, signature: bytes, data: bytes, algo) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+    hash_algo = get_pyca_cryptography_hash(algo.hash_algo)
+    if isinstance(public_key, rsa.RSAPublicKey):
+        if algo.signature_algo == "rsassa_pss":
+            pad, pss_hash = process_pss_params(algo["parameters"])
+            public_key.verify(signature, data, pad, pss_hash)
+        else:
+            public_key.verify(signature, data, padding.PKCS1v15(), hash_algo)
+    elif isinstance(public_key, ec.EllipticCurvePublicKey):
+        public_key.verify(signature, data, ec.ECDSA(hash_algo))
+    else:
+        raise ValueError("unsupported key")
+
+
+def _ocsp_problem(response, by_subject, load) -> str | None:
+    try:
+        basic = response["response_bytes"]["response"].parsed
+        tbs = basic["tbs_response_data"]
+        signature = basic["signature"].native
+        algo = basic["signature_algorithm"]
+        candidates = [c.chosen if hasattr(c, "chosen") else c for c in (basic["certs"] or [])]
+        for cert in candidates:   # a responder certificate carried in the response must be intact too
+            issuers = by_subject.get(cert.issuer.dump(), [])
+            if issuers and not any(_issued_by(load, cert, issuer) for issuer in issuers):
+                return "a certificate inside an OCSP response does not verify under its issuer"
+        responder = tbs["responder_id"]
+        if responder.name == "by_name":
+            candidates += by_subject.get(responder.chosen.dump(), [])
+        for cert in candidates:
+            try:
+                _verify_with(load(cert).public_key(), signature, tbs.dump(), algo)
+                return None
+            except Exception:  # noqa: BLE001
+                continue
+        if not candidates:
+            return None   # responder unknown here: certvalidator judges it when used
+    except Exception:  # noqa: BLE001
+        return "an unreadable OCSP response is in the document's validation data"
+    return "an OCSP response in the document's validation data does not verify"
+
+
+def _crl_problem(crl_obj, by_subject, load) -> str | None:
+    try:
+        tbs = crl_obj["tbs_cert_list"]
+        issuers = by_subject.get(tbs["issuer"].dump(), [])
+        if not issuers:
+            return None
+        for issuer in issuers:
+            try:
+                _verify_with(load(issuer).public_key(), crl_obj["signature"].native, tbs.dump(),
+                             crl_obj["signature_algorithm"])
+                return None
+            except Exception:  # noqa: BLE001
+                continue
+    except Exception:  # noqa: BLE001
+        return "an unreadable CRL is in the document's validation data"
+    return "a CRL in the document's validation data does not verify"
+
+
+def _contents_padding_problem(sig_obj) -> str | None:
+    """The /Contents string holds one DER object followed by zero bytes only (the reserved space);
+    anything else there is data no signature covers."""
+    from asn1crypto import parser
+
+    try:
+        contents = bytes(sig_obj["/Contents"])
+        _, _, _, header, content, trailer = parser.parse(contents, strict=False)
+        used = len(header) + len(content) + len(trailer)
+    except Exception as exc:  # noqa: BLE001
+        return f"the signature container does not parse: {type(exc).__name__}"
+    extra = contents[used:].strip(b"\x00")
+    if extra:
+        return f"{len(extra)} bytes of unsigned data after the signature container in /Contents"
+    return None
 
 
 def _precompute_digests(signatures, data) -> None:
