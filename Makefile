@@ -9,8 +9,9 @@ STAMP  := $(VENV)/.kyso-installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages: PKCS#11 (SoftHSM2, OpenSC), pdfsig (poppler-utils), NSS tools for pdfsig's
-# trust store, qpdf, fonts with Vietnamese glyphs, and venv support for Python 3.11.
-DEB_PACKAGES := softhsm2 opensc poppler-utils libnss3-tools qpdf fonts-liberation2 fonts-dejavu-core
+# trust store, qpdf, fonts with Vietnamese glyphs, Chromium for the browser test (driven by Playwright
+# with Debian's browser: no browser download), and venv support for Python 3.11.
+DEB_PACKAGES := softhsm2 opensc poppler-utils libnss3-tools qpdf fonts-liberation2 fonts-dejavu-core chromium
 
 .PHONY: run test test-all bench sysdeps venv clean
 

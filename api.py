@@ -612,19 +612,38 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     """
     settings = settings or Settings.from_env()
     services = services or Services.from_settings(settings)
+    from datetime import timedelta
+
+    from flask_wtf.csrf import CSRFProtect
+
+    from webui.pages import SESSION_HOURS
+
     app = Flask(__name__)
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
         SECRET_KEY=settings.secret_key,
         JSON_AS_ASCII=False,
+        # the web pages' session: a signed cookie (username, role, login time, language, CSRF secret)
+        SESSION_COOKIE_NAME="kyso_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
+        WTF_CSRF_TIME_LIMIT=SESSION_HOURS * 3600,
     )
     app.json.ensure_ascii = False
     app.extensions["kyso"] = services
+    # every POST form of the web pages carries a CSRF token; the API (bearer tokens) does not need one
+    csrf = CSRFProtect(app)
     app.register_blueprint(health)
     app.register_blueprint(api_v1)
     from webui.auditor import auditor
+    from webui.pages import pages
 
     app.register_blueprint(auditor)
+    app.register_blueprint(pages)
+    for blueprint in (health, api_v1, auditor):
+        csrf.exempt(blueprint)
     app.register_error_handler(KysoError, _error_response)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
