@@ -247,25 +247,13 @@ def _keep(data: bytes, origin: str) -> str:
 
 
 def _image(account_label: str, what: str) -> bytes:
-    """The user's signature image or seal: set by an administrator, or the dev image."""
-    services = _services()
-    account = services.accounts.get(account_label)
-    if account.image_sha256 and services.office.blobs.exists(account.image_sha256):
-        return services.office.blobs.read(account.image_sha256)
-    try:
-        from certs_dev.images import load_dev_image
+    return _services().image_for(account_label, what)
 
-        return load_dev_image(account.key_ref or account_label)
-    except KeyError:
-        raise BadRequest(f"no {what} image is set for this user",
-                         message_vi="Người dùng chưa có ảnh chữ ký hoặc con dấu.") from None
 
 
 def _workflow():
-    from signer.issuance import IssuanceWorkflow
+    return _services().workflow()
 
-    services = _services()
-    return IssuanceWorkflow(engine=services.engine, numbering=services.office.numbering)
 
 
 # -- verification ---------------------------------------------------------------------------------

@@ -61,6 +61,13 @@ def _file_lock(path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+class MissingImage(KysoError):
+    code = "image_missing"
+    kind = ErrorKind.INVALID_INPUT
+    message_en = "No signature image or seal is set for this user."
+    message_vi = "Người dùng chưa có ảnh chữ ký hoặc con dấu."
+
+
 def dev_token(label: str) -> str:
     """The development API token of a dev identity (printed by ``make run``)."""
     return f"kyso-dev-{label}"
@@ -193,6 +200,24 @@ class Services:
                 holder = self._token.key_holder(account.key_ref, chain=chain)
                 self._holders[account.key_ref] = holder
         return holder
+
+    def image_for(self, username: str, what: str) -> bytes:
+        """The user's signature image or agency seal: set by an administrator, else the dev image."""
+        account = self.accounts.get(username)
+        if account.image_sha256 and self.office.blobs.exists(account.image_sha256):
+            return self.office.blobs.read(account.image_sha256)
+        try:
+            from certs_dev.images import load_dev_image
+
+            return load_dev_image(account.key_ref or username)
+        except KeyError:
+            raise MissingImage(f"no {what} image is set for this user") from None
+
+    def workflow(self):
+        """The Decree 30 workflow on this service's engine and the office's numbering."""
+        from signer.issuance import IssuanceWorkflow
+
+        return IssuanceWorkflow(engine=self.engine, numbering=self.office.numbering)
 
     def official_for_token(self, token: str | None, *, roles: tuple[str, ...] | None = None) -> Official:
         account = self.accounts.authenticate(token) if self.accounts is not None else None
