@@ -86,7 +86,19 @@ def _http_error(exc: HTTPException) -> Response:
     return response
 
 
+class DatabaseUnavailable(KysoError):
+    code = "database_unavailable"
+    kind = ErrorKind.UNAVAILABLE
+    message_en = "The database is unavailable; try again shortly."
+    message_vi = "Cơ sở dữ liệu tạm thời không truy cập được; hãy thử lại sau."
+
+
 def _unexpected(exc: Exception) -> Response:
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if isinstance(exc, (OperationalError, DBAPIError)):
+        log.warning("database unavailable: %s", exc)
+        return _error_response(DatabaseUnavailable())
     log.exception("unexpected error")
     response = jsonify({"error": {"code": "internal", "message": "Internal error; it has been logged.",
                                   "message_vi": "Lỗi hệ thống; sự cố đã được ghi nhận."}})

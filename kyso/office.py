@@ -41,7 +41,9 @@ class Office:
             from kyso.verify_cli import build_policy
 
             policy = build_policy(settings)
-        return cls(settings=settings, db=db, blobs=blobs, numbering=DatabaseNumbering(db), incoming=incoming,
+        numbering = DatabaseNumbering(db)
+        numbering.void_stale()   # numbers a killed worker left reserved
+        return cls(settings=settings, db=db, blobs=blobs, numbering=numbering, incoming=incoming,
                    audit=AuditTrail(db, key=settings.audit_key.encode()), policy=policy)
 
     def receive(self, document: bytes | Path, *, sender: str, actor: str, role: str = "receiver",

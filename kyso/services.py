@@ -165,7 +165,7 @@ class Services:
         for username, name, role in DEV_EXTRA_USERS:
             officials[username] = Official(label=username, display_name=name, role=role, token=dev_token(username))
         policy = SigningPolicy.for_dev_pki(
-            pki, rsa_padding=settings.rsa_padding,
+            pki, rsa_padding=settings.rsa_padding, tsa_url=settings.tsa_url or pki.tsa_url,
             **({"check_chain_and_revocation": False} if settings.revocation_check == "dangerous-skip" else {}))
         services = cls(settings=settings, engine=SigningEngine(policy=policy), officials=officials,
                        pki=pki, token=token, office=office, accounts=accounts)

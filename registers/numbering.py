@@ -85,6 +85,25 @@ class DatabaseNumbering:
     def void(self, number: DocumentNumber, *, reason: str) -> None:
         self._close(number, "void", reason=reason[:2000])
 
+    def void_stale(self, *, older_than_seconds: float = 600.0) -> int:
+        """Void numbers left reserved by an issuance that never finished (a killed worker): after
+        ``older_than_seconds`` no live issuance still holds them. Returns how many were voided."""
+        from datetime import timedelta
+
+        limit = _now() - timedelta(seconds=older_than_seconds)
+        voided = 0
+        with self.db.session() as s:
+            self.db.lock(s, "numbering")
+            for entry in s.scalars(select(OutgoingEntry).where(OutgoingEntry.status == "reserved")):
+                reserved = entry.reserved_at if entry.reserved_at.tzinfo else entry.reserved_at.replace(
+                    tzinfo=timezone.utc)
+                if reserved < limit:
+                    entry.status = "void"
+                    entry.reason = "issuance interrupted (the process stopped before the agency signature)"
+                    entry.closed_at = _now()
+                    voided += 1
+        return voided
+
     def attach_report(self, number: DocumentNumber, report: Mapping[str, Any]) -> None:
         """Keep the verification report of the issued file with its register entry."""
         with self.db.session() as s:

@@ -101,3 +101,21 @@ def test_parallel_clerks_in_processes_get_unique_gapless_numbers(db, db_url):
     assert sorted(numbers) == list(range(1, 121))
     entries = DatabaseNumbering(db).entries(agency="UBND", year=2026, book="CV")
     assert [e["number"] for e in entries] == list(range(1, 121)) and {e["status"] for e in entries} == {"issued"}
+
+
+def test_numbers_left_reserved_by_a_killed_worker_are_voided(db):
+    book = DatabaseNumbering(db)
+    stale = book.allocate(agency="UBND", book="CT", year=2026, symbol="CT-UBND")
+    fresh = book.allocate(agency="UBND", book="CT", year=2026, symbol="CT-UBND")
+    from datetime import datetime, timedelta, timezone
+
+    from registers.models import OutgoingEntry
+
+    with db.session() as s:
+        s.get(OutgoingEntry, ("UBND", "CT", 2026, 1)).reserved_at = datetime.now(timezone.utc) - timedelta(hours=1)
+    assert book.void_stale(older_than_seconds=600) == 1
+    statuses = {e["number"]: (e["status"], e["reason"]) for e in book.entries(agency="UBND")}
+    assert statuses[1][0] == "void" and "interrupted" in statuses[1][1]
+    assert statuses[2] == ("reserved", None), "a live issuance keeps its number"
+    book.confirm(fresh, document_sha256="aa" * 32)
+    assert stale.number == 1

@@ -214,3 +214,18 @@ def test_oversized_and_malformed_requests(app, app_settings):
                           data={"handle": "x", "signature": "%%%"})
     assert bad_b64.status_code == 422
     assert client.get("/api/v1/documents/nothex", headers=auth("auditor")).status_code == 404
+
+
+def test_database_outage_is_a_clear_503(app, client, signed_b_t, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    office = app.extensions["kyso"].office
+
+    def down(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(office.audit, "append", down)
+    response = client.post("/api/v1/verify", data=files(file=signed_b_t), headers=auth("receiver"),
+                           content_type="multipart/form-data")
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "database_unavailable"
