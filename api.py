@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -611,6 +612,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     TSA are mounted under the path of ``settings.dev_pki_url``.
     """
     settings = settings or Settings.from_env()
+    if settings.is_production and os.environ.get("FLASK_DEBUG", "").lower() in ("1", "true", "yes"):
+        from kyso.errors import ConfigurationError
+
+        raise ConfigurationError("FLASK_DEBUG is refused in production", message_vi="Không bật chế độ gỡ lỗi khi vận hành.")
     services = services or Services.from_settings(settings)
     from datetime import timedelta
 

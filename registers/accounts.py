@@ -88,14 +88,14 @@ class Accounts:
             return _account(user)
 
     def get(self, username: str) -> Account:
-        with self.db.session() as s:
+        with self.db.read_session() as s:
             user = s.get(User, username)
             if user is None:
                 raise UnknownUser(detail={"username": username})
             return _account(user)
 
     def list(self) -> list[Account]:
-        with self.db.session() as s:
+        with self.db.read_session() as s:
             return [_account(u) for u in s.scalars(select(User).order_by(User.username))]
 
     def bind_key(self, username: str, *, kind: str, ref: str, certificate_sha256: str | None = None) -> Account:
@@ -145,7 +145,7 @@ class Accounts:
         if not token or len(token) > 200:
             return None
         digest = token_hash(token)
-        with self.db.session() as s:
+        with self.db.read_session() as s:
             row = s.get(ApiToken, digest)
             if row is None or row.revoked_at is not None or not hmac.compare_digest(row.token_hash, digest):
                 return None

@@ -51,8 +51,13 @@ class Database:
             event.listen(engine, "connect", _sqlite_pragmas)
 
             @event.listens_for(engine, "begin")
-            def _begin(conn):   # a writer lock from the start: no "database is locked" upgrades mid-way
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            def _begin(conn):
+                # a writer lock from the start (no "database is locked" upgrades mid-way), except
+                # for the read-only sessions, which take none
+                if conn.get_execution_options().get("kyso_readonly"):
+                    conn.exec_driver_sql("BEGIN")
+                else:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             engine_kwargs.setdefault("pool_pre_ping", True)
             engine = create_engine(url, **engine_kwargs)
@@ -80,6 +85,14 @@ class Database:
         with self._sessions() as session:
             with session.begin():
                 yield session
+
+    @contextlib.contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A read-only transaction: on SQLite it does not take the writer lock."""
+        with self.engine.connect().execution_options(kyso_readonly=True) as connection:
+            with Session(bind=connection, expire_on_commit=False) as session:
+                with session.begin():
+                    yield session
 
     def lock(self, session: Session, name: str) -> None:
         """Serialise writers of one kind (numbering, audit chain) across processes.

@@ -25,6 +25,11 @@ class FetcherPool:
         self._born = 0.0
         self._uses = 0
 
+    def reset(self) -> None:
+        """Drop the cached answers (after a fetch failed: a failure must not be reused for minutes)."""
+        with self._lock:
+            self._fetchers = None
+
     def current(self) -> Fetchers:
         with self._lock:
             now = time.monotonic()

@@ -239,11 +239,16 @@ def _verify(data: bytes, name, digest, moment, policy: VerificationPolicy, start
     else:
         analysis_error = None
     # the ByteRange digests are computed on another thread while the rest is parsed and checked
-    digests = threading.Thread(target=_precompute_digests, args=(embedded, data), daemon=True)
-    digests.start()
+    if len(data) >= _BackgroundHash._THRESHOLD:
+        digests = threading.Thread(target=_precompute_digests, args=(embedded, data), daemon=True)
+        digests.start()
+    else:
+        digests = None
+        _precompute_digests(embedded, data)
     context = _Contexts(reader, policy, moment)
     context.collect = {} if want_evidence else None
-    digests.join()
+    if digests is not None:
+        digests.join()
     for sig in embedded:
         if budget.exceeded:
             reports.append(_broken_signature(sig.field_name, reason("limit", "time budget"), "time budget",
@@ -255,6 +260,9 @@ def _verify(data: bytes, name, digest, moment, policy: VerificationPolicy, start
             reports.append(_broken_signature(sig.field_name, reason("cannot_judge", f"{type(exc).__name__}: {exc}"[:300]),
                                              "exception", indication=Indication.INDETERMINATE))
     reports.sort(key=lambda r: (r.revision, r.field))
+    if any(r.sub_indication in (SubIndication.TRY_LATER, SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE)
+           for r in reports) and not policy.offline:
+        DEFAULT_POOL.reset()   # a responder failed: the next verification asks again
     result = _finish(name, digest, data, reader, moment, policy, started, reports)
     if want_evidence:
         result = dataclasses.replace(result, evidence={"validation_time": _utc(moment),
