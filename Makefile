@@ -13,7 +13,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # with Debian's browser: no browser download), and venv support for Python 3.11.
 DEB_PACKAGES := softhsm2 opensc poppler-utils libnss3-tools qpdf fonts-liberation2 fonts-dejavu-core chromium
 
-.PHONY: run test test-all bench sysdeps venv clean
+.PHONY: run test test-all bench stress sysdeps venv clean
 
 run: sysdeps venv
 	$(VENV)/bin/kyso serve
@@ -26,6 +26,11 @@ test-all: sysdeps venv
 
 bench: sysdeps venv
 	$(PY) bench/sign_bench.py $(BENCH_ARGS)
+
+# hostile inputs, load with faults (worker kill, PostgreSQL restart, TSA down) and consistency checks;
+# needs the local PostgreSQL the tests use. STRESS_ARGS=--quick for a 3-minute run.
+stress: sysdeps venv
+	$(PY) bench/stress.py $(STRESS_ARGS)
 
 sysdeps:
 	@missing=""; \

@@ -225,7 +225,7 @@ class SeparatePKI:
 
 class Gunicorn:
     def __init__(self, *, workers: int, threads: int, worker_class: str | None, data_dir: Path,
-                 extra: tuple[str, ...] = (), pki_url: str | None = None):
+                 extra: tuple[str, ...] = (), pki_url: str | None = None, env_extra: dict | None = None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir.parent / (data_dir.name + "-gunicorn.log")
@@ -233,6 +233,7 @@ class Gunicorn:
         env.update(KYSO_PORT=str(self.port), KYSO_HOST="127.0.0.1", KYSO_DATA_DIR=str(data_dir))
         if pki_url:
             env["KYSO_DEV_PKI_URL"] = pki_url
+        env.update(env_extra or {})
         gunicorn = Path(sys.executable).with_name("gunicorn")
         cmd = [str(gunicorn), "-w", str(workers), "--threads", str(threads), "-b", f"127.0.0.1:{self.port}",
                "--timeout", "60", "--graceful-timeout", "5", "--log-level", "warning"]

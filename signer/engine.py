@@ -40,7 +40,7 @@ from kyso import aio as _loop
 from signer import errors, fileio
 from signer.keyholders import KeyHolder
 from signer.policy import SigningPolicy
-from signer.preflight import CertificateChecker, open_for_signing
+from signer.preflight import CertificateChecker, document_fault, open_for_signing
 from signer.request import Level, SignRequest
 
 # Space for the CMS beyond the certificates and the raw signature (signed
@@ -383,6 +383,9 @@ def classify_failure(exc: BaseException) -> errors.SigningError:
     """Turn a failure inside pyHanko into one of our errors with its reason."""
     from pyhanko_certvalidator import errors as cv_errors
 
+    malformed = document_fault(exc)
+    if malformed is not None:
+        return malformed
     reason = f"{type(exc).__name__}: {exc}"[:1000]
     text = str(exc).lower()
     if isinstance(exc, cv_errors.RevokedError):
@@ -402,8 +405,12 @@ def classify_failure(exc: BaseException) -> errors.SigningError:
 def choose_field(writer, requested: str | None) -> str:
     """The field to sign: the requested one (refused if already signed) or the next free name."""
     names = {}
-    for name, value, _ref in pdf_fields.enumerate_sig_fields(writer.prev):
-        names[name] = value is not None
+    try:
+        for name, value, _ref in pdf_fields.enumerate_sig_fields(writer.prev):
+            names[name] = value is not None
+    except Exception as exc:  # noqa: BLE001 - a damaged form is the document's fault
+        raise document_fault(exc) or errors.DocumentMalformed(
+            detail={"reason": f"{type(exc).__name__}: {exc}"[:500]}) from None
     if requested is not None:
         if names.get(requested):
             raise errors.SignatureFieldTaken(detail={"field": requested})

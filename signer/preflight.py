@@ -81,6 +81,33 @@ def _check_strict_structure(stream: IO[bytes], path: Path | None = None) -> None
         stream.seek(0)
 
 
+_STRUCTURE_ERRORS = (KeyError, TypeError, IndexError, AttributeError, ValueError)
+
+
+def document_fault(exc: BaseException) -> errors.DocumentMalformed | None:
+    """The refusal to give when ``exc`` came from reading the uploaded document, else None.
+
+    The preflight reads only the objects a signature depends on (pyHanko and qpdf both load
+    lazily); a damaged object further in surfaces while pyHanko signs: as one of its read errors,
+    or as a lookup/type error raised inside its PDF object layer. Either is the document's fault
+    (422 ``pdf_malformed``), not the service's.
+    """
+    from pyhanko.pdf_utils import misc
+
+    reason = {"reason": f"{type(exc).__name__}: {exc}"[:500]}
+    if isinstance(exc, misc.PdfError) and not isinstance(exc, misc.PdfWriteError):
+        return errors.DocumentMalformed(detail=reason)
+    if isinstance(exc, _STRUCTURE_ERRORS):
+        tb = exc.__traceback__
+        innermost = None
+        while tb is not None:
+            innermost = tb.tb_frame.f_code.co_filename
+            tb = tb.tb_next
+        if innermost and "/pyhanko/pdf_utils/" in innermost.replace("\\", "/"):
+            return errors.DocumentMalformed(detail=reason)
+    return None
+
+
 class CertificateChecker:
     """Checks the signer's certificate before each signature, with a cache.
 

@@ -229,3 +229,25 @@ def test_database_outage_is_a_clear_503(app, client, signed_b_t, monkeypatch):
                            content_type="multipart/form-data")
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "database_unavailable"
+
+
+def test_generated_hostile_documents_are_refused_cleanly_at_sign(client, pki, engine):
+    """The `make stress` generator's mutations (bit flips, broken page counts, cut files...) of
+    unsigned and signed drafts: an official's upload is signed or refused with a 4xx, never a 500."""
+    from hostile import Sources, cases
+    from signer import Level, SignRequest, SoftwareKeyHolder
+
+    holder = SoftwareKeyHolder.from_dev_pki(pki, "nguyen-van-an")
+    signed = (engine.sign(SignRequest(document=make_pdf(pages=2), level=Level.B_B), key_holder=holder).data,)
+    server_errors = []
+    statuses = set()
+    for case in cases(Sources(unsigned=make_pdf(pages=2), signed=signed), count=240, seed=77):
+        response = client.post("/api/v1/sign", data={"level": "B-B", "file": (io.BytesIO(case.data), "x.pdf")},
+                               headers=auth("nguyen-van-an"), content_type="multipart/form-data")
+        statuses.add(response.status_code)
+        if response.status_code >= 500 or response.status_code not in (200, 413, 415, 422):
+            server_errors.append((case.name, response.status_code, response.get_data(as_text=True)[:300]))
+        elif response.status_code != 200:
+            assert response.get_json()["error"]["message_vi"]
+    assert server_errors == []
+    assert 200 in statuses and 422 in statuses
