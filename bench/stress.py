@@ -12,7 +12,7 @@
 3. Load: ``--load-seconds`` of concurrent signing, issuing and verifying with 1% malformed uploads;
    then every request has exactly one audit record, the audit chain verifies, issued numbers are
    unique and gapless, every stored document verifies.
-4. Faults: TSA unreachable (503, no file), PostgreSQL restarted during load (clean errors, then the
+4. Faults: TSA unreachable (503, no file), the whole dev PKI down (OCSP/CRL/TSA: 503, no file), PostgreSQL restarted during load (clean errors, then the
    service resumes by itself), a worker killed with SIGKILL during load (respawned, nothing partial),
    then the store and the audit chain checked again.
 
@@ -314,6 +314,32 @@ def fault_tsa_down(pki_url: str, tmp: Path) -> list:
         server.stop()
 
 
+def fault_pki_down(pki_url: str, tmp: Path) -> list:
+    """The dev PKI stopped (OCSP, CRL and TSA unreachable), then a freshly started service (no
+    cached certificate check) asked for a B-B and a B-LT signature: both refused with a 503."""
+    import requests
+
+    from kyso.samples import make_pdf
+
+    server = Gunicorn(workers=1, threads=1, worker_class=None, data_dir=tmp / "pki-down", pki_url=pki_url)
+    try:
+        _wait_up(server)
+        seen = []
+        for level in ("B-B", "B-LT"):
+            body, content_type = multipart({"level": level}, make_pdf())
+            response = requests.post(server.base + "/api/v1/sign", data=body, timeout=90, headers={
+                "Content-Type": content_type, "Authorization": "Bearer kyso-dev-nguyen-van-an"})
+            code = response.json().get("error", {}).get("code") if response.status_code != 200 else "signed?!"
+            seen.append((level, response.status_code, code))
+        stored = list((tmp / "pki-down" / "documents").rglob("*.pdf"))
+        ok = all(status == 503 for _, status, _ in seen) and not stored
+        return [["fault: OCSP/CRL/TSA unreachable", 2, 0 if ok else 1,
+                 "; ".join(f"{lv} -> {st} {cd}" for lv, st, cd in seen) + f"; stored files {len(stored)}",
+                 "", "", "", ""]]
+    finally:
+        server.stop()
+
+
 def _wait_up(server) -> None:
     import requests
 
@@ -419,6 +445,13 @@ def main() -> None:
             if server is not None:
                 server.stop()
             pki.stop()
+        try:
+            checked = fault_pki_down(pki.url, tmp)
+        except Exception as exc:  # noqa: BLE001 - reported in the table
+            checked = [["fault: OCSP/CRL/TSA unreachable", 2, 1, f"{type(exc).__name__}: {exc}"[:200],
+                        "", "", "", ""]]
+        rows += checked
+        problems += [f"{r[0]}: {r[3]}" for r in checked if r[2]]
     admin.dispose()  # its pooled connections died with the PostgreSQL restart
     with admin.connect() as c:
         c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
