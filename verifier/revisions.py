@@ -27,10 +27,12 @@ policy permits.
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Iterable
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.xref import XRefSectionType
 
 from verifier.report import ChangeCategory
 
@@ -225,10 +227,122 @@ def analyse(reader: PdfFileReader, *, first: int = 1) -> list[RevisionChanges]:
     previous = _Revision(reader, first - 1) if first >= 1 else None
     for revision in range(first, total):
         current = _Revision(reader, revision)
+        malformed = [ObjectChange(ChangeCategory.OTHER, f"the update is malformed: {problem}", "xref")
+                     for problem in syntax_problems(reader, revision)]
         results.append(RevisionChanges(revision=revision,
-                                       changes=tuple(_analyse_one(reader, previous, current))))
+                                       changes=tuple(malformed) + tuple(_analyse_one(reader, previous, current))))
         previous = current
     return results
+
+
+# -- strict syntax of an update ----------------------------------------------------------------
+# The reader is lenient (real documents are sloppy before anyone signs them). An update written
+# after a signature comes from signing software, which must produce exact syntax: there, a
+# damaged cross-reference entry or an object without its ``endobj`` means the bytes were altered.
+
+_XREF_SUBSECTION = re.compile(rb"(\d+) (\d+)[ \t]*(?:\r\n|\r|\n)")
+_XREF_ENTRY = re.compile(rb"(\d{10}) (\d{5}) ([nf])(?: \r| \n|\r\n)")
+_MAX_CHECKED_OBJECTS = 5000
+_MAX_TABLE_BYTES = 32 * 1024 * 1024
+
+
+def syntax_problems(reader: PdfFileReader, revision: int) -> list[str]:
+    """What is wrong with the syntax of ``revision``'s cross-reference table and of the objects
+    it writes at byte offsets (objects inside object streams are checked when read)."""
+    xrefs = reader.xrefs
+    stream = reader.stream
+    problems: list[str] = []
+    try:
+        meta = xrefs.get_xref_container_info(revision)
+        if meta.xref_section_type is XRefSectionType.STANDARD:
+            problem = (_xref_table_problem(stream, meta.start_location, meta.end_location)
+                       or _trailer_problem(reader, revision))
+            if problem:
+                problems.append(problem)
+        data = xrefs.get_xref_data(revision)
+        located = sorted(data.standard_xrefs.items())[:_MAX_CHECKED_OBJECTS]
+    except Exception as exc:  # noqa: BLE001
+        return [f"its cross-reference section cannot be read ({type(exc).__name__})"]
+    for idnum, (generation, offset) in located:
+        problem = _object_problem(reader, stream, idnum, generation, offset)
+        if problem:
+            problems.append(problem)
+            break
+    return problems
+
+
+def _xref_table_problem(stream, start: int, end: int) -> str | None:
+    """``start`` .. ``end``: the table as pyHanko read it (just after the ``xref`` keyword, to just
+    after ``trailer``)."""
+    stream.seek(max(0, start - 16))
+    before = stream.read(start - max(0, start - 16))
+    keyword = before.rfind(b"xref")     # pyHanko's position is one byte past the keyword
+    if keyword < 0:
+        return "the cross-reference table does not start with 'xref'"
+    start = max(0, start - 16) + keyword
+    stream.seek(start)
+    table = stream.read(max(0, min(end, start + _MAX_TABLE_BYTES) - start))
+    opening = re.match(rb"xref[ \t]*(?:\r\n|\r|\n)", table)
+    if opening is None:
+        return "the cross-reference table does not start with 'xref'"
+    pos = opening.end()
+    while not table.startswith(b"trailer", pos):
+        sub = _XREF_SUBSECTION.match(table, pos)
+        if sub is None:
+            return f"a cross-reference subsection header is damaged (byte {start + pos})"
+        pos = sub.end()
+        for _ in range(int(sub.group(2))):
+            entry = _XREF_ENTRY.match(table, pos)
+            if entry is None or int(entry.group(2)) > 65535:
+                return f"a cross-reference entry is damaged (byte {start + pos})"
+            pos = entry.end()
+    return None
+
+
+_TRAILER_KEYS = {"/Size", "/Prev", "/Root", "/Encrypt", "/Info", "/ID", "/XRefStm", "/DocChecksum"}
+
+
+def _trailer_problem(reader: PdfFileReader, revision: int) -> str | None:
+    trailers = getattr(reader.trailer, "_trailer_revisions", None)   # newest first
+    if not trailers or len(trailers) != reader.xrefs.total_revisions:
+        return None
+    trailer = trailers[len(trailers) - 1 - revision]
+    unknown = sorted(str(k) for k in trailer.keys() if k not in _TRAILER_KEYS)
+    if unknown:
+        return f"the trailer has unknown entries {', '.join(unknown)[:80]}"
+    if not isinstance(trailer.get("/Size"), int) or not isinstance(trailer.raw_get("/Root"),
+                                                                    generic.IndirectObject):
+        return "the trailer lacks a valid /Size or /Root"
+    if revision > 0 and not isinstance(trailer.get("/Prev"), int):
+        return "the trailer lacks a valid /Prev"
+    if "/ID" in trailer:
+        ids = trailer.raw_get("/ID")
+        if not (isinstance(ids, generic.ArrayObject) and len(ids) == 2
+                and all(isinstance(x, (generic.ByteStringObject, generic.TextStringObject)) for x in ids)):
+            return "the trailer /ID is not a pair of strings"
+    return None
+
+
+def _object_problem(reader, stream, idnum: int, generation: int, offset: int) -> str | None:
+    from pyhanko.pdf_utils.misc import read_non_whitespace
+    from pyhanko.pdf_utils.xref import read_object_header
+
+    where = f"object {idnum} {generation}"
+    try:
+        stream.seek(offset)
+        found = read_object_header(stream, strict=True)
+        if tuple(found) != (idnum, generation):
+            return f"{where}: the cross-reference offset points at object {found[0]} {found[1]}"
+        generic.read_object(stream, generic.Reference(idnum, generation, reader))
+        read_non_whitespace(stream, seek_back=True)
+        if stream.read(6) != b"endobj":
+            return f"{where} does not end with 'endobj'"
+        following = stream.read(1)
+        if following and following not in b" \t\r\n\f\x00%":
+            return f"{where}: unexpected bytes after 'endobj'"
+    except Exception as exc:  # noqa: BLE001
+        return f"{where} cannot be read strictly ({type(exc).__name__})"
+    return None
 
 
 def _analyse_one(reader: PdfFileReader, old: _Revision, new: _Revision) -> Iterable[ObjectChange]:
@@ -401,7 +515,11 @@ def _catalog_changes(before, obj, ref, old: _Revision, new: _Revision) -> list[O
         if key in _CATALOG_VALIDATION_KEYS:
             out.append(ObjectChange(ChangeCategory.VALIDATION_DATA, "document security store (DSS)", text))
         elif key in _CATALOG_STRUCTURE_KEYS:
-            out.append(ObjectChange(ChangeCategory.STRUCTURE, f"catalog {key}", text))
+            problem = _catalog_value_problem(key, obj.raw_get(key) if key in obj else None)
+            if problem:
+                out.append(ObjectChange(ChangeCategory.OTHER, f"catalog {key} changed: {problem}", text))
+            else:
+                out.append(ObjectChange(ChangeCategory.STRUCTURE, f"catalog {key}", text))
         elif key in _CATALOG_FORM_KEYS and key not in before:
             out.append(ObjectChange(ChangeCategory.NEW_SIGNATURE, "an interactive form was created for a signature",
                                     text, new_field=True))
@@ -415,6 +533,36 @@ def _catalog_changes(before, obj, ref, old: _Revision, new: _Revision) -> list[O
         else:
             out.append(ObjectChange(ChangeCategory.OTHER, f"document catalog entry {key} changed", text))
     return out
+
+
+def _catalog_value_problem(key: str, value) -> str | None:
+    """A structural catalog entry written after a signature must be well formed (ISO 32000-2:
+    7.7.2 /Version, 7.12 developer extensions, 14.3.2 /Metadata); signing software writes these
+    exactly, so anything else is an edit of its own."""
+    if value is None:
+        return None if key == "/Extensions" else f"{key} removed"
+    value = _deref(value)
+    if key == "/Version":
+        return None if isinstance(value, generic.NameObject) and re.fullmatch(r"/\d\.\d", value) \
+            else "not a PDF version name"
+    if key == "/Metadata":
+        return None if isinstance(value, generic.StreamObject) else "not a metadata stream"
+    if not isinstance(value, generic.DictionaryObject):
+        return "not a dictionary"
+    for prefix, entry in value.items():
+        if prefix == "/Type":
+            if entry != "/Extensions":
+                return "its /Type is not /Extensions"
+            continue
+        entry = _deref(entry)
+        for ext in (entry if isinstance(entry, generic.ArrayObject) else [entry]):
+            ext = _deref(ext)
+            if not (isinstance(ext, generic.DictionaryObject)
+                    and isinstance(ext.get("/BaseVersion"), generic.NameObject)
+                    and isinstance(ext.get("/ExtensionLevel"), int)
+                    and ext.get("/Type", "/DeveloperExtensions") == "/DeveloperExtensions"):
+                return f"the developer extension {prefix} is not well formed"
+    return None
 
 
 def _acroform_change(ref, before, obj, keys, old, new, old_fields, new_fields) -> ObjectChange:

@@ -26,6 +26,7 @@ import hashlib
 import io
 import mmap
 import os
+import re
 import threading
 import time
 from datetime import datetime, timezone
@@ -308,6 +309,9 @@ class _Contexts:
             has_dss = False
         if has_dss:
             try:
+                schema_problem = _dss_schema_problem(reader.root["/DSS"])
+                if schema_problem:
+                    raise _DssSchemaError(schema_problem)
                 dss = DocumentSecurityStore.read_dss(reader)
                 self.dss_ocsps = [ocsp.OCSPResponse.load(_stream_data(o)) for o in dss.ocsps]
                 self.dss_crls = [crl.CertificateList.load(_stream_data(c)) for c in dss.crls]
@@ -316,7 +320,8 @@ class _Contexts:
                     item.native  # noqa: B018 - parse everything now: damage shows here, not later
             except Exception as exc:  # noqa: BLE001
                 self.dss_ocsps, self.dss_crls, self.dss_certs = [], [], []
-                self.dss_error = f"the document's validation data (DSS) is damaged: {type(exc).__name__}"
+                detail = str(exc) if isinstance(exc, _DssSchemaError) else type(exc).__name__
+                self.dss_error = f"the document's validation data (DSS) is damaged: {detail}"
         self._contexts: list[ValidationContext] = []
         self.collect: dict | None = None
 
@@ -342,6 +347,44 @@ class _Contexts:
         return CMSAlgorithmUsagePolicy.lift_policy(
             DisallowWeakAlgorithmsPolicy(weak_hash_algos=set(self.policy.weak_digests)))
 
+
+
+class _DssSchemaError(ValueError):
+    pass
+
+
+_DSS_KEYS = {"/Type", "/Certs", "/OCSPs", "/CRLs", "/VRI"}
+_VRI_KEYS = {"/Type", "/Cert", "/OCSP", "/CRL", "/TU", "/TS"}
+
+
+def _dss_schema_problem(dss) -> str | None:
+    """ISO 32000-2 12.8.4.3 / ETSI EN 319 142-1: what a DSS may hold. Nothing signs it, so an
+    entry outside the schema (a renamed /OCSPs, say) is an edit, not validation data."""
+    if not isinstance(dss, generic.DictionaryObject):
+        return "not a dictionary"
+    unknown = sorted(str(k) for k in dss.keys() if k not in _DSS_KEYS)
+    if unknown:
+        return f"unknown entries {', '.join(unknown)[:60]}"
+    if dss.get("/Type", "/DSS") != "/DSS":
+        return "its /Type is not /DSS"
+    for key in ("/Certs", "/OCSPs", "/CRLs"):
+        if key in dss:
+            items = dss[key]
+            if not isinstance(items, generic.ArrayObject) or not all(
+                    isinstance(x, generic.IndirectObject) and isinstance(x.get_object(), generic.StreamObject)
+                    for x in dss.raw_get(key)):
+                return f"{key} is not an array of streams"
+    if "/VRI" in dss:
+        vri = dss["/VRI"]
+        if not isinstance(vri, generic.DictionaryObject):
+            return "/VRI is not a dictionary"
+        for name, entry in vri.items():
+            if not re.fullmatch(r"/[0-9A-Fa-f]{40}", str(name)):
+                return "a /VRI key is not a SHA-1 hash"
+            entry = entry.get_object() if isinstance(entry, generic.IndirectObject) else entry
+            if not isinstance(entry, generic.DictionaryObject) or any(k not in _VRI_KEYS for k in entry.keys()):
+                return "a /VRI entry is not well formed"
+    return None
 
 
 def _stream_data(obj) -> bytes:
@@ -491,13 +534,24 @@ def _damaged_carried_data(status, sig: EmbeddedPdfSignature, contexts: "_Context
     try:
         carried = [c.chosen for c in sig.signed_data["certificates"] if c.name == "certificate"]
         signer_md = sig.signer_info["digest_algorithm"]["algorithm"].native
+        version_problem = _cms_version_problem(sig.signed_data) or _signer_id_problem(
+            sig.signer_info["sid"], status.signing_cert)
+        if version_problem:
+            return version_problem
         listed = {a["algorithm"].native for a in sig.signed_data["digest_algorithms"]}
         if signer_md not in listed:
             return "the signature's digest algorithm is not among those its container declares"
         # the signature timestamp token carries certificates of its own
         for attr in sig.signer_info["unsigned_attrs"] or []:
+            if attr["type"].dotted not in KNOWN_UNSIGNED_ATTRIBUTES:
+                # nothing covers an unsigned attribute; one we cannot interpret may claim anything
+                # (an altered timestamp attribute looks exactly like this)
+                return f"the signature carries an unsigned attribute Kyso cannot interpret ({attr['type'].dotted})"
             if attr["type"].native == "signature_time_stamp_token":
                 for token in attr["values"]:
+                    version_problem = _cms_version_problem(token["content"])
+                    if version_problem:
+                        return "timestamp: " + version_problem
                     carried += [c.chosen for c in token["content"]["certificates"] if c.name == "certificate"]
     except Exception as exc:  # noqa: BLE001
         return f"the signature container cannot be read completely: {type(exc).__name__}"
@@ -539,14 +593,64 @@ def _damaged_carried_data(status, sig: EmbeddedPdfSignature, contexts: "_Context
         if not ok:
             return f"a carried certificate does not verify under its issuer ({cert.subject.human_friendly})"
     for response in contexts.dss_ocsps:
-        problem = _ocsp_problem(response, by_subject, load)
+        problem = _ocsp_problem(response, by_subject, load, trusted=trusted)
         if problem:
             return problem
     for crl in contexts.dss_crls:
-        problem = _crl_problem(crl, by_subject, load)
+        problem = _crl_problem(crl, by_subject, load, trusted=trusted)
         if problem:
             return problem
     return None
+
+
+def _cms_version_problem(signed_data) -> str | None:
+    """RFC 5652 5.1 and 5.3: the version numbers follow from the structure; a version that does
+    not was changed by hand (nothing signs them)."""
+    if signed_data["version"].native not in ("v1", "v3", "v4", "v5"):
+        return "the signature container has an impossible version number"
+    for info in signed_data["signer_infos"]:
+        expected = "v1" if info["sid"].name == "issuer_and_serial_number" else "v3"
+        if info["version"].native != expected:
+            return "a signer's version number does not match how the signer is identified"
+    return None
+
+
+def _signer_id_problem(sid, cert) -> str | None:
+    """The signer identifier (unsigned) must name exactly the certificate that verified."""
+    if cert is None:
+        return None
+    if sid.name == "issuer_and_serial_number":
+        ok = (sid.chosen["issuer"].dump() == cert.issuer.dump()
+              and sid.chosen["serial_number"].native == cert.serial_number)
+    else:
+        ok = cert.key_identifier is not None and sid.chosen.native == cert.key_identifier
+    return None if ok else "the signer identifier does not name the signing certificate"
+
+
+# Unsigned attributes a CMS/CAdES/PAdES signature may carry (RFC 5652, RFC 5126, ETSI EN 319 122-1,
+# Microsoft Authenticode); anything else is data no one can judge.
+KNOWN_UNSIGNED_ATTRIBUTES = frozenset({
+    "1.2.840.113549.1.9.6",            # countersignature
+    "1.2.840.113549.1.9.16.2.14",      # signature-time-stamp-token
+    "1.2.840.113549.1.9.16.2.21",      # complete-certificate-references
+    "1.2.840.113549.1.9.16.2.22",      # complete-revocation-references
+    "1.2.840.113549.1.9.16.2.23",      # certificate-values
+    "1.2.840.113549.1.9.16.2.24",      # revocation-values
+    "1.2.840.113549.1.9.16.2.25",      # CAdES-C-time-stamp (escTimeStamp)
+    "1.2.840.113549.1.9.16.2.26",      # time-stamped-certs-crls-references
+    "1.2.840.113549.1.9.16.2.27",      # archive-time-stamp (v1)
+    "1.2.840.113549.1.9.16.2.44",      # attribute-certificate-references
+    "1.2.840.113549.1.9.16.2.45",      # attribute-revocation-references
+    "1.2.840.113549.1.9.16.2.48",      # archive-time-stamp-v2
+    "0.4.0.1733.2.4",                  # archive-time-stamp-v3
+    "0.4.0.1733.2.5",                  # ATSHashIndex
+    "0.4.0.19122.1.1",                 # ATSHashIndex-v3
+    "0.4.0.19122.1.3",                 # signature-policy-store
+    "0.4.0.19122.1.5",                 # ATSHashIndex-v3 (EN 319 122-1 v1.3)
+    "1.2.840.113583.1.1.8",            # Adobe revocation information (normally signed)
+    "1.3.6.1.4.1.311.2.4.1",           # Microsoft nested signature
+    "1.3.6.1.4.1.311.3.3.1",           # Microsoft RFC 3161 counter-signature timestamp
+})
 
 
 def _issued_by(load, cert, issuer) -> bool:
@@ -573,15 +677,20 @@ def _verify_with(public_key, signature: bytes, data: bytes, algo) -> None:
         raise ValueError("unsupported key")
 
 
-def _ocsp_problem(response, by_subject, load) -> str | None:
+def _ocsp_problem(response, by_subject, load, *, trusted: bool) -> str | None:
+    """``trusted``: the signer's path is known, so every issuer of the validation data should be too."""
     try:
         basic = response["response_bytes"]["response"].parsed
         tbs = basic["tbs_response_data"]
         signature = basic["signature"].native
         algo = basic["signature_algorithm"]
         candidates = [c.chosen if hasattr(c, "chosen") else c for c in (basic["certs"] or [])]
+        own = {c.subject.dump(): c for c in candidates}
         for cert in candidates:   # a responder certificate carried in the response must be intact too
-            issuers = by_subject.get(cert.issuer.dump(), [])
+            issuers = by_subject.get(cert.issuer.dump(), []) or ([own[cert.issuer.dump()]]
+                                                                 if cert.issuer.dump() in own else [])
+            if not issuers and trusted:
+                return "a certificate inside an OCSP response has an unknown issuer"
             if issuers and not any(_issued_by(load, cert, issuer) for issuer in issuers):
                 return "a certificate inside an OCSP response does not verify under its issuer"
         responder = tbs["responder_id"]
@@ -600,12 +709,12 @@ def _ocsp_problem(response, by_subject, load) -> str | None:
     return "an OCSP response in the document's validation data does not verify"
 
 
-def _crl_problem(crl_obj, by_subject, load) -> str | None:
+def _crl_problem(crl_obj, by_subject, load, *, trusted: bool) -> str | None:
     try:
         tbs = crl_obj["tbs_cert_list"]
         issuers = by_subject.get(tbs["issuer"].dump(), [])
         if not issuers:
-            return None
+            return "a CRL in the document's validation data has an unknown issuer" if trusted else None
         for issuer in issuers:
             try:
                 _verify_with(load(issuer).public_key(), crl_obj["signature"].native, tbs.dump(),
