@@ -185,10 +185,75 @@ def _signature_mutations(signed: bytes, rng: random.Random) -> list[tuple[str, b
         mutated[pos] = ord("e") if chr(mutated[pos]).lower() == "f" else ord("f")
         out.append(("contents-one-digit", bytes(mutated)))
         out.append(("contents-empty", signed[:start - 1] + b"<>" + b" " * (length) + signed[end + 1:]))
+        for label, edit in _CMS_EDITS:
+            mutated_cms = _rewrite_cms(cms_hex, edit)
+            if mutated_cms is not None:
+                out.append((label, signed[:start] + mutated_cms + signed[end:]))
     out.append(("appended-after-eof", signed + b"\n1 0 obj << /Type /Catalog >> endobj\n"))
     out.append(("appended-new-revision-garbage", signed + b"xref\n0 1\n0000000000 65535 f \ntrailer << /Size 1 >>\n"
                                                            b"startxref\n" + str(len(signed)).encode() + b"\n%%EOF\n"))
     return out
+
+
+def _rewrite_cms(cms_hex: bytes, edit) -> bytes | None:
+    """Parse the CMS in a /Contents hole, apply ``edit`` to its SignedData, re-encode it into the
+    same number of hex digits (zero padded); None if it no longer fits or does not parse."""
+    from asn1crypto import cms
+
+    try:
+        info = cms.ContentInfo.load(bytes.fromhex(cms_hex.decode()).rstrip(b"\x00") + b"\x00\x00",
+                                    strict=False)
+        signed_data = info["content"]
+        edit(signed_data)
+        der = cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump(force=True)
+    except Exception:  # noqa: BLE001 - a source this edit does not apply to
+        return None
+    hexed = der.hex().upper().encode()
+    return hexed.ljust(len(cms_hex), b"0") if len(hexed) <= len(cms_hex) else None
+
+
+def _digest_sha1(sd) -> None:
+    """Weak digest: the signer claims SHA-1 (the signed attributes still hold a SHA-256 digest)."""
+    sd["digest_algorithms"][0]["algorithm"] = "sha1"
+    sd["signer_infos"][0]["digest_algorithm"]["algorithm"] = "sha1"
+
+
+def _digest_md5(sd) -> None:
+    sd["digest_algorithms"][0]["algorithm"] = "md5"
+    sd["signer_infos"][0]["digest_algorithm"]["algorithm"] = "md5"
+
+
+def _digest_mismatch(sd) -> None:
+    """Wrong digest: the algorithm list and the signer disagree (SHA-512 declared)."""
+    sd["digest_algorithms"][0]["algorithm"] = "sha512"
+
+
+def _certificates_swapped(sd) -> None:
+    """The signer's certificate replaced by its issuer's: same container, wrong key."""
+    certs = list(sd["certificates"])
+    sid = sd["signer_infos"][0]["sid"].chosen
+    signer = [i for i, c in enumerate(certs) if c.chosen.serial_number == sid["serial_number"].native]
+    others = [c for i, c in enumerate(certs) if i not in signer]
+    if not signer or not others:
+        raise ValueError("nothing to swap")
+    for i in signer:
+        certs[i] = others[-1]
+    sd["certificates"] = certs
+
+
+def _certificates_removed(sd) -> None:
+    sd["certificates"] = []
+
+
+def _signer_reversed(sd) -> None:
+    """The signature value bytes reversed: well-formed container, wrong signature."""
+    value = sd["signer_infos"][0]["signature"].native
+    sd["signer_infos"][0]["signature"] = value[::-1]
+
+
+_CMS_EDITS = (("cms-digest-sha1", _digest_sha1), ("cms-digest-md5", _digest_md5),
+              ("cms-digest-mismatch", _digest_mismatch), ("cms-certificates-swapped", _certificates_swapped),
+              ("cms-certificates-removed", _certificates_removed), ("cms-signature-reversed", _signer_reversed))
 
 
 FAMILIES: dict[str, Callable] = {}
