@@ -10,19 +10,22 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages: PKCS#11 (SoftHSM2, OpenSC), pdfsig (poppler-utils), NSS tools for pdfsig's
 # trust store, qpdf, fonts with Vietnamese glyphs, Chromium for the browser test (driven by Playwright
-# with Debian's browser: no browser download), and venv support for Python 3.11.
-DEB_PACKAGES := softhsm2 opensc poppler-utils libnss3-tools qpdf fonts-liberation2 fonts-dejavu-core chromium
+# with Debian's browser: no browser download), libfaketime for the test that runs the suite with the
+# clock a year ahead, and venv support for Python 3.11.
+DEB_PACKAGES := softhsm2 opensc poppler-utils libnss3-tools qpdf fonts-liberation2 fonts-dejavu-core chromium faketime
 
-.PHONY: run test test-all bench stress sysdeps venv clean
+.PHONY: run test quick bench stress sysdeps venv clean
 
 run: sysdeps venv
 	$(VENV)/bin/kyso serve
 
+# the whole suite, the long cases (marked slow) included: what CI runs
 test: sysdeps venv
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
-
-test-all: sysdeps venv
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# while editing: the suite without the long cases (process kills, hostile sweep, browser, moved clock)
+quick: sysdeps venv
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: sysdeps venv
 	$(PY) bench/sign_bench.py $(BENCH_ARGS)

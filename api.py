@@ -255,7 +255,7 @@ def _keep(data: bytes, origin: str) -> str:
 
     blob = office.blobs.put(data)
     with office.db.session() as s:
-        record(s, blob, origin=origin)
+        record(s, blob, origin=origin, clock=office.clock)
     return blob.sha256
 
 
@@ -293,7 +293,7 @@ def verify_one() -> Response:
     if upload is None:
         raise MissingFile()
     data = upload.read()
-    report = verify(data, policy=_services().office.policy, file_name=upload.filename or None).to_dict()
+    report = verify(data, policy=_services().office.verification_policy(), file_name=upload.filename or None).to_dict()
     _audit(user, "verify", report["verdict"], documents=(report["sha256"],) if report.get("sha256") else ())
     if fmt == "html":
         return Response(render.to_html(report), mimetype="text/html")
@@ -327,7 +327,7 @@ def verify_batch() -> Response:
     if not items:
         raise MissingFile("upload files in 'files' parts or one 'zip' part",
                           message_vi="Hãy tải các tệp lên trong trường 'files' hoặc một tệp 'zip'.")
-    policy = _services().office.policy
+    policy = _services().office.verification_policy()
     services = _services()
     client = (request.remote_addr or "")[:64] or None
 
@@ -376,7 +376,7 @@ def issue() -> Response:
     from verifier import verify
 
     services.office.numbering.attach_report(issued.number, verify(issued.signed.data,
-                                                                  policy=services.office.policy).to_dict())
+                                                                  policy=services.office.verification_policy()).to_dict())
     _audit(user, "issue", "ok", documents=(sha,), certificate=user.key_holder.fingerprint,
            detail={"number": issued.number.text})
     return _pdf_response(issued.signed.data, f"{issued.number.text.replace('/', '-')}.pdf",
@@ -487,7 +487,7 @@ def revisions(sha256: str) -> Response:
     from verifier import verify
 
     user = _user(READERS)
-    report = verify(_document(sha256), policy=_services().office.policy).to_dict()
+    report = verify(_document(sha256), policy=_services().office.verification_policy()).to_dict()
     _audit(user, "download", "ok", documents=(sha256,))
     return jsonify({"sha256": sha256, "revisions": report["revisions"], "signatures": [
         {"field": s["field"], "revision": s["revision"], "kind": s["kind"], "indication": s["indication"],
@@ -513,7 +513,7 @@ def document_report(sha256: str) -> Response:
 
     user = _user(READERS)
     fmt = _wants(("json", "html", "pdf", "etsi-xml"))
-    report = verify(_document(sha256), policy=_services().office.policy).to_dict()
+    report = verify(_document(sha256), policy=_services().office.verification_policy()).to_dict()
     _audit(user, "download", "ok", documents=(sha256,))
     if fmt == "html":
         return Response(render.to_html(report), mimetype="text/html")

@@ -134,7 +134,8 @@ class SigningContext:
             if settings.is_production:
                 policy = SigningPolicy.for_production(trust, tsa_url=tsa_url, rsa_padding=settings.rsa_padding)
             else:
-                policy = SigningPolicy(trust_roots=tuple(trust), tsa_url=tsa_url, rsa_padding=settings.rsa_padding)
+                policy = SigningPolicy(trust_roots=tuple(trust), tsa_url=tsa_url, rsa_padding=settings.rsa_padding,
+                                       dev_pki_follows_clock=pki is not None)
             self.engine = SigningEngine(policy=policy)
         except BaseException:
             self.close()

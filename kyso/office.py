@@ -9,12 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from kyso.clock import Clock, read as read_clock, system_clock
 from kyso.settings import Settings
 
 
 class Office:
-    def __init__(self, *, settings: Settings, db, blobs, numbering, incoming, audit, policy) -> None:
+    def __init__(self, *, settings: Settings, db, blobs, numbering, incoming, audit, policy,
+                 clock: Clock | None = None) -> None:
         self.settings = settings
+        self.clock = clock or system_clock
         self.db = db
         self.blobs = blobs
         self.numbering = numbering
@@ -23,7 +26,9 @@ class Office:
         self.policy = policy
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, policy=None) -> "Office":
+    def from_settings(cls, settings: Settings, *, policy=None, clock: Clock | None = None) -> "Office":
+        """The office of ``settings``; ``clock`` (default: the wall clock) dates every register row
+        and audit record, the same clock the signing engine is given."""
         from registers.audit import AuditTrail
         from registers.blobstore import BlobStore
         from registers.db import Database
@@ -35,16 +40,30 @@ class Office:
         db.upgrade()
         blobs = BlobStore(Path(settings.data_dir) / "documents")
         blobs.sweep()
-        incoming = IncomingRegister(db, blobs, agency=settings.agency,
+        incoming = IncomingRegister(db, blobs, agency=settings.agency, clock=clock,
                                     notice_renderer=lambda e: return_notice_pdf(e, agency_name=settings.agency_name))
         if policy is None:
             from kyso.verify_cli import build_policy
 
             policy = build_policy(settings)
-        numbering = DatabaseNumbering(db)
+        numbering = DatabaseNumbering(db, clock=clock)
         numbering.void_stale()   # numbers a killed worker left reserved
         return cls(settings=settings, db=db, blobs=blobs, numbering=numbering, incoming=incoming,
-                   audit=AuditTrail(db, key=settings.audit_key.encode()), policy=policy)
+                   audit=AuditTrail(db, key=settings.audit_key.encode(), clock=clock), policy=policy,
+                   clock=clock)
+
+    def verification_policy(self, *, at=None):
+        """The verification policy judging as of ``at`` (default: the office clock's now).
+
+        With the wall clock and no ``at`` it is the policy itself ("now"); with another clock the
+        validation time is that clock's moment, so a verification joins the other steps of its
+        operation (and the development PKI answers as of that moment).
+        """
+        if at is None and self.clock is system_clock:
+            return self.policy
+        import dataclasses
+
+        return dataclasses.replace(self.policy, validation_time=at or read_clock(self.clock))
 
     def receive(self, document: bytes | Path, *, sender: str, actor: str, role: str = "receiver",
                 sender_reference: str | None = None, summary: str | None = None,
@@ -54,10 +73,11 @@ class Office:
         from verifier import verify
 
         data = document.read_bytes() if isinstance(document, Path) else bytes(document)
-        report = verify(data, policy=self.policy, evidence=True,
+        moment = read_clock(self.clock)   # judged, registered and acknowledged at one moment
+        report = verify(data, policy=self.verification_policy(at=moment), evidence=True,
                         file_name=document.name if isinstance(document, Path) else None).to_dict()
         entry = self.incoming.receive(data, sender=sender, report=report, sender_reference=sender_reference,
-                                      summary=summary)
+                                      summary=summary, at=moment)
         signer = next((s.get("signer") for s in report.get("signatures", []) if s.get("signer")), None)
         self.audit.append(AuditEvent(
             actor=actor, role=role, action="receive" if entry["status"] == "received" else "return",
@@ -87,6 +107,6 @@ class Office:
                 "audit": [{"seq": r.seq, "time": r.time.isoformat(), "actor": r.actor, "role": r.role,
                            "action": r.action, "result": r.result, "client": r.client} for r in records],
             }
-        history["report"] = (verify(self.blobs.path(sha256), policy=self.policy).to_dict()
+        history["report"] = (verify(self.blobs.path(sha256), policy=self.verification_policy()).to_dict()
                              if self.blobs.exists(sha256) else None)
         return history

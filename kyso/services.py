@@ -16,7 +16,8 @@ import os
 import threading
 from pathlib import Path
 
-from kyso.errors import ConfigurationError, ErrorKind, KysoError
+from kyso.clock import Clock
+from kyso.errors import ErrorKind, KysoError
 from kyso.settings import DEV_PKCS11_SO_PIN, Settings
 from signer import KeyHolder, Pkcs11Token, SigningEngine, SigningPolicy
 
@@ -97,13 +98,15 @@ class Services:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Services":
+    def from_settings(cls, settings: Settings, *, clock: Clock | None = None) -> "Services":
+        """The services of ``settings``. ``clock`` (default: the wall clock) is the one clock of this
+        process: the signing engine, the registers and the audit trail all read it."""
         if settings.is_production:
-            return cls.for_production(settings)
-        return cls.for_dev(settings)
+            return cls.for_production(settings, clock=clock)
+        return cls.for_dev(settings, clock=clock)
 
     @classmethod
-    def for_production(cls, settings: Settings) -> "Services":
+    def for_production(cls, settings: Settings, *, clock: Clock | None = None) -> "Services":
         """Production: the HSM/token from settings, users and keys from the database (bound with
         ``kyso admin``), the vn trust profile (plus administrator anchors), no development material."""
         from kyso.office import Office
@@ -112,19 +115,22 @@ class Services:
         from verifier.trust import TrustStore
 
         verification = build_policy(settings)
-        office = Office.from_settings(settings, policy=verification)
+        office = Office.from_settings(settings, policy=verification, clock=clock)
         token = Pkcs11Token.open(module=settings.pkcs11_module, token_label=settings.pkcs11_token,
                                  pin=settings.pkcs11_pin)
         anchors = list(verification.trust.anchors) + list(TrustStore(settings.trust_dir).list())
         policy = SigningPolicy.for_production(anchors, tsa_url=settings.tsa_url, rsa_padding=settings.rsa_padding)
-        services = cls(settings=settings, engine=SigningEngine(policy=policy), officials={}, pki=None, token=token,
-                       office=office, accounts=Accounts(office.db))
+        services = cls(settings=settings, engine=SigningEngine(policy=policy, clock=clock), officials={}, pki=None,
+                       token=token, office=office, accounts=Accounts(office.db, clock=clock))
         services._chains = {}
         return services
 
     @classmethod
-    def for_dev(cls, settings: Settings, *, token: Pkcs11Token | None = None) -> "Services":
-        """Dev services; ``token`` reuses an open SoftHSM2 session (tests share one per process).
+    def for_dev(cls, settings: Settings, *, token: Pkcs11Token | None = None,
+                clock: Clock | None = None) -> "Services":
+        """Dev services; ``token`` reuses an open SoftHSM2 session (tests share one per process);
+        ``clock`` (default: the wall clock) is read by the engine, the registers and the audit trail,
+        and the dev PKI's OCSP, CRL and TSA answer as of the moment each operation read from it.
 
         Every dev identity becomes a user (officials: role official; agencies: role clerk, holding
         the agency key), plus an auditor, a receiver and an admin; their tokens are
@@ -153,8 +159,9 @@ class Services:
                 os.environ["SOFTHSM2_CONF"] = str((token_dir / "softhsm2.conf").resolve())
                 token = Pkcs11Token.open(module=settings.pkcs11_module, token_label=settings.pkcs11_token,
                                          pin=settings.pkcs11_pin)
-            office = Office.from_settings(settings, policy=VerificationPolicy.for_profile("dev", dev_pki=pki))
-            accounts = Accounts(office.db)
+            office = Office.from_settings(settings, policy=VerificationPolicy.for_profile("dev", dev_pki=pki),
+                                          clock=clock)
+            accounts = Accounts(office.db, clock=clock)
             known = {a.username for a in accounts.list()}
             cls._create_dev_users(settings, accounts, identities, known)
         officials: dict[str, Official] = {}
@@ -167,7 +174,7 @@ class Services:
         policy = SigningPolicy.for_dev_pki(
             pki, rsa_padding=settings.rsa_padding, tsa_url=settings.tsa_url or pki.tsa_url,
             **({"check_chain_and_revocation": False} if settings.revocation_check == "dangerous-skip" else {}))
-        services = cls(settings=settings, engine=SigningEngine(policy=policy), officials=officials,
+        services = cls(settings=settings, engine=SigningEngine(policy=policy, clock=clock), officials=officials,
                        pki=pki, token=token, office=office, accounts=accounts)
         services._chains = {i.label: pki.chain(i.label) for i in identities}
         return services

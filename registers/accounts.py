@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timezone
+from typing import Callable
 
 from sqlalchemy import select, update
 
@@ -70,8 +71,9 @@ def token_hash(token: str) -> str:
 
 
 class Accounts:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, clock: Callable[[], datetime] | None = None) -> None:
         self.db = db
+        self._clock = clock or _now
 
     def create(self, username: str, *, display_name: str, role: str, agency: str | None = None) -> Account:
         if role not in ROLES:
@@ -82,7 +84,7 @@ class Accounts:
             if s.get(User, username) is not None:
                 raise AccountError(f"user {username!r} exists", message_vi=f"Người dùng {username!r} đã tồn tại.")
             user = User(username=username, display_name=display_name, role=role, agency=agency,
-                        disabled=False, created_at=_now())
+                        disabled=False, created_at=self._clock())
             s.add(user)
             s.flush()
             return _account(user)
@@ -127,7 +129,7 @@ class Accounts:
         with self.db.session() as s:
             if s.get(User, username) is None:
                 raise UnknownUser(detail={"username": username})
-            s.merge(ApiToken(token_hash=token_hash(token), username=username, created_at=_now(), revoked_at=None))
+            s.merge(ApiToken(token_hash=token_hash(token), username=username, created_at=self._clock(), revoked_at=None))
         return token
 
     def rotate_token(self, username: str) -> str:
@@ -138,7 +140,7 @@ class Accounts:
     def revoke_tokens(self, username: str) -> int:
         with self.db.session() as s:
             return s.execute(update(ApiToken).where(ApiToken.username == username, ApiToken.revoked_at.is_(None))
-                             .values(revoked_at=_now())).rowcount
+                             .values(revoked_at=self._clock())).rowcount
 
     def authenticate(self, token: str | None) -> Account | None:
         """The active account holding this token, or None."""

@@ -51,13 +51,14 @@ class IncomingRegister:
         self._notice = notice_renderer
 
     def receive(self, data: bytes | Path | IO[bytes], *, sender: str, report: Mapping[str, Any],
-                sender_reference: str | None = None, summary: str | None = None) -> dict:
+                sender_reference: str | None = None, summary: str | None = None,
+                at: datetime | None = None) -> dict:
         """Register a received document with its verification report; returns the entry,
-        with its acknowledgement."""
+        with its acknowledgement. ``at`` is the receipt's moment (default: the register's clock)."""
         blob = self.blobs.put(data)
         if report.get("sha256") and report["sha256"] != blob.sha256:
             raise ValueError("the report is not about this document (SHA-256 differs)")
-        now = self._clock()
+        now = at or self._clock()
         year = _vn_year(now)
         verdict = str(report.get("verdict", "indeterminate"))
         returned = verdict != "valid"

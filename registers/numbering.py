@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from sqlalchemy import select
 
@@ -28,8 +28,9 @@ def _now() -> datetime:
 class DatabaseNumbering:
     """A :class:`signer.numbering.NumberAllocator` over the registers database."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, clock: Callable[[], datetime] | None = None) -> None:
         self.db = db
+        self._clock = clock or _now
 
     @classmethod
     def open(cls, url: str) -> "DatabaseNumbering":
@@ -58,7 +59,7 @@ class DatabaseNumbering:
             else:
                 counter.last = number
             s.add(OutgoingEntry(agency=agency, book=book, year=year, number=number, symbol=symbol,
-                                status="reserved", reserved_at=_now()))
+                                status="reserved", reserved_at=self._clock()))
         return DocumentNumber(agency=agency, book=book, year=year, number=number, symbol=symbol)
 
     def _close(self, number: DocumentNumber, status: str, **values: Any) -> None:
@@ -68,7 +69,7 @@ class DatabaseNumbering:
             if entry is None or entry.status != "reserved":
                 raise NumberTaken(f"number {number.text} is not reserved", detail={"number": number.text})
             entry.status = status
-            entry.closed_at = _now()
+            entry.closed_at = self._clock()
             for key, value in values.items():
                 setattr(entry, key, value)
 
@@ -90,7 +91,7 @@ class DatabaseNumbering:
         ``older_than_seconds`` no live issuance still holds them. Returns how many were voided."""
         from datetime import timedelta
 
-        limit = _now() - timedelta(seconds=older_than_seconds)
+        limit = self._clock() - timedelta(seconds=older_than_seconds)
         voided = 0
         with self.db.session() as s:
             self.db.lock(s, "numbering")
@@ -100,7 +101,7 @@ class DatabaseNumbering:
                 if reserved < limit:
                     entry.status = "void"
                     entry.reason = "issuance interrupted (the process stopped before the agency signature)"
-                    entry.closed_at = _now()
+                    entry.closed_at = self._clock()
                     voided += 1
         return voided
 

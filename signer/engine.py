@@ -12,15 +12,13 @@ or, atomically, to a file.
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import functools
 import hashlib
 import io
 import os
-import tempfile
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator
 
@@ -37,6 +35,7 @@ from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko_certvalidator import ValidationContext
 
 from kyso import aio as _loop
+from kyso.clock import Clock, read as read_clock, system_clock
 from signer import errors, fileio
 from signer.keyholders import KeyHolder
 from signer.policy import SigningPolicy
@@ -49,8 +48,6 @@ _CMS_OVERHEAD = 2048               # signed attributes, algorithm parameters (PS
 _TIMESTAMP_BUDGET = 12 * 1024        # until the TSA's real token size has been measured
 _TIMESTAMP_MARGIN = 1024             # tokens vary a little (serial numbers, time precision)
 
-Clock = Callable[[], datetime]
-
 # Validation data without VRI entries (deprecated by PAdES); for B-LTA the
 # document timestamp's own validation data goes in before it, so that the
 # document timestamp covers the whole file.
@@ -58,10 +55,6 @@ DSS_SETTINGS = DSSContentSettings(
     include_vri=False,
     next_ts_settings=TimestampDSSContentSettings(include_vri=False, update_before_ts=True),
 )
-
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,7 +105,7 @@ class SigningEngine:
 
     def __init__(self, *, policy: SigningPolicy, clock: Clock | None = None, renderer=None) -> None:
         self.policy = policy
-        self._clock = clock or _utcnow
+        self._clock = clock or system_clock
         self._checker = CertificateChecker(policy)
         self._attr_specs: dict[tuple[str, str], _FixedSignedAttributes] = {}
         self._renderer = renderer
@@ -126,13 +119,27 @@ class SigningEngine:
 
     # -- public API -----------------------------------------------------
 
-    def check_certificate(self, key_holder: KeyHolder) -> None:
-        """Raise the refusal that signing with this key holder now would raise."""
-        self._checker.check(key_holder, moment=self._clock())
+    def now(self) -> datetime:
+        """The engine's clock: read it once per operation and pass the moment to every step."""
+        return read_clock(self._clock)
+
+    def check_certificate(self, key_holder: KeyHolder, *, at: datetime | None = None) -> None:
+        """Raise the refusal that signing with this key holder at ``at`` (default: now) would raise."""
+        moment = at or self.now()
+        self._checker.check(key_holder, moment=moment, fetchers=self.fetchers(moment))
+
+    def fetchers(self, moment: datetime):
+        """OCSP/CRL/certificate fetchers for an operation at ``moment``: ones that ask the
+        development PKI about that moment when the policy says so, else None (pyHanko's own)."""
+        if not self.policy.dev_pki_follows_clock:
+            return None
+        from devpki.clocked import fetchers_at
+
+        return fetchers_at(moment, timeout=self.policy.http_timeout_seconds)
 
     def sign(self, request: SignRequest, *, key_holder: KeyHolder,
              output: Path | str | None = None, durable: bool = False,
-             before_signing: Callable[[Any], None] | None = None) -> SignedDocument:
+             before_signing: Callable[[Any], None] | None = None, at: datetime | None = None) -> SignedDocument:
         """Sign ``request.document`` with ``key_holder``.
 
         With ``output`` the signed PDF is written there atomically (a
@@ -145,14 +152,18 @@ class SigningEngine:
         ``before_signing(writer)`` may change the document in the same
         incremental update as the signature (the clerk filling the number
         and date fields, for instance); it runs after every refusal check.
+
+        ``at`` is the operation's moment when the caller already read the clock (an issuance
+        numbers, dates and signs at one moment); every step uses it: the certificate check,
+        the signing time, the timestamp and the validation data.
         """
-        moment = self._clock()
+        moment = at or self.now()
         if isinstance(request.document, Path):
             return self._sign_file(request, key_holder, moment, output, durable, before_signing)
         buffer = io.BytesIO(request.document)
         writer = open_for_signing(buffer)
         field = choose_field(writer, request.field)
-        self._checker.check(key_holder, moment=moment)
+        self._checker.check(key_holder, moment=moment, fetchers=self.fetchers(moment))
         if before_signing is not None:
             before_signing(writer)
         self._run(request, key_holder, field, moment, writer, buffer)
@@ -179,7 +190,7 @@ class SigningEngine:
             stream = io.BufferedRandom(overlay, buffer_size=64 * 1024)
             writer = open_for_signing(stream, path=path)
             field = choose_field(writer, request.field)
-            self._checker.check(key_holder, moment=moment)
+            self._checker.check(key_holder, moment=moment, fetchers=self.fetchers(moment))
             if before_signing is not None:
                 before_signing(writer)
             if output is None:
@@ -219,17 +230,18 @@ class SigningEngine:
 
     # -- internals ------------------------------------------------------
 
-    def validation_context(self, key_holder: KeyHolder, moment: datetime | None = None) -> ValidationContext:
-        """A validation context that fetches OCSP/CRL answers (for B-LT and B-LTA)."""
+    def validation_context(self, key_holder: KeyHolder, moment: datetime) -> ValidationContext:
+        """A validation context that fetches OCSP/CRL answers (for B-LT and B-LTA) at ``moment``."""
         return ValidationContext(
             trust_roots=list(self.policy.trust_roots), other_certs=list(key_holder.chain),
             allow_fetching=True, revocation_mode="hard-fail", moment=moment,
+            fetchers=self.fetchers(moment),
         )
 
     def signature_metadata(self, request: SignRequest, key_holder: KeyHolder, field: str,
                            moment: datetime) -> tuple[signers.PdfSignatureMetadata, ValidationContext | None]:
         level = request.level
-        context = self.validation_context(key_holder) if level.needs_validation_data else None
+        context = self.validation_context(key_holder, moment) if level.needs_validation_data else None
         meta = signers.PdfSignatureMetadata(
             field_name=field,
             md_algorithm=self.policy.md_algorithm,
@@ -246,18 +258,23 @@ class SigningEngine:
         )
         return meta, context
 
-    def timestamper(self, level: Level) -> HTTPTimeStamper | None:
+    def timestamper(self, level: Level, moment: datetime) -> HTTPTimeStamper | None:
+        """The TSA client for an operation at ``moment`` (None when the level needs no timestamp)."""
         if not level.needs_timestamp:
             return None
         if self._timestamper is None:
             raise errors.TimestampUnavailable(
                 f"level {level.value} needs a time-stamping authority and none is configured",
                 message_vi=f"Mức {level.value} cần máy chủ cấp dấu thời gian nhưng chưa được cấu hình.")
+        if self.policy.dev_pki_follows_clock:
+            from devpki.clocked import timestamper_at
+
+            return timestamper_at(self.policy.tsa_url, moment, timeout=self.policy.http_timeout_seconds)
         return self._timestamper
 
-    def _measure_timestamp(self) -> None:
+    def _measure_timestamp(self, moment: datetime) -> None:
         """Ask the TSA once for a token (pyHanko's dummy response) to reserve just enough space."""
-        timestamper = self.timestamper(Level.B_T)
+        timestamper = self.timestamper(Level.B_T, moment)
         try:
             token = _loop.run(timestamper.async_dummy_response(self.policy.md_algorithm))
         except Exception as exc:  # noqa: BLE001 - the TSA is down: signing would fail the same way
@@ -303,9 +320,9 @@ class SigningEngine:
                                            md_algorithm=self.policy.md_algorithm)
         signer.signed_attr_prov_spec = self._signed_attributes(key_holder)
         if request.level.needs_timestamp and self._timestamp_size is None:
-            self._measure_timestamp()
+            self._measure_timestamp(moment)
         stamp_style, text_params, field_spec = self._appearance(request, field, moment)
-        pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=self.timestamper(request.level),
+        pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=self.timestamper(request.level, moment),
                                        stamp_style=stamp_style, new_field_spec=field_spec)
         # pyHanko embeds the registry AND the signer's certificate (twice when the registry has it too)
         certificates = list(signer.cert_registry) + [key_holder.certificate]

@@ -18,7 +18,6 @@ and expires after ``ttl``.
 """
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
 import hashlib
@@ -27,7 +26,7 @@ import json
 import os
 import secrets
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -156,11 +155,11 @@ class ExternalSigning:
     def prepare(self, request: SignRequest, *, key_holder: ExternalKeyHolder) -> PreparedSignature:
         engine = self.engine
         policy = engine.policy
-        moment = engine._clock()
+        moment = engine.now()
         with _open_source(request.document) as stream:
             writer = open_for_signing(stream)
             field = choose_field(writer, request.field)
-            engine.check_certificate(key_holder)
+            engine.check_certificate(key_holder, at=moment)
             mechanism = external_mechanism(key_holder.certificate, policy.md_algorithm, policy.rsa_padding)
             ext = ExternalSigner(signing_cert=key_holder.certificate, cert_registry=key_holder.cert_registry(),
                                  signature_value=key_holder.raw_signature_size, signature_mechanism=mechanism)
@@ -218,7 +217,8 @@ class ExternalSigning:
             raise errors.ExternalSignatureInvalid("give exactly one of a signature value or a CMS",
                                                   message_vi="Cần cung cấp đúng một trong hai: giá trị chữ ký hoặc CMS.")
         engine = self.engine
-        state, pdf = self.store.take(handle, now=engine._clock())
+        moment = engine.now()   # finishing is its own operation: the timestamp and validation data are of now
+        state, pdf = self.store.take(handle, now=moment)
         level = Level.parse(state["level"])
         cert = x509.Certificate.load(base64.b64decode(state["certificate"]))
         chain = [x509.Certificate.load(base64.b64decode(c)) for c in state["chain"]]
@@ -230,8 +230,8 @@ class ExternalSigning:
         prepared = PreparedByteRangeDigest(document_digest=document_digest,
                                            reserved_region_start=state["region"][0],
                                            reserved_region_end=state["region"][1])
-        timestamper = engine.timestamper(level)
-        context = engine.validation_context(holder) if level.needs_validation_data else None
+        timestamper = engine.timestamper(level, moment)
+        context = engine.validation_context(holder, moment) if level.needs_validation_data else None
 
         async def run(out):
             try:

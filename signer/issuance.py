@@ -31,6 +31,7 @@ from pyhanko.sign.validation import SignatureCoverageLevel, validate_pdf_signatu
 from pyhanko_certvalidator import ValidationContext
 
 from kyso.certificates import CertificateKind, certificate_kind
+from kyso.clock import read as read_clock
 from signer import errors, formfields
 from signer.appearance import (
     VN_TZ,
@@ -69,7 +70,11 @@ class IssuanceWorkflow:
                  clock: Callable[[], datetime] | None = None) -> None:
         self.engine = engine
         self.numbering = numbering
-        self._clock = clock or engine._clock
+        self._clock = clock or engine.now
+
+    def now(self) -> datetime:
+        """The workflow's clock, read once per operation; every step of it gets this moment."""
+        return read_clock(self._clock)
 
     # -- 1. prepare ------------------------------------------------------
 
@@ -96,7 +101,7 @@ class IssuanceWorkflow:
             raise errors.DraftNotPrepared(detail={"field": formfields.PERSONAL_FIELD})
         request = SignRequest(document=document, field=field, level=level, reason=reason, location=location,
                               appearance=PersonalAppearance(image=signature_image), placement=placement)
-        return self.engine.sign(request, key_holder=key_holder, output=output)
+        return self.engine.sign(request, key_holder=key_holder, output=output, at=self.now())
 
     # -- 3. the clerk: number, date and agency signature, in one update ------
 
@@ -112,9 +117,9 @@ class IssuanceWorkflow:
             raise errors.DraftNotPrepared()
         if fields[formfields.NUMBER_FIELD] or fields[formfields.AGENCY_FIELD]:
             raise errors.AlreadyIssued(detail={"number": fields[formfields.NUMBER_FIELD]})
-        personal_signer = self.require_personal_signature(document)
-        self.engine.check_certificate(key_holder)   # refuse a bad agency certificate before taking a number
-        moment = self._clock()
+        moment = self.now()   # the number's year, the date shown, the checks and the signature: one moment
+        personal_signer = self.require_personal_signature(document, at=moment)
+        self.engine.check_certificate(key_holder, at=moment)   # refuse a bad agency certificate before taking a number
         local = moment.astimezone(VN_TZ)
         allocated = self.numbering.allocate(agency=agency, book=book or doc_type, year=local.year,
                                             symbol=symbol, number=number)
@@ -126,7 +131,7 @@ class IssuanceWorkflow:
                                                           agency_name=agency_name))
         try:
             signed = self.engine.sign(
-                request, key_holder=key_holder, output=output,
+                request, key_holder=key_holder, output=output, at=moment,
                 before_signing=lambda writer: formfields.fill_text_fields(writer, values, font_factory=font))
         except BaseException as exc:
             self.numbering.void(allocated, reason=f"{type(exc).__name__}: {exc}")
@@ -136,9 +141,10 @@ class IssuanceWorkflow:
             "issue_date": local.date().isoformat(), "recipients": recipients or []})
         return IssuedDocument(number=allocated, signed=signed)
 
-    def require_personal_signature(self, document: bytes) -> str:
-        """Art. 32.2: the document carries a valid signature of the competent person, and
-        nothing but validation data was added after it. Returns the signer's name."""
+    def require_personal_signature(self, document: bytes, *, at: datetime | None = None) -> str:
+        """Art. 32.2: the document carries a valid signature of the competent person at ``at``
+        (default: now), and nothing but validation data was added after it. Returns the signer's name."""
+        moment = at or self.now()
         try:
             reader = PdfFileReader(io.BytesIO(document), strict=False)
             signatures = [s for s in reader.embedded_signatures if s.sig_object.get("/Type") != "/DocTimeStamp"]
@@ -149,7 +155,8 @@ class IssuanceWorkflow:
         if not personal:
             raise errors.PersonalSignatureMissing()
         sig = personal[-1]
-        context = ValidationContext(trust_roots=list(self.engine.policy.trust_roots), allow_fetching=True)
+        context = ValidationContext(trust_roots=list(self.engine.policy.trust_roots), allow_fetching=True,
+                                    moment=moment, fetchers=self.engine.fetchers(moment))
         try:
             status = validate_pdf_signature(sig, context)
         except Exception as exc:  # noqa: BLE001 - cannot judge: refuse
@@ -177,7 +184,8 @@ class IssuanceWorkflow:
         appearance = AttachmentAppearance(agency_name=agency_name, main_document_number=main_document_number)
         placement = self._top_right(document, appearance)
         return self.engine.sign(SignRequest(document=document, level=level, appearance=appearance,
-                                            placement=placement), key_holder=key_holder, output=output)
+                                            placement=placement), key_holder=key_holder, output=output,
+                                at=self.now())
 
     def make_copy(self, original: bytes, *, key_holder: KeyHolder, form: CopyForm | str, agency: str,
                   agency_name: str, pages: list[int] | None = None, level: Level = Level.B_T,
@@ -194,8 +202,8 @@ class IssuanceWorkflow:
         elif pages:
             raise errors.IssuanceRefused("SY and SL copy the whole document; use TrS for an excerpt",
                                          message_vi="Sao y, sao lục sao toàn bộ văn bản; dùng trích sao cho một phần.")
-        self.engine.check_certificate(key_holder)
-        moment = self._clock()
+        moment = self.now()
+        self.engine.check_certificate(key_holder, at=moment)
         symbol = document_symbol(doc_type=form.value, agency=agency)
         allocated = self.numbering.allocate(agency=agency, book=form.value, year=moment.astimezone(VN_TZ).year,
                                             symbol=symbol)
@@ -203,7 +211,8 @@ class IssuanceWorkflow:
         try:
             placement = self._top_right(original, appearance)
             signed = self.engine.sign(SignRequest(document=original, level=level, appearance=appearance,
-                                                  placement=placement), key_holder=key_holder, output=output)
+                                                  placement=placement), key_holder=key_holder, output=output,
+                                      at=moment)
         except BaseException as exc:
             self.numbering.void(allocated, reason=f"{type(exc).__name__}: {exc}")
             raise

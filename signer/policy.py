@@ -26,6 +26,10 @@ class SigningPolicy:
       (chain and revocation) is reused for the same certificate.
     * ``refuse_dev_material``: refuse signer certificates and trust anchors
       of the development PKI (``certs_dev``); :meth:`for_production` sets it.
+    * ``dev_pki_follows_clock``: ask the development PKI's OCSP, CRL and TSA
+      about the operation's moment (the engine's injected clock) instead of
+      their own now (``devpki.clocked``); :meth:`for_dev_pki` sets it. A real
+      PKI answers as of its own time, so production policies never set it.
 
     Use :meth:`dangerous_skip_certificate_checks` only to produce test
     fixtures (for example a document signed by a revoked certificate).
@@ -42,9 +46,12 @@ class SigningPolicy:
     certificate_cache_seconds: float = 300.0
     http_timeout_seconds: float = 10.0
     refuse_dev_material: bool = False
+    dev_pki_follows_clock: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "trust_roots", tuple(self.trust_roots))
+        if self.refuse_dev_material and self.dev_pki_follows_clock:
+            raise ValueError("a policy that refuses development material cannot follow the dev PKI's clock")
         if self.rsa_padding not in RSA_PADDINGS:
             raise ValueError(f"rsa_padding must be one of {RSA_PADDINGS}")
         if self.md_algorithm not in ("sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512"):
@@ -53,7 +60,7 @@ class SigningPolicy:
     @classmethod
     def for_dev_pki(cls, pki, **overrides) -> "SigningPolicy":
         """Policy for the development PKI: its roots and its TSA."""
-        values = dict(trust_roots=tuple(pki.trust_roots()), tsa_url=pki.tsa_url)
+        values = dict(trust_roots=tuple(pki.trust_roots()), tsa_url=pki.tsa_url, dev_pki_follows_clock=True)
         values.update(overrides)
         return cls(**values)
 

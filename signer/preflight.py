@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
-import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO
 
@@ -112,16 +111,20 @@ class CertificateChecker:
     """Checks the signer's certificate before each signature, with a cache.
 
     Validity and key usage are checked every time (they cost nothing). The
-    chain and revocation check goes to OCSP/CRL; a success is remembered per
-    certificate for ``policy.certificate_cache_seconds``.
+    chain and revocation check goes to OCSP/CRL; a success at moment ``t`` is
+    reused for operations whose moment lies in ``[t, t + policy.certificate_cache_seconds]``.
+    The window is on the operations' own clock (the moment each one was given),
+    never on the wall clock: an answer about one moment is never taken for another.
     """
 
     def __init__(self, policy: SigningPolicy) -> None:
         self._policy = policy
-        self._ok_until: dict[str, float] = {}
+        self._checked_at: dict[str, datetime] = {}
         self._lock = threading.Lock()
 
-    def check(self, holder: KeyHolder, *, moment: datetime) -> None:
+    def check(self, holder: KeyHolder, *, moment: datetime, fetchers=None) -> None:
+        """Refuse the certificate if it cannot sign at ``moment``; ``fetchers`` (optional) fetch
+        the OCSP/CRL answers (see ``SigningEngine.fetchers``)."""
         policy = self._policy
         cert = holder.certificate
         if policy.refuse_dev_material:
@@ -135,23 +138,25 @@ class CertificateChecker:
             check_key_usage(cert, policy.required_key_usage)
         if policy.check_chain_and_revocation:
             key = holder.fingerprint
-            now = time.monotonic()
+            window = timedelta(seconds=policy.certificate_cache_seconds)
             with self._lock:
-                fresh = self._ok_until.get(key, 0.0) > now
-            if not fresh:
-                self._check_chain_and_revocation(holder, moment)
+                checked = self._checked_at.get(key)
+            if checked is None or not checked <= moment <= checked + window:
+                self._check_chain_and_revocation(holder, moment, fetchers)
                 with self._lock:
-                    self._ok_until[key] = now + policy.certificate_cache_seconds
+                    if len(self._checked_at) > 4096:
+                        self._checked_at.clear()
+                    self._checked_at[key] = moment
 
     def forget(self) -> None:
         with self._lock:
-            self._ok_until.clear()
+            self._checked_at.clear()
 
-    def _check_chain_and_revocation(self, holder: KeyHolder, moment: datetime) -> None:
+    def _check_chain_and_revocation(self, holder: KeyHolder, moment: datetime, fetchers=None) -> None:
         policy = self._policy
         context = ValidationContext(
             trust_roots=list(policy.trust_roots), other_certs=list(holder.chain),
-            moment=moment, allow_fetching=True, revocation_mode="hard-fail",
+            moment=moment, allow_fetching=True, revocation_mode="hard-fail", fetchers=fetchers,
         )
         validator = CertificateValidator(holder.certificate, intermediate_certs=list(holder.chain),
                                          validation_context=context)

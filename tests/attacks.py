@@ -474,9 +474,8 @@ class SignedFactory:
 
     @classmethod
     def for_dev_pki(cls, pki, *, moment: datetime | None = None, **kwargs) -> "SignedFactory":
-        """A factory with its own engine whose clock is frozen at ``moment`` (default: now). The
-        moment must be close to the real time: the preflight asks the dev OCSP responder, whose
-        answers are produced now."""
+        """A factory with its own engine whose clock is frozen at ``moment`` (default: now); the dev
+        PKI's OCSP, CRL and TSA answer as of that moment too (``devpki.clocked``)."""
         moment = moment or datetime.now(timezone.utc)
         return cls(pki, SigningEngine.for_dev_pki(pki, clock=lambda: moment), clock=lambda: moment, **kwargs)
 

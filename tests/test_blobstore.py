@@ -335,6 +335,7 @@ KILL_POINTS = {
 }
 
 
+@pytest.mark.slow
 def test_a_writer_killed_at_each_step_loses_nothing_acknowledged(db_url, tmp_path):
     Database.connect(db_url).upgrade()
     store = BlobStore(tmp_path / "store")
@@ -355,6 +356,7 @@ def test_a_writer_killed_at_each_step_loses_nothing_acknowledged(db_url, tmp_pat
     shutil.rmtree(store.root)
 
 
+@pytest.mark.slow
 def test_a_writer_killed_at_random_moments_loses_nothing_acknowledged(db_url, tmp_path):
     Database.connect(db_url).upgrade()
     store = BlobStore(tmp_path / "store")

@@ -58,6 +58,7 @@ def pdf(name: str, data: bytes) -> dict:
     return {"name": name, "mimeType": "application/pdf", "buffer": data}
 
 
+@pytest.mark.slow
 def test_sign_download_then_verify_in_a_browser(app, server, page, tmp_path):
     policy = app.extensions["kyso"].office.policy
     # log in with the official's token

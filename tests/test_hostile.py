@@ -29,6 +29,7 @@ def sources(engine, pki):
     return Sources(unsigned=make_pdf(pages=2), signed=signed)
 
 
+@pytest.mark.slow
 def test_hostile_inputs_through_the_verifier(sources, pki):
     policy = VerificationPolicy.for_profile("dev", dev_pki=pki, time_budget_seconds=10)
     Path("/proc/self/clear_refs").write_text("5")

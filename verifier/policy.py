@@ -41,6 +41,8 @@ class VerificationPolicy:
     max_signatures: int = 200
     time_budget_seconds: float = 60.0
     http_timeout_seconds: float = 10.0
+    # the dev profile asks the development PKI about the validation time (devpki.clocked)
+    dev_pki_follows_clock: bool = False
 
     @classmethod
     def for_profile(cls, name: str, *, extra_anchors: Iterable[x509.Certificate] = (), dev_pki=None,
@@ -48,6 +50,8 @@ class VerificationPolicy:
         trust = profile(name, extra_anchors=extra_anchors, dev_pki=dev_pki)
         if name == "vn":
             overrides.setdefault("sha1_ca_cutoff", DEFAULT_SHA1_CA_CUTOFF)
+        if name == "dev":
+            overrides.setdefault("dev_pki_follows_clock", True)
         return cls(trust=trust, **overrides)
 
     def describe(self) -> dict:

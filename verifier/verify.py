@@ -323,7 +323,23 @@ class _Contexts:
                 detail = str(exc) if isinstance(exc, _DssSchemaError) else type(exc).__name__
                 self.dss_error = f"the document's validation data (DSS) is damaged: {detail}"
         self._contexts: list[ValidationContext] = []
+        self._fetchers = None
         self.collect: dict | None = None
+
+    def fetchers(self):
+        """Fetchers for this document: the shared, short-lived pool when judging as of now; when
+        the policy names a validation time and the development PKI follows it, fetchers that ask
+        the development PKI about that time (one set per document, never pooled)."""
+        policy = self.policy
+        if policy.offline:
+            return None
+        if policy.dev_pki_follows_clock and policy.validation_time is not None:
+            if self._fetchers is None:
+                from devpki.clocked import fetchers_at
+
+                self._fetchers = fetchers_at(policy.validation_time, timeout=policy.http_timeout_seconds)
+            return self._fetchers
+        return DEFAULT_POOL.current()
 
     def make(self, *, moment: datetime | None = None) -> ValidationContext:
         policy = self.policy
@@ -333,7 +349,7 @@ class _Contexts:
             other_certs=list(policy.trust.intermediates) + self.dss_certs,
             moment=moment or self.moment,
             allow_fetching=not policy.offline,
-            fetchers=None if policy.offline else DEFAULT_POOL.current(),
+            fetchers=self.fetchers(),
             ocsps=self.dss_ocsps, crls=self.dss_crls,
             revocation_mode="hard-fail",
             weak_hash_algos=weak,

@@ -355,7 +355,7 @@ def _keep(data: bytes, origin: str) -> str:
     office = _services().office
     blob = office.blobs.put(data)
     with office.db.session() as s:
-        record(s, blob, origin=origin)
+        record(s, blob, origin=origin, clock=office.clock)
     return blob.sha256
 
 
@@ -546,7 +546,7 @@ def _draft_info(sha256: str) -> dict:
         hit = _DRAFT_STATUS.get(key)
         if hit and time.monotonic() - hit[0] < _STATUS_TTL:
             return hit[1]
-    report = verify(office.blobs.path(sha256), policy=office.policy).to_dict()
+    report = verify(office.blobs.path(sha256), policy=office.verification_policy()).to_dict()
     decree30 = report.get("decree30") or {}
     signer = next((s.get("signer") or {} for s in report["signatures"]
                    if s["field"] == decree30.get("personal_field")), {})
@@ -673,7 +673,7 @@ def _issue(user):
         recipients=None, seal_image=_image(user, "seal"), agency_name=services.settings.agency_name,
         level=_level())
     sha = _keep(issued.signed.data, "issued")
-    report = verify(issued.signed.data, policy=office.policy).to_dict()
+    report = verify(issued.signed.data, policy=office.verification_policy()).to_dict()
     office.numbering.attach_report(issued.number, report)
     _audit(user, "issue", "ok", documents=(sha,), certificate=holder.fingerprint,
            detail={"number": issued.number.text, **({"source": source} if source else {})})
@@ -695,7 +695,7 @@ def verify_json(user):
     from verifier import verify
 
     data, filename = _upload()
-    report = verify(data, policy=_services().office.policy, file_name=filename[:255]).to_dict()
+    report = verify(data, policy=_services().office.verification_policy(), file_name=filename[:255]).to_dict()
     href = None
     if report.get("sha256") and b"%PDF" in data[:1024]:
         sha = _keep(data, "received")
@@ -711,7 +711,7 @@ def document_page(user, sha256: str):
     from verifier.render import to_html
 
     path = _stored(sha256)
-    report = verify(path, policy=_services().office.policy, file_name=sha256[:12] + ".pdf").to_dict()
+    report = verify(path, policy=_services().office.verification_policy(), file_name=sha256[:12] + ".pdf").to_dict()
     _audit(user, "download", "ok", documents=(sha256,))
     page = to_html(report, lang=lang())
     body = page.split("<body>", 1)[-1].rsplit("</body>", 1)[0]
