@@ -14,7 +14,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # clock a year ahead, and venv support for Python 3.11.
 DEB_PACKAGES := softhsm2 opensc poppler-utils libnss3-tools qpdf fonts-liberation2 fonts-dejavu-core chromium faketime
 
-.PHONY: run test quick bench stress sysdeps venv clean
+.PHONY: run test quick bench stress sysdeps venv clean install-prod
 
 run: sysdeps venv
 	$(VENV)/bin/kyso serve
@@ -52,6 +52,26 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[test,bench]"
 	@touch $(STAMP)
+
+# production: Kyso and what it runs on, nothing for tests or benchmarks, in a virtualenv of its own
+# (docs/deploy.md). Debian packages: poppler-utils (page previews, text anchors), fonts with
+# Vietnamese glyphs, OpenSC (pkcs11-tool, to put keys on the HSM). Your HSM's PKCS#11 library
+# comes from its vendor.
+PREFIX ?= /opt/kyso
+PROD_DEB_PACKAGES := poppler-utils fonts-liberation2 fonts-dejavu-core opensc
+
+install-prod:
+	@missing=""; \
+	for p in $(PROD_DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	$(PYTHON) -c "import venv, ensurepip" >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	$(PYTHON) -m venv $(PREFIX)
+	$(PREFIX)/bin/python -m pip install -q --upgrade pip
+	$(PREFIX)/bin/python -m pip install -q .
+	@echo "installed in $(PREFIX): $(PREFIX)/bin/kyso, $(PREFIX)/bin/gunicorn (see docs/deploy.md)"
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -151,8 +151,8 @@ def sign() -> Response:
     try:
         return _sign(services, official)
     except KysoError as exc:
-        _audit(official, "sign", exc.code,
-               certificate=official.key_holder.fingerprint if official.key_holder else None)
+        if exc.code != "key_binding_mismatch":     # that refusal is audited where it is found
+            _audit(official, "sign", exc.code, certificate=_bound_certificate(official))
         raise
 
 
@@ -160,17 +160,7 @@ def _sign(services, official) -> Response:
     form = request.form
     data = _upload()
     level = _level()
-    holder = official.key_holder
-    account = services.accounts.get(official.label)
-    if account.key_kind == "pkcs12":
-        # the passphrase comes with this request only: never stored, never logged
-        from signer import SoftwareKeyHolder
-
-        passphrase = form.get("passphrase")
-        if not passphrase:
-            raise BadRequest("this key is a PKCS#12 file: send its passphrase in 'passphrase'",
-                             message_vi="Khóa là tệp PKCS#12: hãy gửi mật khẩu trong trường 'passphrase'.")
-        holder = SoftwareKeyHolder.from_pkcs12(services.office.blobs.read(account.key_ref), passphrase=passphrase)
+    holder = _signing_key(official)
     appearance = form.get("appearance") or "invisible"
     if appearance not in ("invisible", "personal"):
         raise BadRequest("appearance is 'invisible' or 'personal'", message_vi="appearance là 'invisible' hoặc 'personal'.")
@@ -223,6 +213,17 @@ def _user(roles):
         _audit(None, "login_failed" if exc.code == "unauthenticated" else "forbidden", exc.code,
                detail={"path": request.path})
         raise
+
+
+def _signing_key(user):
+    """The key bound to the user, for this signature (a PKCS#12 key opens with the passphrase sent
+    with this request only: never stored, never logged)."""
+    services = _services()
+    return services.signing_key(services.accounts.get(user.label), passphrase=request.form.get("passphrase"))
+
+
+def _bound_certificate(user) -> str | None:
+    return _services().accounts.get(user.label).certificate_sha256
 
 
 def _upload(name: str = "file") -> bytes:
@@ -364,20 +365,22 @@ def issue() -> Response:
     except ValueError as exc:
         raise BadRequest(str(exc), message_vi="Loại văn bản hoặc đơn vị soạn thảo không hợp lệ.") from None
     try:
+        holder = _signing_key(user)
         issued = _workflow().issue(
-            data, key_holder=user.key_holder, agency=services.settings.agency, doc_type=doc_type,
+            data, key_holder=holder, agency=services.settings.agency, doc_type=doc_type,
             unit=form.get("unit") or None, place=form.get("place") or None, summary=form.get("summary") or None,
             recipients=request.form.getlist("recipient") or None, seal_image=_image(user.label, "seal"),
             agency_name=services.settings.agency_name, level=_level())
     except KysoError as exc:
-        _audit(user, "issue", exc.code, certificate=user.key_holder.fingerprint)
+        if exc.code != "key_binding_mismatch":
+            _audit(user, "issue", exc.code, certificate=_bound_certificate(user))
         raise
     sha = _keep(issued.signed.data, "issued")
     from verifier import verify
 
     services.office.numbering.attach_report(issued.number, verify(issued.signed.data,
                                                                   policy=services.office.verification_policy()).to_dict())
-    _audit(user, "issue", "ok", documents=(sha,), certificate=user.key_holder.fingerprint,
+    _audit(user, "issue", "ok", documents=(sha,), certificate=holder.fingerprint,
            detail={"number": issued.number.text})
     return _pdf_response(issued.signed.data, f"{issued.number.text.replace('/', '-')}.pdf",
                          number=issued.number.text, sha256=sha)
@@ -390,10 +393,11 @@ def sign_attachment() -> Response:
     if not re.fullmatch(r"\d{2,}/[0-9A-Za-zĐđÀ-ỹ-]+", main_number):
         raise BadRequest("main_number is the main document's number and symbol, e.g. 16/CT-UBND",
                          message_vi="main_number là số, ký hiệu văn bản chính, ví dụ 16/CT-UBND.")
-    signed = _workflow().sign_attachment(_upload(), key_holder=user.key_holder, main_document_number=main_number,
+    holder = _signing_key(user)
+    signed = _workflow().sign_attachment(_upload(), key_holder=holder, main_document_number=main_number,
                                          agency_name=_services().settings.agency_name, level=_level())
     sha = _keep(signed.data, "signed")
-    _audit(user, "sign_attachment", "ok", documents=(sha,), certificate=user.key_holder.fingerprint)
+    _audit(user, "sign_attachment", "ok", documents=(sha,), certificate=holder.fingerprint)
     return _pdf_response(signed.data, "phu-luc.pdf", sha256=sha)
 
 
@@ -407,11 +411,12 @@ def make_copy() -> Response:
         pages = [int(x) for x in request.form.get("pages", "").split(",") if x.strip()] or None
     except ValueError:
         raise BadRequest("pages is a comma-separated list of page numbers") from None
-    copy = _workflow().make_copy(_upload(), key_holder=user.key_holder, form=form,
+    holder = _signing_key(user)
+    copy = _workflow().make_copy(_upload(), key_holder=holder, form=form,
                                  agency=_services().settings.agency, agency_name=_services().settings.agency_name,
                                  pages=pages, level=_level())
     sha = _keep(copy.signed.data, "copy")
-    _audit(user, "copy", "ok", documents=(sha,), certificate=user.key_holder.fingerprint,
+    _audit(user, "copy", "ok", documents=(sha,), certificate=holder.fingerprint,
            detail={"number": copy.number.text})
     return _pdf_response(copy.signed.data, f"{copy.number.text.replace('/', '-')}.pdf", number=copy.number.text,
                          sha256=sha)
@@ -428,9 +433,10 @@ def sign_prepare() -> Response:
     user = _user(("official",))
     services = _services()
     account = services.accounts.get(user.label)
-    if user.key_holder is None:
+    if account.key_kind != "pkcs11":
         raise BadRequest("no certificate is bound to this user", message_vi="Người dùng chưa được gán chứng thư số.")
-    holder = ExternalKeyHolder(certificate=user.key_holder.certificate, chain=user.key_holder.chain)
+    bound = services.key_holder(account)
+    holder = ExternalKeyHolder(certificate=bound.certificate, chain=bound.chain)
     external = ExternalSigning(engine=services.engine, store=PendingStore(Path(services.settings.data_dir) / "pending"))
     prepared = external.prepare(SignRequest(document=_upload(), level=_level(), reason=request.form.get("reason") or None),
                                 key_holder=holder)
@@ -455,7 +461,7 @@ def sign_finish() -> Response:
         raise BadRequest("signature and cms are base64", message_vi="signature và cms phải ở dạng base64.") from None
     external = ExternalSigning(engine=services.engine, store=PendingStore(Path(services.settings.data_dir) / "pending"))
     signed = external.finish(handle, signature=signature, cms_data=cms)
-    if signed.signer_fingerprint != (user.key_holder.fingerprint if user.key_holder else None):
+    if signed.signer_fingerprint != _bound_certificate(user):
         raise Forbidden("this pending signature belongs to another user")
     sha = _keep(signed.data, "signed")
     _audit(user, "sign", "ok", documents=(sha,), certificate=signed.signer_fingerprint)
@@ -469,7 +475,7 @@ _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 def _document(sha256: str) -> bytes:
     office = _services().office
-    if not _SHA.match(sha256) or not office.blobs.exists(sha256):
+    if not office.is_document(sha256):
         raise NotFound()
     return office.blobs.read(sha256)
 
@@ -540,9 +546,35 @@ class Forbidden(KysoError):
 
 # -- operations -------------------------------------------------------------------------------------
 
+def _ops_allowed() -> bool:
+    """May this request read the operations detail (metrics, readiness checks)? From an address of
+    ``KYSO_OPS_ALLOW`` (loopback in dev; the client address is the proxy's unless
+    ``KYSO_TRUSTED_PROXIES`` says how many proxies to believe), or with ``KYSO_OPS_TOKEN``."""
+    import hmac
+    import ipaddress
+
+    settings = _services().settings
+    token = _bearer_token()
+    if settings.ops_token and token and hmac.compare_digest(token.encode(), settings.ops_token.encode()):
+        return True
+    try:
+        address = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(n) for n in settings.ops_allow)
+
+
+class OpsForbidden(KysoError):
+    code = "forbidden"
+    kind = ErrorKind.FORBIDDEN
+    message_en = "Metrics are for the operators: set KYSO_OPS_ALLOW or send KYSO_OPS_TOKEN as a bearer token."
+    message_vi = "Số liệu vận hành chỉ dành cho người vận hành (KYSO_OPS_ALLOW hoặc KYSO_OPS_TOKEN)."
+
+
 @health.get("/readyz")
 def readyz() -> Any:
-    """Ready to serve: database, key store, TSA and OCSP reachable. 503 with the failing checks otherwise."""
+    """Ready to serve: database, key store, TSA and OCSP reachable; 503 otherwise. The checks' detail
+    is shown to operators only (``_ops_allowed``); a load balancer gets the status alone."""
     import requests as http
 
     services = _services()
@@ -571,16 +603,29 @@ def readyz() -> Any:
         except http.RequestException as exc:
             checks[name] = f"unreachable: {type(exc).__name__}"
     ok = all(v in ("ok", "not configured") for v in checks.values())
-    response = jsonify({"status": "ready" if ok else "not_ready", "checks": checks})
+    body = {"status": "ready" if ok else "not_ready"}
+    if _ops_allowed():
+        body["checks"] = checks
+    response = jsonify(body)
     response.status_code = 200 if ok else 503
     return response
 
 
 @health.get("/metrics")
 def metrics() -> Response:
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+    """Prometheus metrics, for operators only; under gunicorn the sum over every worker
+    (``PROMETHEUS_MULTIPROC_DIR``, set by ``kyso/gunicorn_conf.py``)."""
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-    return Response(generate_latest(METRICS_REGISTRY), mimetype=CONTENT_TYPE_LATEST)
+    if not _ops_allowed():
+        raise OpsForbidden()
+    registry = METRICS_REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
 
 @api_v1.get("/openapi.json")
@@ -666,6 +711,39 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             _LATENCY.labels(endpoint=endpoint).observe(_time.perf_counter() - g.kyso_started)
         return response
 
+    @app.after_request
+    def _security_headers(response):
+        _secure(response, production=settings.is_production)
+        return response
+
     if services.pki is not None and services.pki.mount_path:
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {services.pki.mount_path: services.pki.wsgi_app()})
+    if settings.trusted_proxies:
+        # behind a TLS proxy: the client's address and scheme from X-Forwarded-For/-Proto, believing
+        # exactly that many proxies (a client cannot forge its way past them)
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
     return app
+
+
+CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+                           "script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
+                           "form-action 'self'")
+
+
+def _secure(response: Response, *, production: bool) -> None:
+    """Security headers on every response: pages cannot be framed, sniffed or leak their address;
+    nothing personal is cached; in production, HTTPS only (HSTS)."""
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")   # Flask-WTF checks the Referer over HTTPS
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if response.mimetype == "text/html":
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Frame-Options", "DENY")
+    if not request.path.startswith("/static/") and "/static/" not in request.path:
+        headers.setdefault("Cache-Control", "no-store")
+    if production:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")

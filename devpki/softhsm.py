@@ -312,3 +312,31 @@ def provision_token(
         key_algorithms={i.label: i.key_algorithm for i in chosen},
         pki_base_url=pki.base_url,
     )
+
+
+def put_key(token: SoftHSMToken, pki: DevPKI, identity: str, *, object_label: Optional[str] = None) -> None:
+    """Put ``identity``'s key and certificate on ``token`` under ``object_label`` (default: the
+    identity's label), first deleting whatever that label held: what an administrator does when a
+    key is replaced on an HSM. Subprocesses only (this process's PKCS#11 state is untouched)."""
+    module = find_softhsm_module()
+    ident = pki.identity(identity)
+    label = object_label or ident.label
+    hex_id = object_id(label)
+    env = {**os.environ, "SOFTHSM2_CONF": str(token.conf_path)}
+    base = [_tool("pkcs11-tool"), "--module", module, "--token-label", token.token_label, "--login",
+            "--pin", token.user_pin]
+    for kind in ("privkey", "pubkey", "cert"):
+        subprocess.run([*base, "--delete-object", "--type", kind, "--label", label], env=env,
+                       capture_output=True, timeout=60, check=False)   # absent is fine
+    with tempfile.TemporaryDirectory(prefix="kyso-softhsm-") as tmpdir:
+        tmp = Path(tmpdir)
+        key_pem = tmp / "key.pem"
+        fd = os.open(key_pem, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(pki.private_key_pem(ident.label))
+        _run([_tool("softhsm2-util"), "--import", str(key_pem), "--token", token.token_label, "--label", label,
+              "--id", hex_id, "--pin", token.user_pin], env, f"softhsm2-util --import (key {label})")
+        der = tmp / "cert.der"
+        der.write_bytes(ident.cert_der)
+        _run([*base, "--write-object", str(der), "--type", "cert", "--label", label, "--id", hex_id],
+             env, f"pkcs11-tool --write-object (certificate {label})")

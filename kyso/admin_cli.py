@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 from pathlib import Path
 
 import click
@@ -15,21 +16,25 @@ class _Admin:
         from kyso.cli import _settings
         from registers.accounts import Accounts
         from registers.audit import AuditTrail
-        from registers.blobstore import BlobStore
+        from registers.keystore import AccountStore
         from registers.db import Database
 
         self.settings = _settings()
         self.db = Database.connect(self.settings.database_url)
         self.db.upgrade()
         self.accounts = Accounts(self.db)
-        self.blobs = BlobStore(Path(self.settings.data_dir) / "documents")
+        self.keys = AccountStore(self.settings.key_dir)
         self.audit = AuditTrail(self.db, key=self.settings.audit_key.encode())
 
-    def record(self, what: str, username: str, **detail) -> None:
+    def record(self, what: str, username: str | None, **detail) -> None:
         from registers.audit import AuditEvent
 
+        about = {"user": username} if username is not None else {}
         self.audit.append(AuditEvent(actor=getpass.getuser(), role="admin", action="admin_change", result="ok",
-                                     client="local", detail={"change": what, "user": username, **detail}))
+                                     client="local", detail={"change": what, **about, **detail}))
+
+    def close(self) -> None:
+        self.db.dispose()
 
 
 def _run(fn):
@@ -72,17 +77,27 @@ def bind_key(username, pkcs11_label, pkcs12_file) -> None:
 
     def body(a: _Admin):
         if pkcs11_label:
-            from signer import Pkcs11Token
+            from kyso.services import open_token
 
-            s = a.settings
-            with Pkcs11Token.open(module=s.pkcs11_module, token_label=s.pkcs11_token, pin=s.pkcs11_pin) as token:
+            with open_token(a.settings) as token:
                 holder = token.key_holder(pkcs11_label)
             account = a.accounts.bind_key(username, kind="pkcs11", ref=pkcs11_label,
                                           certificate_sha256=holder.fingerprint)
         else:
-            blob = a.blobs.put(pkcs12_file)
-            account = a.accounts.bind_key(username, kind="pkcs12", ref=blob.sha256)
-        a.record("bind_key", username, kind=account.key_kind, ref=account.key_ref)
+            # opened once here, with the owner's passphrase, to check it and read the certificate;
+            # kept encrypted in the key store (0600), never in the document store
+            from signer import SoftwareKeyHolder
+
+            data = pkcs12_file.read_bytes()
+            passphrase = os.environ.get("KYSO_PKCS12_PASSPHRASE")
+            if passphrase is None:
+                passphrase = click.prompt("PKCS#12 passphrase (checked now, never stored)", hide_input=True, err=True)
+            holder = SoftwareKeyHolder.from_pkcs12(data, passphrase=passphrase)
+            del passphrase
+            ref = a.keys.put(data, kind="pkcs12")
+            account = a.accounts.bind_key(username, kind="pkcs12", ref=ref, certificate_sha256=holder.fingerprint)
+        a.record("bind_key", username, kind=account.key_kind, ref=account.key_ref,
+                 certificate=account.certificate_sha256)
         click.echo(json.dumps(account.to_dict(), ensure_ascii=False))
     _run(body)
 
@@ -96,9 +111,9 @@ def set_image(username, png) -> None:
         data = png.read_bytes()
         if not data.startswith(b"\x89PNG"):
             raise click.UsageError("the image must be a PNG")
-        blob = a.blobs.put(data)
-        account = a.accounts.set_image(username, blob.sha256)
-        a.record("set_image", username, image=blob.sha256)
+        ref = a.keys.put(data, kind="image")     # drawn by the signing use cases only, never served
+        account = a.accounts.set_image(username, ref)
+        a.record("set_image", username, image=ref)
         click.echo(json.dumps(account.to_dict(), ensure_ascii=False))
     _run(body)
 

@@ -96,7 +96,7 @@ class SigningContext:
 
     def __init__(self, *, dev_label=None, pkcs12_file=None, pkcs11_label=None, rsa_padding=None,
                  trust_files=()) -> None:
-        from signer import Pkcs11Token, SigningEngine, SigningPolicy, SoftwareKeyHolder
+        from signer import SigningEngine, SigningPolicy, SoftwareKeyHolder
 
         chosen = [x for x in (dev_label, pkcs12_file, pkcs11_label) if x]
         if len(chosen) != 1:
@@ -125,8 +125,9 @@ class SigningContext:
                 self.holder = SoftwareKeyHolder.from_pkcs12(pkcs12_file, passphrase=passphrase)
                 del passphrase
             else:
-                self.token = Pkcs11Token.open(module=settings.pkcs11_module, token_label=settings.pkcs11_token,
-                                              pin=settings.pkcs11_pin)
+                from kyso.services import open_token
+
+                self.token = open_token(settings)
                 known = {i.label for i in pki.identities} if pki else set()
                 chain = pki.chain(pkcs11_label) if pkcs11_label in known else ()
                 self.holder = self.token.key_holder(pkcs11_label, chain=chain)
@@ -444,6 +445,23 @@ def copy_command(input_pdf, output_pdf, dev_label, pkcs12_file, pkcs11_label, rs
             _write_json(issued.to_dict())
 
     _run_command(body)
+
+
+@main.command()
+def doctor() -> None:
+    """Check that the service can start: database, token (one PIN attempt), TSA. Exit 1 with one
+    line per problem, each naming the setting to fix."""
+    from kyso.startup import check
+
+    try:
+        settings = _settings()
+    except KysoError as exc:
+        click.echo(f"FAIL settings: {exc.message}", err=True)
+        sys.exit(1)
+    findings = check(settings)
+    for finding in findings:
+        click.echo(finding.line(), err=not finding.ok)
+    sys.exit(0 if all(f.ok for f in findings) else 1)
 
 
 def _load_trust(paths) -> list:

@@ -15,8 +15,11 @@ from kyso.settings import Settings
 
 class Office:
     def __init__(self, *, settings: Settings, db, blobs, numbering, incoming, audit, policy,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, keys=None) -> None:
+        from registers.keystore import AccountStore
+
         self.settings = settings
+        self.keys = keys or AccountStore(settings.key_dir)   # PKCS#12 files and images: never served
         self.clock = clock or system_clock
         self.db = db
         self.blobs = blobs
@@ -51,6 +54,19 @@ class Office:
         return cls(settings=settings, db=db, blobs=blobs, numbering=numbering, incoming=incoming,
                    audit=AuditTrail(db, key=settings.audit_key.encode(), clock=clock), policy=policy,
                    clock=clock)
+
+    def is_document(self, sha256: str) -> bool:
+        """Whether ``sha256`` is a document of this office's registers (signed, issued, received, a
+        copy or a notice) that is in the store. Only such files are ever served: whatever else the
+        store may hold (keys or images bound before the key store existed) is not a document."""
+        import re
+
+        from registers.models import StoredDocument
+
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256 or "") or not self.blobs.exists(sha256):
+            return False
+        with self.db.session() as s:
+            return s.get(StoredDocument, sha256) is not None
 
     def verification_policy(self, *, at=None):
         """The verification policy judging as of ``at`` (default: the office clock's now).

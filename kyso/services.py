@@ -69,6 +69,16 @@ class MissingImage(KysoError):
     message_vi = "Người dùng chưa có ảnh chữ ký hoặc con dấu."
 
 
+def open_token(settings: Settings) -> Pkcs11Token:
+    """The service's PKCS#11 token, logged in with ``KYSO_PKCS11_PIN`` under the installation's PIN
+    guard: a PIN the token refuses costs one attempt, whatever the number of workers or restarts."""
+    from signer.keyholders import PinGuard
+
+    guard = PinGuard(Path(settings.data_dir) / "pkcs11-pin-refused.json", secret=settings.secret_key)
+    return Pkcs11Token.open(module=settings.pkcs11_module, token_label=settings.pkcs11_token,
+                            pin=settings.pkcs11_pin, pin_guard=guard)
+
+
 def dev_token(label: str) -> str:
     """The development API token of a dev identity (printed by ``make run``)."""
     return f"kyso-dev-{label}"
@@ -116,10 +126,10 @@ class Services:
 
         verification = build_policy(settings)
         office = Office.from_settings(settings, policy=verification, clock=clock)
-        token = Pkcs11Token.open(module=settings.pkcs11_module, token_label=settings.pkcs11_token,
-                                 pin=settings.pkcs11_pin)
+        token = open_token(settings)
         anchors = list(verification.trust.anchors) + list(TrustStore(settings.trust_dir).list())
-        policy = SigningPolicy.for_production(anchors, tsa_url=settings.tsa_url, rsa_padding=settings.rsa_padding)
+        policy = SigningPolicy.for_production(anchors, tsa_url=settings.tsa_url, rsa_padding=settings.rsa_padding,
+                                              revocation_max_age_seconds=settings.revocation_max_age_seconds)
         services = cls(settings=settings, engine=SigningEngine(policy=policy, clock=clock), officials={}, pki=None,
                        token=token, office=office, accounts=Accounts(office.db, clock=clock))
         services._chains = {}
@@ -157,8 +167,7 @@ class Services:
                                     so_pin=DEV_PKCS11_SO_PIN, identities=identities)
                     marker.write_text(wanted)
                 os.environ["SOFTHSM2_CONF"] = str((token_dir / "softhsm2.conf").resolve())
-                token = Pkcs11Token.open(module=settings.pkcs11_module, token_label=settings.pkcs11_token,
-                                         pin=settings.pkcs11_pin)
+                token = open_token(settings)
             office = Office.from_settings(settings, policy=VerificationPolicy.for_profile("dev", dev_pki=pki),
                                           clock=clock)
             accounts = Accounts(office.db, clock=clock)
@@ -173,6 +182,7 @@ class Services:
             officials[username] = Official(label=username, display_name=name, role=role, token=dev_token(username))
         policy = SigningPolicy.for_dev_pki(
             pki, rsa_padding=settings.rsa_padding, tsa_url=settings.tsa_url or pki.tsa_url,
+            revocation_max_age_seconds=settings.revocation_max_age_seconds,
             **({"check_chain_and_revocation": False} if settings.revocation_check == "dangerous-skip" else {}))
         services = cls(settings=settings, engine=SigningEngine(policy=policy, clock=clock), officials=officials,
                        pki=pki, token=token, office=office, accounts=accounts)
@@ -194,24 +204,72 @@ class Services:
             accounts.issue_token(username, token=dev_token(username))
 
     def key_holder(self, account) -> KeyHolder:
-        """The key bound to the account by an administrator (never one named in a request)."""
+        """The token key bound to the account by an administrator (never one named in a request),
+        checked against the binding: see :meth:`signing_key`."""
         from signer.errors import KeyUnavailable
 
         if account.key_kind != "pkcs11" or not account.key_ref or self._token is None:
             raise KeyUnavailable("no signing key is bound to this user",
                                  message_vi="Người dùng chưa được gán khóa ký.")
+        current = self._token.certificate(account.key_ref)   # read from the token at every signature
         with self._lock:
             holder = self._holders.get(account.key_ref)
-            if holder is None:
-                chain = getattr(self, "_chains", {}).get(account.key_ref, ())
-                holder = self._token.key_holder(account.key_ref, chain=chain)
+        if holder is None or current is None or holder.certificate.dump() != current.dump():
+            # first use, or the key under this label was replaced on the HSM: open it again
+            chain = getattr(self, "_chains", {}).get(account.key_ref, ())
+            holder = self._token.key_holder(account.key_ref, chain=chain)
+            with self._lock:
                 self._holders[account.key_ref] = holder
+        self._check_binding(account, holder)
         return holder
 
+    def signing_key(self, account, *, passphrase: str | None = None) -> KeyHolder:
+        """The key an account signs with, for one signature: the token key under its label, or its
+        PKCS#12 file (kept in the key store) opened with ``passphrase``, sent with this request and
+        never stored. Either way the certificate must be the one an administrator bound."""
+        from signer import SoftwareKeyHolder
+        from signer.errors import KeyUnavailable, PassphraseRequired
+
+        if account.key_kind == "pkcs12" and account.key_ref:
+            if not passphrase:
+                raise PassphraseRequired()
+            holder = SoftwareKeyHolder.from_pkcs12(self._pkcs12_bytes(account), passphrase=passphrase)
+            self._check_binding(account, holder)
+            return holder
+        if account.key_kind == "pkcs11":
+            return self.key_holder(account)
+        raise KeyUnavailable("no signing key is bound to this user", message_vi="Người dùng chưa được gán khóa ký.")
+
+    def _pkcs12_bytes(self, account) -> bytes:
+        keys = self.office.keys
+        if keys.exists(account.key_ref, kind="pkcs12"):
+            return keys.read(account.key_ref, kind="pkcs12")
+        if self.office.blobs.exists(account.key_ref):   # bound before the key store existed
+            return self.office.blobs.read(account.key_ref)
+        return keys.read(account.key_ref, kind="pkcs12")   # raises account_material_missing
+
+    def _check_binding(self, account, holder: KeyHolder) -> None:
+        """Refuse (and audit) a key whose certificate is not the one bound to the account."""
+        from signer.errors import KeyBindingMismatch
+
+        bound = account.certificate_sha256
+        if bound is None or holder.fingerprint == bound:
+            return
+        error = KeyBindingMismatch(detail={"account": account.username, "bound": bound, "found": holder.fingerprint})
+        from registers.audit import AuditEvent
+
+        self.office.audit.append(AuditEvent(
+            actor=account.username, role=account.role, action="sign", result=error.code,
+            certificate=holder.fingerprint, detail={"bound_certificate": bound, "key_ref": account.key_ref}))
+        raise error
+
     def image_for(self, username: str, what: str) -> bytes:
-        """The user's signature image or agency seal: set by an administrator, else the dev image."""
+        """The user's signature image or agency seal: set by an administrator (kept in the key store,
+        never served), else the dev image."""
         account = self.accounts.get(username)
-        if account.image_sha256 and self.office.blobs.exists(account.image_sha256):
+        if account.image_sha256 and self.office.keys.exists(account.image_sha256, kind="image"):
+            return self.office.keys.read(account.image_sha256, kind="image")
+        if account.image_sha256 and self.office.blobs.exists(account.image_sha256):   # set before the key store
             return self.office.blobs.read(account.image_sha256)
         try:
             from certs_dev.images import load_dev_image
@@ -232,10 +290,8 @@ class Services:
             raise Unauthenticated()
         if roles is not None and account.role not in roles:
             raise Forbidden(detail={"role": account.role, "allowed": list(roles)})
-        holder = (self.key_holder(account)
-                  if account.role in ("official", "clerk") and account.key_kind == "pkcs11" else None)
-        return Official(label=account.username, display_name=account.display_name, role=account.role,
-                        token="", key_holder=holder)
+        # the key is resolved (and checked against its binding) by the signing use cases only
+        return Official(label=account.username, display_name=account.display_name, role=account.role, token="")
 
     def close(self) -> None:
         if self._token is not None:

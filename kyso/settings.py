@@ -25,6 +25,11 @@ KYSO_TRUST_DIR             anchors an administrator added              ``DATA_DI
 KYSO_DATABASE_URL          registers and audit (also ``DATABASE_URL``)  ``sqlite:///DATA_DIR/kyso.sqlite``
 KYSO_AUDIT_KEY             HMAC key of the audit trail                 a dev key (refused in production)
 KYSO_AGENCY(_NAME)         the office: abbreviation and full name      ``UBND`` / ``UBND tỉnh Hưng Yên``
+KYSO_KEY_DIR               PKCS#12 files bound to accounts (0700)      ``DATA_DIR/keys``
+KYSO_REVOCATION_MAX_AGE    oldest OCSP/CRL answer a signature may use  60 (seconds)
+KYSO_OPS_TOKEN             bearer token for /metrics, /readyz detail   none
+KYSO_OPS_ALLOW             addresses that may read them without it     loopback in dev, none in production
+KYSO_TRUSTED_PROXIES       reverse proxies in front (X-Forwarded-*)    0
 =========================  ==========================================  =====================
 """
 from __future__ import annotations
@@ -49,7 +54,8 @@ _KNOWN = {
     "KYSO_TSA_URL", "KYSO_RSA_PADDING", "KYSO_DEFAULT_LEVEL", "KYSO_REVOCATION_CHECK",
     "KYSO_MAX_UPLOAD_MB", "KYSO_SECRET_KEY", "KYSO_PKCS11_MODULE", "KYSO_PKCS11_TOKEN",
     "KYSO_PKCS11_PIN", "KYSO_TRUST_DIR", "KYSO_TRUST_PROFILE", "KYSO_DATABASE_URL", "KYSO_AUDIT_KEY",
-    "KYSO_AGENCY", "KYSO_AGENCY_NAME",
+    "KYSO_AGENCY", "KYSO_AGENCY_NAME", "KYSO_KEY_DIR", "KYSO_REVOCATION_MAX_AGE", "KYSO_OPS_TOKEN",
+    "KYSO_OPS_ALLOW", "KYSO_TRUSTED_PROXIES",
     # read by devpki's command line, not by the service:
     "KYSO_DEV_P12_PASSPHRASE", "KYSO_SOFTHSM2_MODULE",
     # read by kyso-client:
@@ -57,6 +63,16 @@ _KNOWN = {
     # read by `kyso sign --pkcs12` (never stored):
     "KYSO_PKCS12_PASSPHRASE",
 }
+
+
+def _is_http_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _softhsm_module() -> str:
@@ -95,6 +111,11 @@ class Settings:
     audit_key: str = DEV_AUDIT_KEY         # HMAC key of the audit trail
     agency: str = "UBND"                   # the office running Kyso: its abbreviation in numbers
     agency_name: str = "UBND tỉnh Hưng Yên"
+    key_dir: Path | None = None            # PKCS#12 files bound to accounts (default: DATA_DIR/keys)
+    revocation_max_age_seconds: int = 60   # a signer's certificate status is never older than this
+    ops_token: str | None = None           # bearer token for /metrics and the detail of /readyz
+    ops_allow: tuple[str, ...] | None = None   # addresses/networks that need no token (default: loopback in dev)
+    trusted_proxies: int = 0               # reverse proxies whose X-Forwarded-For/-Proto are believed
 
     def __post_init__(self) -> None:
         if self.mode not in ("dev", "production"):
@@ -118,10 +139,30 @@ class Settings:
             object.__setattr__(self, "trust_profile", "dev" if self.mode == "dev" else "vn")
         if self.trust_dir is None:
             object.__setattr__(self, "trust_dir", Path(self.data_dir) / "trust")
+        if self.key_dir is None:
+            object.__setattr__(self, "key_dir", Path(self.data_dir) / "keys")
+        if self.tsa_url is not None and not _is_http_url(self.tsa_url):
+            raise ConfigurationError(f"KYSO_TSA_URL must be an http:// or https:// URL with a host, not {self.tsa_url!r}",
+                                     message_vi="KYSO_TSA_URL phải là địa chỉ http:// hoặc https:// có tên máy chủ.")
+        if not 0 <= self.revocation_max_age_seconds <= 3600:
+            raise ConfigurationError("KYSO_REVOCATION_MAX_AGE must be between 0 and 3600 seconds")
+        if not 0 <= self.trusted_proxies <= 5:
+            raise ConfigurationError("KYSO_TRUSTED_PROXIES must be between 0 and 5")
+        if self.ops_token is not None and len(self.ops_token) < 24:
+            raise ConfigurationError("KYSO_OPS_TOKEN must be at least 24 characters")
+        if self.ops_allow is None:
+            object.__setattr__(self, "ops_allow", () if self.mode == "production" else ("127.0.0.1/32", "::1/128"))
+        try:
+            import ipaddress
+
+            object.__setattr__(self, "ops_allow", tuple(str(ipaddress.ip_network(a.strip(), strict=False))
+                                                        for a in self.ops_allow if a.strip()))
+        except ValueError as exc:
+            raise ConfigurationError(f"KYSO_OPS_ALLOW: {exc}") from None
         if self.database_url is None:
             object.__setattr__(self, "database_url", f"sqlite:///{Path(self.data_dir) / 'kyso.sqlite'}")
         if len(self.audit_key.encode()) < 16:
-            raise ConfigurationError("KYSO_AUDIT_KEY must be at least 16 bytes")
+            raise ConfigurationError("KYSO_AUDIT_KEY must be at least 16 bytes (32 in production)")
         if self.mode == "dev" and self.dev_pki_url is None:
             object.__setattr__(self, "dev_pki_url", f"http://{self.host}:{self.port}/dev-pki")
         if self.is_production:
@@ -147,7 +188,7 @@ class Settings:
             problems.append("KYSO_PKCS11_TOKEN: the development token is refused in production")
         if self.tsa_url is None:
             problems.append("KYSO_TSA_URL: production needs a time-stamping authority")
-        if self.audit_key == DEV_AUDIT_KEY:
+        if self.audit_key == DEV_AUDIT_KEY or len(self.audit_key.encode()) < 32:
             problems.append("KYSO_AUDIT_KEY: set a random key of at least 32 characters")
         if self.trust_profile == "dev":
             problems.append("KYSO_TRUST_PROFILE: the development trust profile is refused in production")
@@ -210,4 +251,11 @@ class Settings:
             kwargs["database_url"] = (env.get("KYSO_DATABASE_URL") or env["DATABASE_URL"]).strip()
         if "KYSO_TRUST_DIR" in env:
             kwargs["trust_dir"] = Path(env["KYSO_TRUST_DIR"])
+        if "KYSO_KEY_DIR" in env:
+            kwargs["key_dir"] = Path(env["KYSO_KEY_DIR"])
+        integer("KYSO_REVOCATION_MAX_AGE", "revocation_max_age_seconds")
+        integer("KYSO_TRUSTED_PROXIES", "trusted_proxies")
+        text("KYSO_OPS_TOKEN", "ops_token")
+        if "KYSO_OPS_ALLOW" in env:
+            kwargs["ops_allow"] = tuple(a for a in env["KYSO_OPS_ALLOW"].split(",") if a.strip())
         return cls(**kwargs)

@@ -189,20 +189,30 @@ def trust_list() -> None:
 @trust_group.command("add")
 @click.argument("pem", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def trust_add(pem: Path) -> None:
-    from kyso.cli import _settings
-    from verifier.trust import TrustStore, load_certificates
+    from kyso.admin_cli import _Admin
+    from verifier.trust import TrustStore, fingerprint, load_certificates
 
-    store = TrustStore(_settings().trust_dir)
-    for cert in load_certificates([pem]):
-        click.echo(f"added {store.add(cert).name}  {cert.subject.human_friendly}")
+    admin = _Admin()   # the audit trail first: no trust change goes unrecorded
+    try:
+        store = TrustStore(admin.settings.trust_dir)
+        for cert in load_certificates([pem]):
+            click.echo(f"added {store.add(cert).name}  {cert.subject.human_friendly}")
+            admin.record("trust_add", None, certificate=fingerprint(cert), subject=cert.subject.human_friendly)
+    finally:
+        admin.close()
 
 
 @trust_group.command("remove")
 @click.argument("sha256")
 def trust_remove(sha256: str) -> None:
-    from kyso.cli import _settings
+    from kyso.admin_cli import _Admin
     from verifier.trust import TrustStore
 
-    if not TrustStore(_settings().trust_dir).remove(sha256):
-        raise click.UsageError(f"no added anchor with SHA-256 {sha256}")
-    click.echo(f"removed {sha256}")
+    admin = _Admin()
+    try:
+        if not TrustStore(admin.settings.trust_dir).remove(sha256):
+            raise click.UsageError(f"no added anchor with SHA-256 {sha256}")
+        admin.record("trust_remove", None, certificate=sha256.lower().replace(":", ""))
+        click.echo(f"removed {sha256}")
+    finally:
+        admin.close()

@@ -121,6 +121,11 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+# stored documents are official records: the service's user and its group (backups) read them, nobody else
+FILE_MODE = 0o640
+DIR_MODE = 0o750
+
+
 class BlobStore:
     """PDFs by SHA-256 under one directory; every write atomic and durable before it returns."""
 
@@ -128,8 +133,11 @@ class BlobStore:
         self.root = Path(root)
         self.tmp = self.root / TMP_DIR
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            self.tmp.mkdir(exist_ok=True)
+            self.root.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+            self.tmp.mkdir(exist_ok=True, mode=DIR_MODE)
+            for d in (self.root, self.tmp):
+                if d.stat().st_mode & 0o007:
+                    os.chmod(d, DIR_MODE)   # an older store: no access for others
         except OSError as exc:
             raise _storage_error(exc, action="create the store") from exc
 
@@ -251,7 +259,7 @@ class BlobStore:
         try:
             while True:
                 temp = self.tmp / f"{os.getpid()}-{secrets.token_hex(8)}{TMP_SUFFIX}"
-                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 try:
                     still_ours = os.stat(temp).st_ino == os.fstat(fd).st_ino
@@ -268,7 +276,7 @@ class BlobStore:
         created: list[Path] = []
         for d in (directory.parent, directory):
             try:
-                d.mkdir()
+                d.mkdir(mode=DIR_MODE)
             except FileExistsError:
                 continue
             created.append(d.parent)

@@ -15,13 +15,39 @@ from typing import Iterator
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from kyso.errors import ErrorKind, KysoError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 class Base(DeclarativeBase):
     pass
+
+
+class DatabaseUnreachable(KysoError):
+    """The database of ``KYSO_DATABASE_URL`` cannot be reached: said in one line, password hidden."""
+
+    code = "database_unavailable"
+    kind = ErrorKind.UNAVAILABLE
+    message_en = "The database is unavailable (KYSO_DATABASE_URL)."
+    message_vi = "Không kết nối được cơ sở dữ liệu (KYSO_DATABASE_URL)."
+
+    @classmethod
+    def for_url(cls, url: str, exc: BaseException) -> "DatabaseUnreachable":
+        from sqlalchemy.engine import make_url
+
+        try:
+            shown = make_url(url).render_as_string(hide_password=True)
+        except Exception:  # noqa: BLE001 - an unparsable URL is shown as its scheme only
+            shown = url.split(":", 1)[0] + ":..."
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        reason_text = reason[0] if reason else type(exc).__name__
+        return cls(f"cannot reach the database KYSO_DATABASE_URL={shown}: {reason_text}"[:500],
+                   message_vi=f"Không kết nối được cơ sở dữ liệu KYSO_DATABASE_URL={shown}: {reason_text}"[:500],
+                   detail={"setting": "KYSO_DATABASE_URL", "url": shown})
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -75,9 +101,18 @@ class Database:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        self.check()   # an unreachable database is one line naming the setting, not a traceback
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+    def check(self) -> None:
+        """Connect and run ``SELECT 1``; raise :class:`DatabaseUnreachable` (one line) if it fails."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except OperationalError as exc:
+            raise DatabaseUnreachable.for_url(self.url, exc) from None
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:

@@ -403,15 +403,28 @@ def classify_failure(exc: BaseException) -> errors.SigningError:
     malformed = document_fault(exc)
     if malformed is not None:
         return malformed
-    reason = f"{type(exc).__name__}: {exc}"[:1000]
+    # pyHanko wraps the validator's verdict ("The signer's certificate could not be validated"):
+    # judge by the first cause that says what happened
+    chain, seen = [], set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen and len(chain) < 10:
+        seen.add(id(cause))
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    reason = "; ".join(f"{type(c).__name__}: {c}" for c in chain)[:1000]
     text = str(exc).lower()
-    if isinstance(exc, cv_errors.RevokedError):
-        return errors.CertificateRevoked(detail={"reason": reason})
-    if isinstance(exc, (cv_errors.InsufficientRevinfoError, cv_errors.OCSPFetchError,
-                        cv_errors.CRLFetchError)):
-        return errors.ValidationDataUnavailable(detail={"reason": reason})
-    if isinstance(exc, cv_errors.PathBuildingError):
-        return errors.CertificateUntrusted(detail={"reason": reason})
+    for cause in chain:
+        if isinstance(cause, cv_errors.RevokedError):
+            return errors.CertificateRevoked(detail={"reason": reason})
+        if isinstance(cause, cv_errors.ExpiredError):
+            return errors.CertificateExpired(detail={"reason": reason})
+        if isinstance(cause, cv_errors.NotYetValidError):
+            return errors.CertificateNotYetValid(detail={"reason": reason})
+        if isinstance(cause, (cv_errors.InsufficientRevinfoError, cv_errors.OCSPFetchError,
+                              cv_errors.CRLFetchError)):
+            return errors.ValidationDataUnavailable(detail={"reason": reason})
+        if isinstance(cause, cv_errors.PathBuildingError):
+            return errors.CertificateUntrusted(detail={"reason": reason})
     if "timestamp" in text or "time stamp" in text or "tsa" in text:
         return errors.TimestampUnavailable(detail={"reason": reason})
     if isinstance(exc, OSError) or "revocation" in text or "ocsp" in text or "crl" in text:

@@ -117,6 +117,32 @@ class WrongPassphrase(SigningError):
     message_vi = "Không mở được tệp PKCS#12 với mật khẩu này."
 
 
+class PassphraseRequired(SigningError):
+    code = "key_passphrase_required"
+    kind = ErrorKind.INVALID_INPUT
+    message_en = "This key is a PKCS#12 file: send its passphrase in 'passphrase'."
+    message_vi = "Khóa là tệp PKCS#12: hãy gửi mật khẩu của khóa trong trường 'passphrase'."
+
+
+class KeyBindingMismatch(SigningError):
+    """The key found under the account's binding is not the one an administrator bound."""
+
+    code = "key_binding_mismatch"
+    kind = ErrorKind.CONFLICT
+    message_en = ("The certificate under this account's key is not the one bound to the account (the key was "
+                  "replaced); nothing was signed. An administrator must bind the key again.")
+    message_vi = ("Chứng thư số của khóa không phải chứng thư đã gắn với tài khoản (khóa đã bị thay); "
+                  "văn bản chưa được ký. Quản trị viên cần gắn lại khóa.")
+
+
+class PinRefused(KeyUnavailable):
+    """The token refused the configured PIN: never tried again by this installation until the PIN changes."""
+
+    code = "key_pin_refused"
+    message_en = "The PKCS#11 token refused the PIN (KYSO_PKCS11_PIN); no further attempt is made until it is changed."
+    message_vi = "Thiết bị ký từ chối mã PIN (KYSO_PKCS11_PIN); hệ thống không thử lại cho đến khi mã PIN được đổi."
+
+
 class TimestampUnavailable(SigningError):
     code = "tsa_unavailable"
     kind = ErrorKind.UNAVAILABLE

@@ -33,7 +33,7 @@ from pyhanko_certvalidator.util import get_pyca_cryptography_hash, process_pss_p
 from pyhanko.sign.signers.pdf_cms import Signer
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from signer.errors import KeyUnavailable, SigningError, WrongPassphrase
+from signer.errors import KeyUnavailable, PinRefused, SigningError, WrongPassphrase
 
 RSA_PADDINGS = ("pkcs1v15", "pss")
 
@@ -224,6 +224,120 @@ def _order_chain(leaf: x509.Certificate, certs: Sequence) -> list[x509.Certifica
     return ordered + pool
 
 
+def _login(module: str, token_label: str, pin: str):
+    import pkcs11
+    from pkcs11 import TokenFlag
+    from pkcs11 import exceptions as pk
+
+    try:
+        lib = pkcs11.lib(module)
+    except Exception as exc:  # noqa: BLE001 - a missing or broken library
+        raise KeyUnavailable(f"cannot load the PKCS#11 library {module!r} (KYSO_PKCS11_MODULE): {exc}",
+                             message_vi=f"Không nạp được thư viện PKCS#11 {module!r} (KYSO_PKCS11_MODULE).",
+                             detail={"setting": "KYSO_PKCS11_MODULE", "module": module}) from None
+    try:
+        tokens = list(lib.get_tokens(token_label=token_label))
+        if not tokens:
+            present = sorted({t.label for t in lib.get_tokens()})
+            raise KeyUnavailable(
+                f"no PKCS#11 token labelled {token_label!r} (KYSO_PKCS11_TOKEN); tokens present: "
+                + (", ".join(repr(p) for p in present) or "none"),
+                message_vi=f"Không có thiết bị ký mang nhãn {token_label!r} (KYSO_PKCS11_TOKEN).",
+                detail={"setting": "KYSO_PKCS11_TOKEN", "token": token_label, "present": present})
+        token = tokens[0]
+        if TokenFlag.USER_PIN_LOCKED in token.flags:
+            raise PinRefused(f"the user PIN of token {token_label!r} is locked; not trying KYSO_PKCS11_PIN",
+                             detail={"setting": "KYSO_PKCS11_PIN", "token": token_label, "attempts": "locked"})
+        return token.open(user_pin=pin)
+    except (KeyUnavailable, SigningError):
+        raise
+    except (pk.PinIncorrect, pk.PinLocked, pk.PinExpired, pk.PinLenRange, pk.PinInvalid) as exc:
+        attempts = "unknown"
+        try:
+            flags = next(iter(lib.get_tokens(token_label=token_label))).flags
+            if TokenFlag.USER_PIN_LOCKED in flags:
+                attempts = "locked"
+            elif TokenFlag.USER_PIN_FINAL_TRY in flags:
+                attempts = "1 (final try)"
+            elif TokenFlag.USER_PIN_COUNT_LOW in flags:
+                attempts = "few (count low)"
+        except Exception:  # noqa: BLE001 - the token does not say
+            pass
+        raise PinRefused(
+            f"token {token_label!r} refused KYSO_PKCS11_PIN ({type(exc).__name__}); attempts left: {attempts}",
+            message_vi=f"Thiết bị ký {token_label!r} từ chối mã PIN (KYSO_PKCS11_PIN); số lần thử còn lại: {attempts}",
+            detail={"setting": "KYSO_PKCS11_PIN", "token": token_label, "attempts": attempts,
+                    "reason": type(exc).__name__}) from None
+    except Exception as exc:  # noqa: BLE001 - any other token failure means no key
+        raise KeyUnavailable(f"cannot open PKCS#11 token {token_label!r}: {type(exc).__name__}: {exc}",
+                             detail={"token": token_label, "reason": f"{type(exc).__name__}: {exc}"}) from None
+
+
+class PinGuard:
+    """Spends at most one PIN attempt per wrong PIN, across every process of an installation.
+
+    Real tokens lock after 3 to 10 wrong PINs. Logins on one token are serialised with a file
+    lock; a refusal is written down (with an HMAC of the token label and PIN under the service's
+    secret, never the PIN) and every later login with the same PIN, in any worker and after any
+    restart, is refused without asking the token, until the PIN setting changes or an
+    administrator deletes the file.
+    """
+
+    def __init__(self, path: Path | str, *, secret: bytes | str) -> None:
+        self.path = Path(path)
+        self._secret = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+
+    def _digest(self, token_label: str, pin: str) -> str:
+        import hmac
+
+        return hmac.new(self._secret, f"{token_label}\0{pin}".encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def locked(self):
+        import contextlib
+        import fcntl
+
+        @contextlib.contextmanager
+        def hold():
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            with open(self.path.with_suffix(".lock"), "a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+        return hold()
+
+    def refuse_if_refused(self, token_label: str, pin: str) -> None:
+        import json
+
+        try:
+            record = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return
+        if record.get("digest") == self._digest(token_label, pin):
+            raise PinRefused(
+                f"token {token_label!r} refused this KYSO_PKCS11_PIN at {record.get('at')}; not trying it again "
+                f"(change KYSO_PKCS11_PIN, or delete {self.path} once the token is unlocked)",
+                detail={"setting": "KYSO_PKCS11_PIN", "token": token_label, "refused_at": record.get("at"),
+                        "attempts": record.get("attempts"), "not_tried": True})
+
+    def remember_refusal(self, token_label: str, pin: str, detail) -> None:
+        import json
+        import os
+        from datetime import datetime, timezone
+
+        record = {"token": token_label, "digest": self._digest(token_label, pin),
+                  "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                  "attempts": (detail or {}).get("attempts")}
+        temp = self.path.with_suffix(".part")
+        temp.write_text(json.dumps(record))
+        os.chmod(temp, 0o600)
+        os.replace(temp, self.path)
+
+    def forget_refusal(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
 class _SharedSession:
     """One logged-in PKCS#11 session per (module, token) in this process.
 
@@ -236,31 +350,39 @@ class _SharedSession:
     registry: dict[tuple[str, str], "_SharedSession"] = {}
     registry_lock = threading.Lock()
 
-    def __init__(self, key: tuple[str, str], session, pin: str) -> None:
+    def __init__(self, key: tuple[str, str], session, pin: str, guard: "PinGuard | None" = None) -> None:
         self.key = key
         self.session = session
         self._pin = pin   # kept to log in again if another user of the library logs out
+        self._guard = guard
         self.pin_digest = hashlib.sha256(pin.encode("utf-8")).digest()
         self.lock = threading.RLock()
         self.refs = 0
 
     @staticmethod
-    def login(module: str, token_label: str, pin: str):
-        from pkcs11 import PKCS11Error
-        from pyhanko.config.pkcs11 import TokenCriteria
-        from pyhanko.sign.pkcs11 import open_pkcs11_session
+    def login(module: str, token_label: str, pin: str, guard: "PinGuard | None" = None):
+        """Open a logged-in session; every failure says which setting to look at.
 
-        try:
-            return open_pkcs11_session(module, token_criteria=TokenCriteria(label=token_label), user_pin=pin)
-        except (PKCS11Error, SigningError, OSError, RuntimeError) as exc:
-            raise KeyUnavailable(detail={"module": module, "token": token_label,
-                                         "reason": f"{type(exc).__name__}: {exc}"}) from None
+        With a ``guard``, logins on this token are serialised across processes and a PIN the
+        token refused is never sent again (see :class:`PinGuard`).
+        """
+        if guard is None:
+            return _login(module, token_label, pin)
+        with guard.locked():
+            guard.refuse_if_refused(token_label, pin)
+            try:
+                session = _login(module, token_label, pin)
+            except PinRefused as exc:
+                guard.remember_refusal(token_label, pin, exc.detail)
+                raise
+            guard.forget_refusal()
+            return session
 
     def renew(self) -> None:
         """Open a fresh logged-in session (the old one lost its login or died)."""
         with self.lock:
             old = self.session
-            self.session = self.login(self.key[0], self.key[1], self._pin)
+            self.session = self.login(self.key[0], self.key[1], self._pin, self._guard)
             try:
                 old.close()
             except Exception:  # noqa: BLE001 - the old session is already unusable
@@ -283,7 +405,11 @@ class Pkcs11Token:
         self.token_label = token_label
 
     @classmethod
-    def open(cls, *, module: str, token_label: str, pin: str) -> "Pkcs11Token":
+    def open(cls, *, module: str, token_label: str, pin: str, pin_guard: PinGuard | None = None) -> "Pkcs11Token":
+        """Log in to the token (once per process: handles share one session).
+
+        ``pin_guard`` makes a refused PIN cost one attempt for the whole installation.
+        """
         import hmac
 
         key = (module, token_label)
@@ -296,7 +422,8 @@ class Pkcs11Token:
                                          message_vi="Sai mã PIN của thiết bị ký.",
                                          detail={"token": token_label})
             else:
-                shared = _SharedSession(key, _SharedSession.login(module, token_label, pin), pin)
+                shared = _SharedSession(key, _SharedSession.login(module, token_label, pin, pin_guard), pin,
+                                        pin_guard)
                 _SharedSession.registry[key] = shared
             shared.refs += 1
         return cls(shared=shared, module=module, token_label=token_label)
@@ -317,29 +444,75 @@ class Pkcs11Token:
         self.session  # noqa: B018 - refuses on a closed handle
         self._shared.renew()
 
-    def _find(self, key_label: str):
-        from pyhanko.sign.pkcs11 import PKCS11Signer
+    def _objects(self, object_class, key_label: str | None = None) -> list:
+        from pkcs11 import Attribute
 
+        template = {Attribute.CLASS: object_class}
+        if key_label is not None:
+            template[Attribute.LABEL] = key_label
         with self.lock:
-            probe = PKCS11Signer(self.session, cert_label=key_label, key_label=key_label,
-                                 other_certs_to_pull=())
-            return probe.signing_cert   # loads the private key handle as well
+            return list(self.session.get_objects(template))
 
-    def key_holder(self, key_label: str, *, chain: Iterable[x509.Certificate] = ()) -> "Pkcs11KeyHolder":
-        """The key and certificate stored under ``key_label`` on this token."""
+    def _lookup(self, fn):
+        """Run a lookup; if the session died or lost its login (another library user logged out),
+        log in once more and retry. A lookup that finds nothing is not a session problem."""
+        from pkcs11 import exceptions as pk
+
         try:
-            try:
-                cert = self._find(key_label)
-            except (SigningError, KeyUnavailable):
-                raise
-            except Exception:  # noqa: BLE001 - maybe logged out by someone else: log in once more
-                self.renew()
-                cert = self._find(key_label)
+            return fn()
+        except (pk.SessionHandleInvalid, pk.SessionClosed, pk.UserNotLoggedIn, pk.DeviceRemoved,
+                pk.TokenNotPresent, pk.DeviceError):
+            self.renew()
+            return fn()
+
+    def certificate(self, key_label: str) -> x509.Certificate | None:
+        """The certificate stored under ``key_label`` now (None if there is none): read from the
+        token at each call, so a key replaced under the same label is seen at once."""
+        from pkcs11 import Attribute, ObjectClass
+
+        try:
+            found = self._lookup(lambda: self._objects(ObjectClass.CERTIFICATE, key_label))
         except KeyUnavailable:
             raise
         except Exception as exc:  # noqa: BLE001 - any token failure means no key
-            raise KeyUnavailable(f"no key and certificate labelled {key_label!r} on token {self.token_label!r}",
-                                 detail={"reason": f"{type(exc).__name__}: {exc}"}) from None
+            raise KeyUnavailable(f"cannot read token {self.token_label!r}: {type(exc).__name__}: {exc}",
+                                 detail={"token": self.token_label}) from None
+        if not found:
+            return None
+        return x509.Certificate.load(bytes(found[0][Attribute.VALUE]))
+
+    def labels(self) -> list[str]:
+        """The labels of the certificates on the token (for error messages and ``kyso admin``)."""
+        from pkcs11 import Attribute, ObjectClass
+
+        try:
+            return sorted({str(o[Attribute.LABEL]) for o in self._lookup(lambda: self._objects(ObjectClass.CERTIFICATE))})
+        except Exception:  # noqa: BLE001
+            return []
+
+    def key_holder(self, key_label: str, *, chain: Iterable[x509.Certificate] = ()) -> "Pkcs11KeyHolder":
+        """The key and certificate stored under ``key_label`` on this token (the same label for both)."""
+        from pkcs11 import ObjectClass
+
+        cert = self.certificate(key_label)
+        if cert is None:
+            present = self.labels()
+            raise KeyUnavailable(
+                f"no certificate labelled {key_label!r} on token {self.token_label!r}; labels present: "
+                + (", ".join(repr(p) for p in present) or "none"),
+                message_vi=f"Không có chứng thư số mang nhãn {key_label!r} trên thiết bị ký {self.token_label!r}.",
+                detail={"label": key_label, "token": self.token_label, "present": present})
+        try:
+            keys = self._lookup(lambda: self._objects(ObjectClass.PRIVATE_KEY, key_label))
+        except Exception as exc:  # noqa: BLE001
+            raise KeyUnavailable(f"cannot read token {self.token_label!r}: {type(exc).__name__}: {exc}",
+                                 detail={"token": self.token_label}) from None
+        if not keys:
+            raise KeyUnavailable(
+                f"token {self.token_label!r} holds a certificate labelled {key_label!r} but no private key with that "
+                "label (key and certificate must carry the same label)",
+                message_vi=f"Thiết bị ký có chứng thư số nhãn {key_label!r} nhưng không có khóa bí mật cùng nhãn.",
+                detail={"label": key_label, "token": self.token_label})
         return Pkcs11KeyHolder(token=self, key_label=key_label, certificate=cert, chain=chain)
 
     @property

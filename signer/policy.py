@@ -22,8 +22,10 @@ class SigningPolicy:
       the 2025 Vietnamese rules) for RSA keys; ECDSA keys ignore it.
     * ``check_revocation``: refuse a revoked certificate, asking OCSP or the
       CRL (hard fail: an unreachable responder refuses the signature).
-    * ``certificate_cache_seconds``: how long a successful certificate check
-      (chain and revocation) is reused for the same certificate.
+    * ``revocation_max_age_seconds``: a good answer about the signer's
+      certificate (chain and OCSP/CRL status) is reused for later signatures
+      only while it is younger than this (default 60 s) and its OCSP response
+      or CRL is still before its own nextUpdate; 0 asks for every signature.
     * ``refuse_dev_material``: refuse signer certificates and trust anchors
       of the development PKI (``certs_dev``); :meth:`for_production` sets it.
     * ``dev_pki_follows_clock``: ask the development PKI's OCSP, CRL and TSA
@@ -43,7 +45,7 @@ class SigningPolicy:
     check_validity: bool = True
     check_key_usage: bool = True
     check_chain_and_revocation: bool = True
-    certificate_cache_seconds: float = 300.0
+    revocation_max_age_seconds: float = 60.0
     http_timeout_seconds: float = 10.0
     refuse_dev_material: bool = False
     dev_pki_follows_clock: bool = False
@@ -54,6 +56,8 @@ class SigningPolicy:
             raise ValueError("a policy that refuses development material cannot follow the dev PKI's clock")
         if self.rsa_padding not in RSA_PADDINGS:
             raise ValueError(f"rsa_padding must be one of {RSA_PADDINGS}")
+        if not 0 <= self.revocation_max_age_seconds <= 3600:
+            raise ValueError("revocation_max_age_seconds must be between 0 and 3600")
         if self.md_algorithm not in ("sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512"):
             raise ValueError(f"digest algorithm {self.md_algorithm!r} is not allowed for new signatures")
 
@@ -66,7 +70,7 @@ class SigningPolicy:
 
     @classmethod
     def for_production(cls, trust_roots: Iterable[x509.Certificate], *, tsa_url: str | None,
-                       rsa_padding: str = "pkcs1v15") -> "SigningPolicy":
+                       rsa_padding: str = "pkcs1v15", revocation_max_age_seconds: float = 60.0) -> "SigningPolicy":
         """Production policy: every check on, and nothing from ``certs_dev`` accepted."""
         from devpki import is_dev_material
 
@@ -77,7 +81,8 @@ class SigningPolicy:
 
             raise ConfigurationError("development trust anchors are refused in production: " + "; ".join(dev),
                                      message_vi="Môi trường vận hành không chấp nhận chứng thư gốc thử nghiệm.")
-        return cls(trust_roots=roots, tsa_url=tsa_url, rsa_padding=rsa_padding, refuse_dev_material=True)
+        return cls(trust_roots=roots, tsa_url=tsa_url, rsa_padding=rsa_padding, refuse_dev_material=True,
+                   revocation_max_age_seconds=revocation_max_age_seconds)
 
     @classmethod
     def with_trust(cls, trust_roots: Iterable[x509.Certificate], *, tsa_url: str | None,

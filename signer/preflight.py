@@ -112,14 +112,15 @@ class CertificateChecker:
 
     Validity and key usage are checked every time (they cost nothing). The
     chain and revocation check goes to OCSP/CRL; a success at moment ``t`` is
-    reused for operations whose moment lies in ``[t, t + policy.certificate_cache_seconds]``.
+    reused for operations whose moment lies in ``[t, t + policy.revocation_max_age_seconds]``
+    and before the earliest nextUpdate of the OCSP responses and CRLs it relied on.
     The window is on the operations' own clock (the moment each one was given),
     never on the wall clock: an answer about one moment is never taken for another.
     """
 
     def __init__(self, policy: SigningPolicy) -> None:
         self._policy = policy
-        self._checked_at: dict[str, datetime] = {}
+        self._good: dict[str, tuple[datetime, datetime]] = {}   # fingerprint -> (checked at, reusable until)
         self._lock = threading.Lock()
 
     def check(self, holder: KeyHolder, *, moment: datetime, fetchers=None) -> None:
@@ -138,21 +139,22 @@ class CertificateChecker:
             check_key_usage(cert, policy.required_key_usage)
         if policy.check_chain_and_revocation:
             key = holder.fingerprint
-            window = timedelta(seconds=policy.certificate_cache_seconds)
             with self._lock:
-                checked = self._checked_at.get(key)
-            if checked is None or not checked <= moment <= checked + window:
-                self._check_chain_and_revocation(holder, moment, fetchers)
+                good = self._good.get(key)
+            if good is None or not good[0] <= moment <= good[1]:
+                until = self._check_chain_and_revocation(holder, moment, fetchers)
                 with self._lock:
-                    if len(self._checked_at) > 4096:
-                        self._checked_at.clear()
-                    self._checked_at[key] = moment
+                    if len(self._good) > 4096:
+                        self._good.clear()
+                    self._good[key] = (moment, until)
 
     def forget(self) -> None:
         with self._lock:
-            self._checked_at.clear()
+            self._good.clear()
 
-    def _check_chain_and_revocation(self, holder: KeyHolder, moment: datetime, fetchers=None) -> None:
+    def _check_chain_and_revocation(self, holder: KeyHolder, moment: datetime, fetchers=None) -> datetime:
+        """Validate the chain and the revocation status at ``moment``; return until when this
+        good answer may be reused (never past a nextUpdate of what it relied on)."""
         policy = self._policy
         context = ValidationContext(
             trust_roots=list(policy.trust_roots), other_certs=list(holder.chain),
@@ -170,6 +172,7 @@ class CertificateChecker:
 
         try:
             _loop.run(run())
+            return _reusable_until(context, moment, policy.revocation_max_age_seconds)
         except cv_errors.RevokedError as exc:
             raise errors.CertificateRevoked(detail={"reason": str(exc)}) from None
         except cv_errors.ExpiredError as exc:
@@ -186,6 +189,26 @@ class CertificateChecker:
             raise errors.CertificateRefused(detail={"reason": str(exc)}) from None
         except (asyncio.TimeoutError, OSError) as exc:
             raise errors.RevocationUnavailable(detail={"reason": f"{type(exc).__name__}: {exc}"}) from None
+
+
+def _reusable_until(context: ValidationContext, moment: datetime, max_age_seconds: float) -> datetime:
+    until = moment + timedelta(seconds=max_age_seconds)
+    for response in context.ocsps:
+        try:
+            for single in response.basic_ocsp_response["tbs_response_data"]["responses"]:
+                next_update = single["next_update"].native
+                if next_update is not None:
+                    until = min(until, next_update)
+        except (KeyError, TypeError, ValueError):
+            return moment   # cannot tell: do not reuse
+    for crl in context.crls:
+        try:
+            next_update = crl["tbs_cert_list"]["next_update"].native
+        except (KeyError, TypeError, ValueError):
+            return moment
+        if next_update is not None:
+            until = min(until, next_update)
+    return until
 
 
 def check_validity(cert: x509.Certificate, moment: datetime) -> None:

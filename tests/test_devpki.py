@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from devpki import DevPKI, DevPKIError, UnknownIdentityError, is_dev_material
 from devpki.cli import dev_pki as dev_pki_cli
 from devpki.softhsm import provision_token
-from devpki.testing import dev_pki, dev_pki_server, softhsm_token, tiny_pdf_bytes  # noqa: F401
+from devpki.testing import tiny_pdf_bytes   # the dev PKI and token fixtures come from conftest (one per run)
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = datetime.now(tz=timezone.utc)

@@ -101,7 +101,7 @@ def register_json(which: str):
 @auditor.get("/api/v1/documents/<sha256>/history")
 def history_json(sha256: str):
     user, office = _auditor()
-    if not _SHA.match(sha256) or not office.blobs.exists(sha256):
+    if not office.is_document(sha256):
         raise NotFound()
     _record(user, "download", "ok", documents=(sha256,))
     return jsonify(office.document_history(sha256))
@@ -137,7 +137,7 @@ def document_page(sha256: str):
     from verifier.render import to_html
 
     user, office = _auditor()
-    if not _SHA.match(sha256) or not office.blobs.exists(sha256):
+    if not office.is_document(sha256):
         raise NotFound()
     history = office.document_history(sha256)
     _record(user, "download", "ok", documents=(sha256,))

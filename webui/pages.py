@@ -402,15 +402,10 @@ def _data_uri(png: bytes | None) -> str | None:
 def _holder(account):
     """The key bound to the account: the token's key, or its PKCS#12 file opened with the passphrase sent now."""
     services = _services()
-    if account.key_kind == "pkcs12":
-        from signer import SoftwareKeyHolder
-
-        passphrase = request.form.get("passphrase")
-        if not passphrase:
-            raise WebError("this key is a PKCS#12 file: enter its passphrase",
-                           message_vi="Khóa là tệp PKCS#12: hãy nhập mật khẩu của khóa.")
-        return SoftwareKeyHolder.from_pkcs12(services.office.blobs.read(account.key_ref), passphrase=passphrase)
-    return services.key_holder(account)
+    if account.key_kind == "pkcs12" and not request.form.get("passphrase"):
+        raise WebError("this key is a PKCS#12 file: enter its passphrase",
+                       message_vi="Khóa là tệp PKCS#12: hãy nhập mật khẩu của khóa.")
+    return services.signing_key(account, passphrase=request.form.get("passphrase"))
 
 
 def _produced_by(user, sha256: str) -> bool:
@@ -428,7 +423,7 @@ def _produced_by(user, sha256: str) -> bool:
 
 def _stored(sha256: str) -> Path:
     office = _services().office
-    if not _SHA.match(sha256 or "") or not office.blobs.exists(sha256):
+    if not office.is_document(sha256):
         raise DocumentNotFound()
     return office.blobs.path(sha256)
 
