@@ -95,6 +95,6 @@ def fetchers_at(moment: datetime, *, timeout: float = 10.0, limits: FetchLimits 
     return Fetchers(ocsp_fetcher=fetchers[0], crl_fetcher=fetchers[1], cert_fetcher=fetchers[2])
 
 
-def timestamper_at(url: str, moment: datetime, *, timeout: float = 10.0) -> HTTPTimeStamper:
+def timestamper_at(url: str, moment: datetime, *, timeout: float = 10.0, auth=None) -> HTTPTimeStamper:
     """An RFC 3161 client whose tokens the development TSA dates at ``moment``."""
-    return HTTPTimeStamper(url, timeout=int(timeout), headers=moment_header(moment))
+    return HTTPTimeStamper(url, timeout=int(timeout), headers=moment_header(moment), auth=auth)

@@ -133,10 +133,12 @@ class SigningContext:
                 self.holder = self.token.key_holder(pkcs11_label, chain=chain)
             tsa_url = settings.tsa_url or (pki.tsa_url if pki else None)
             if settings.is_production:
-                policy = SigningPolicy.for_production(trust, tsa_url=tsa_url, rsa_padding=settings.rsa_padding)
+                policy = SigningPolicy.for_production(trust, tsa_url=tsa_url, rsa_padding=settings.rsa_padding,
+                                                      revocation_max_age_seconds=settings.revocation_max_age_seconds,
+                                                      tsa_auth=settings.tsa_auth)
             else:
                 policy = SigningPolicy(trust_roots=tuple(trust), tsa_url=tsa_url, rsa_padding=settings.rsa_padding,
-                                       dev_pki_follows_clock=pki is not None)
+                                       dev_pki_follows_clock=pki is not None, tsa_auth=settings.tsa_auth)
             self.engine = SigningEngine(policy=policy)
         except BaseException:
             self.close()

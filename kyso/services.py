@@ -129,7 +129,8 @@ class Services:
         token = open_token(settings)
         anchors = list(verification.trust.anchors) + list(TrustStore(settings.trust_dir).list())
         policy = SigningPolicy.for_production(anchors, tsa_url=settings.tsa_url, rsa_padding=settings.rsa_padding,
-                                              revocation_max_age_seconds=settings.revocation_max_age_seconds)
+                                              revocation_max_age_seconds=settings.revocation_max_age_seconds,
+                                              tsa_auth=settings.tsa_auth)
         services = cls(settings=settings, engine=SigningEngine(policy=policy, clock=clock), officials={}, pki=None,
                        token=token, office=office, accounts=Accounts(office.db, clock=clock))
         services._chains = {}
@@ -182,7 +183,7 @@ class Services:
             officials[username] = Official(label=username, display_name=name, role=role, token=dev_token(username))
         policy = SigningPolicy.for_dev_pki(
             pki, rsa_padding=settings.rsa_padding, tsa_url=settings.tsa_url or pki.tsa_url,
-            revocation_max_age_seconds=settings.revocation_max_age_seconds,
+            revocation_max_age_seconds=settings.revocation_max_age_seconds, tsa_auth=settings.tsa_auth,
             **({"check_chain_and_revocation": False} if settings.revocation_check == "dangerous-skip" else {}))
         services = cls(settings=settings, engine=SigningEngine(policy=policy, clock=clock), officials=officials,
                        pki=pki, token=token, office=office, accounts=accounts)
@@ -216,8 +217,12 @@ class Services:
             holder = self._holders.get(account.key_ref)
         if holder is None or current is None or holder.certificate.dump() != current.dump():
             # first use, or the key under this label was replaced on the HSM: open it again
-            chain = getattr(self, "_chains", {}).get(account.key_ref, ())
-            holder = self._token.key_holder(account.key_ref, chain=chain)
+            chain = getattr(self, "_chains", {}).get(account.key_ref)
+            if chain is None and current is not None:   # production: intermediates kept on the token
+                from signer.keyholders import issuing_chain
+
+                chain = issuing_chain(current, self._token.ca_certificates() + list(self.engine.policy.trust_roots))
+            holder = self._token.key_holder(account.key_ref, chain=chain or ())
             with self._lock:
                 self._holders[account.key_ref] = holder
         self._check_binding(account, holder)

@@ -12,6 +12,7 @@ KYSO_HOST / KYSO_PORT      where the service listens                   ``127.0.0
 KYSO_DATA_DIR              working data (SoftHSM token, documents)     ``./var``
 KYSO_DEV_PKI_URL           base URL of the dev PKI's OCSP/CRL/TSA      ``http://HOST:PORT/dev-pki``
 KYSO_TSA_URL               RFC 3161 time-stamping authority            the dev PKI's TSA in dev mode
+KYSO_TSA_USERNAME/PASSWORD HTTP Basic credentials for the TSA          none
 KYSO_RSA_PADDING           ``pkcs1v15`` or ``pss`` for RSA keys        ``pkcs1v15``
 KYSO_DEFAULT_LEVEL         PAdES level when a request names none       ``B-T``
 KYSO_REVOCATION_CHECK      ``require`` or ``dangerous-skip``           ``require``
@@ -55,7 +56,7 @@ _KNOWN = {
     "KYSO_MAX_UPLOAD_MB", "KYSO_SECRET_KEY", "KYSO_PKCS11_MODULE", "KYSO_PKCS11_TOKEN",
     "KYSO_PKCS11_PIN", "KYSO_TRUST_DIR", "KYSO_TRUST_PROFILE", "KYSO_DATABASE_URL", "KYSO_AUDIT_KEY",
     "KYSO_AGENCY", "KYSO_AGENCY_NAME", "KYSO_KEY_DIR", "KYSO_REVOCATION_MAX_AGE", "KYSO_OPS_TOKEN",
-    "KYSO_OPS_ALLOW", "KYSO_TRUSTED_PROXIES",
+    "KYSO_OPS_ALLOW", "KYSO_TRUSTED_PROXIES", "KYSO_TSA_USERNAME", "KYSO_TSA_PASSWORD",
     # read by devpki's command line, not by the service:
     "KYSO_DEV_P12_PASSPHRASE", "KYSO_SOFTHSM2_MODULE",
     # read by kyso-client:
@@ -116,6 +117,8 @@ class Settings:
     ops_token: str | None = None           # bearer token for /metrics and the detail of /readyz
     ops_allow: tuple[str, ...] | None = None   # addresses/networks that need no token (default: loopback in dev)
     trusted_proxies: int = 0               # reverse proxies whose X-Forwarded-For/-Proto are believed
+    tsa_username: str | None = None        # HTTP Basic credentials some TSAs ask for
+    tsa_password: str | None = dataclasses.field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.mode not in ("dev", "production"):
@@ -144,6 +147,8 @@ class Settings:
         if self.tsa_url is not None and not _is_http_url(self.tsa_url):
             raise ConfigurationError(f"KYSO_TSA_URL must be an http:// or https:// URL with a host, not {self.tsa_url!r}",
                                      message_vi="KYSO_TSA_URL phải là địa chỉ http:// hoặc https:// có tên máy chủ.")
+        if (self.tsa_username is None) != (self.tsa_password is None):
+            raise ConfigurationError("KYSO_TSA_USERNAME and KYSO_TSA_PASSWORD go together")
         if not 0 <= self.revocation_max_age_seconds <= 3600:
             raise ConfigurationError("KYSO_REVOCATION_MAX_AGE must be between 0 and 3600 seconds")
         if not 0 <= self.trusted_proxies <= 5:
@@ -171,6 +176,10 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.mode == "production"
+
+    @property
+    def tsa_auth(self) -> tuple[str, str] | None:
+        return (self.tsa_username, self.tsa_password) if self.tsa_username is not None else None
 
     @property
     def uses_dev_pki(self) -> bool:
@@ -256,6 +265,8 @@ class Settings:
         integer("KYSO_REVOCATION_MAX_AGE", "revocation_max_age_seconds")
         integer("KYSO_TRUSTED_PROXIES", "trusted_proxies")
         text("KYSO_OPS_TOKEN", "ops_token")
+        text("KYSO_TSA_USERNAME", "tsa_username")
+        text("KYSO_TSA_PASSWORD", "tsa_password")
         if "KYSO_OPS_ALLOW" in env:
             kwargs["ops_allow"] = tuple(a for a in env["KYSO_OPS_ALLOW"].split(",") if a.strip())
         return cls(**kwargs)

@@ -78,7 +78,8 @@ def _tsa(settings: Settings, *, timeout: float) -> Finding:
     if not url:
         return Finding("tsa", False, "KYSO_TSA_URL is not set")
     try:
-        token = aio.run(HTTPTimeStamper(url, timeout=int(timeout)).async_dummy_response("sha256"))
+        token = aio.run(HTTPTimeStamper(url, timeout=int(timeout), auth=settings.tsa_auth)
+                        .async_dummy_response("sha256"))
     except Exception as exc:  # noqa: BLE001 - any failure means no timestamps
         return Finding("tsa", False, f"KYSO_TSA_URL={url} does not answer time-stamp requests: "
                                      f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300])

@@ -110,8 +110,8 @@ class SigningEngine:
         self._attr_specs: dict[tuple[str, str], _FixedSignedAttributes] = {}
         self._renderer = renderer
         self._timestamp_size: int | None = None
-        self._timestamper = HTTPTimeStamper(policy.tsa_url, timeout=int(policy.http_timeout_seconds)) \
-            if policy.tsa_url else None
+        self._timestamper = HTTPTimeStamper(policy.tsa_url, timeout=int(policy.http_timeout_seconds),
+                                            auth=policy.tsa_auth) if policy.tsa_url else None
 
     @classmethod
     def for_dev_pki(cls, pki, *, clock: Clock | None = None, **policy_overrides) -> "SigningEngine":
@@ -269,7 +269,8 @@ class SigningEngine:
         if self.policy.dev_pki_follows_clock:
             from devpki.clocked import timestamper_at
 
-            return timestamper_at(self.policy.tsa_url, moment, timeout=self.policy.http_timeout_seconds)
+            return timestamper_at(self.policy.tsa_url, moment, timeout=self.policy.http_timeout_seconds,
+                                  auth=self.policy.tsa_auth)
         return self._timestamper
 
     def _measure_timestamp(self, moment: datetime) -> None:

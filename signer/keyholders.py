@@ -207,6 +207,25 @@ class SoftwareKeyHolder(KeyHolder):
         self._prepared.clear()
 
 
+def issuing_chain(leaf: x509.Certificate, candidates: Sequence[x509.Certificate]) -> list[x509.Certificate]:
+    """The issuers of ``leaf`` found among ``candidates``, from its issuer up to a self-signed root
+    (or as far as they go); candidates that are not on the path are left out."""
+    path: list[x509.Certificate] = []
+    current = _to_asn1(leaf)
+    pool = [_to_asn1(c) for c in candidates]
+    while len(path) < 10:
+        issuer = next((c for c in pool if c.subject == current.issuer and c not in path
+                       and (current.authority_key_identifier is None
+                            or c.key_identifier in (None, current.authority_key_identifier))), None)
+        if issuer is None or issuer.dump() == current.dump():
+            break
+        path.append(issuer)
+        if issuer.self_signed != "no":
+            break
+        current = issuer
+    return path
+
+
 def _order_chain(leaf: x509.Certificate, certs: Sequence) -> list[x509.Certificate]:
     """Order loose CA certificates from the leaf's issuer upwards."""
     pool = [_to_asn1(c) for c in certs]
@@ -480,6 +499,25 @@ class Pkcs11Token:
         if not found:
             return None
         return x509.Certificate.load(bytes(found[0][Attribute.VALUE]))
+
+    def ca_certificates(self) -> list[x509.Certificate]:
+        """The CA certificates kept on the token (issuers of the signers' certificates, as Vietnamese
+        USB tokens carry them): the chain embedded in every signature is built from these."""
+        from pkcs11 import Attribute, ObjectClass
+
+        out = []
+        try:
+            objects = self._lookup(lambda: self._objects(ObjectClass.CERTIFICATE))
+        except Exception:  # noqa: BLE001 - no chain from the token: the validator fetches it (AIA)
+            return []
+        for obj in objects:
+            try:
+                cert = x509.Certificate.load(bytes(obj[Attribute.VALUE]))
+                if cert.ca:
+                    out.append(cert)
+            except Exception:  # noqa: BLE001 - an unreadable object is not a CA certificate
+                continue
+        return out
 
     def labels(self) -> list[str]:
         """The labels of the certificates on the token (for error messages and ``kyso admin``)."""

@@ -49,6 +49,7 @@ class SigningPolicy:
     http_timeout_seconds: float = 10.0
     refuse_dev_material: bool = False
     dev_pki_follows_clock: bool = False
+    tsa_auth: tuple[str, str] | None = dataclasses.field(default=None, repr=False)   # HTTP Basic for the TSA
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "trust_roots", tuple(self.trust_roots))
@@ -70,7 +71,8 @@ class SigningPolicy:
 
     @classmethod
     def for_production(cls, trust_roots: Iterable[x509.Certificate], *, tsa_url: str | None,
-                       rsa_padding: str = "pkcs1v15", revocation_max_age_seconds: float = 60.0) -> "SigningPolicy":
+                       rsa_padding: str = "pkcs1v15", revocation_max_age_seconds: float = 60.0,
+                       tsa_auth: tuple[str, str] | None = None) -> "SigningPolicy":
         """Production policy: every check on, and nothing from ``certs_dev`` accepted."""
         from devpki import is_dev_material
 
@@ -82,7 +84,7 @@ class SigningPolicy:
             raise ConfigurationError("development trust anchors are refused in production: " + "; ".join(dev),
                                      message_vi="Môi trường vận hành không chấp nhận chứng thư gốc thử nghiệm.")
         return cls(trust_roots=roots, tsa_url=tsa_url, rsa_padding=rsa_padding, refuse_dev_material=True,
-                   revocation_max_age_seconds=revocation_max_age_seconds)
+                   revocation_max_age_seconds=revocation_max_age_seconds, tsa_auth=tsa_auth)
 
     @classmethod
     def with_trust(cls, trust_roots: Iterable[x509.Certificate], *, tsa_url: str | None,

@@ -146,6 +146,11 @@ def test_a_signature_made_in_production_is_valid_and_carries_the_administrators_
                            files={"file": ("da-ky.pdf", signed.content, "application/pdf")}, timeout=60).json()
     assert report["verdict"] == "valid", report["reasons"]
     assert "Hưng Yên thử nghiệm" in json.dumps(report, ensure_ascii=False)
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    embedded = PdfFileReader(io.BytesIO(signed.content)).embedded_signatures[0].signed_data["certificates"]
+    names = {c.chosen.subject.native.get("common_name") for c in embedded}
+    assert "Hưng Yên thử nghiệm Government CA" in names, "the chain comes with the signature (from the HSM)"
 
 
 @pytest.mark.parametrize("level", ["B-B", "B-T", "B-LT"])
