@@ -96,7 +96,7 @@ def main():
             docs["100 MB, 1 signature"] = tmp / "big-signed.pdf"
         (tmp / "probe-small.pdf").write_bytes(docs["1 MB, 1 signature"])
 
-        from kyso import pdfspeed
+        from hazmat import pyhanko_hexreader as pdfspeed
 
         def stock(document):
             pdfspeed.uninstall()   # stock pyHanko, with its own hex-string reader

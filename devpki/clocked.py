@@ -8,8 +8,9 @@ so that every step of an operation that runs at a fixed moment (a test that sign
 2026", a document signed "in 2030" to be verified "in 2036") sees the same time, whatever day the
 operation actually runs on.
 
-Only policies built for the development PKI use these (``SigningPolicy.for_dev_pki``,
-``VerificationPolicy.for_profile("dev")``); production policies refuse them.
+Only policies built for the development PKI use these (``DevPKI.answers_at_moment()`` gives the
+:class:`DevAnswers` that ``SigningPolicy.for_dev_pki`` and the dev verification profile carry);
+production policies never do.
 
 pyhanko-certvalidator's requests fetchers take no extra headers; :class:`_AtMoment` replaces their
 two HTTP helpers with the same requests plus the header (pyhanko-certvalidator 0.33).
@@ -29,7 +30,7 @@ from pyhanko_certvalidator.fetchers.requests_fetchers.cert_fetch_client import R
 from pyhanko_certvalidator.fetchers.requests_fetchers.crl_client import RequestsCRLFetcher
 from pyhanko_certvalidator.fetchers.requests_fetchers.ocsp_client import RequestsOCSPFetcher
 
-__all__ = ["FAKE_TIME_HEADER", "fetchers_at", "moment_header", "timestamper_at"]
+__all__ = ["FAKE_TIME_HEADER", "DevAnswers", "fetchers_at", "moment_header", "timestamper_at"]
 
 
 def moment_header(moment: datetime) -> dict[str, str]:
@@ -98,3 +99,17 @@ def fetchers_at(moment: datetime, *, timeout: float = 10.0, limits: FetchLimits 
 def timestamper_at(url: str, moment: datetime, *, timeout: float = 10.0, auth=None) -> HTTPTimeStamper:
     """An RFC 3161 client whose tokens the development TSA dates at ``moment``."""
     return HTTPTimeStamper(url, timeout=int(timeout), headers=moment_header(moment), auth=auth)
+
+
+class DevAnswers:
+    """The development PKI as a ``kyso.network.AnswersAtMoment``: OCSP, CRL, certificates and
+    time-stamps as of the operation's moment."""
+
+    def fetchers(self, moment: datetime, *, timeout: float):
+        return fetchers_at(moment, timeout=timeout)
+
+    def timestamper(self, url: str, moment: datetime, *, timeout: float, auth=None):
+        return timestamper_at(url, moment, timeout=timeout, auth=auth)
+
+    def __repr__(self) -> str:
+        return "DevAnswers()"

@@ -372,6 +372,12 @@ class DevPKI:
         """RFC 3161 time-stamping endpoint (POST application/timestamp-query)."""
         return self.arch.service_registry.get_tsa_info(self._tsa_service).url
 
+    def answers_at_moment(self):
+        """This PKI's services answering as of each operation's moment (``kyso.network``)."""
+        from .clocked import DevAnswers
+
+        return DevAnswers()
+
     def wsgi_app(self):
         """WSGI app serving OCSP (POST and RFC 6960 GET), CRLs, TSA and the cert repositories.
 

@@ -133,12 +133,16 @@ class SigningContext:
                 self.holder = self.token.key_holder(pkcs11_label, chain=chain)
             tsa_url = settings.tsa_url or (pki.tsa_url if pki else None)
             if settings.is_production:
+                from devpki import is_dev_material
+
                 policy = SigningPolicy.for_production(trust, tsa_url=tsa_url, rsa_padding=settings.rsa_padding,
+                                                      refuse_certificate=is_dev_material,
                                                       revocation_max_age_seconds=settings.revocation_max_age_seconds,
                                                       tsa_auth=settings.tsa_auth)
             else:
                 policy = SigningPolicy(trust_roots=tuple(trust), tsa_url=tsa_url, rsa_padding=settings.rsa_padding,
-                                       dev_pki_follows_clock=pki is not None, tsa_auth=settings.tsa_auth)
+                                       answers_at_moment=pki.answers_at_moment() if pki else None,
+                                       tsa_auth=settings.tsa_auth)
             self.engine = SigningEngine(policy=policy)
         except BaseException:
             self.close()

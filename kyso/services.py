@@ -128,7 +128,10 @@ class Services:
         office = Office.from_settings(settings, policy=verification, clock=clock)
         token = open_token(settings)
         anchors = list(verification.trust.anchors) + list(TrustStore(settings.trust_dir).list())
+        from devpki import is_dev_material   # production refuses development material: it must know it
+
         policy = SigningPolicy.for_production(anchors, tsa_url=settings.tsa_url, rsa_padding=settings.rsa_padding,
+                                              refuse_certificate=is_dev_material,
                                               revocation_max_age_seconds=settings.revocation_max_age_seconds,
                                               tsa_auth=settings.tsa_auth)
         services = cls(settings=settings, engine=SigningEngine(policy=policy, clock=clock), officials={}, pki=None,

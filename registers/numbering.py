@@ -17,8 +17,7 @@ from sqlalchemy import select
 
 from registers.db import Database
 from registers.models import NumberCounter, OutgoingEntry
-from signer.errors import NumberTaken
-from signer.numbering import DocumentNumber
+from kyso.decree30 import DocumentNumber, NumberTaken
 
 
 def _now() -> datetime:

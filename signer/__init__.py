@@ -9,10 +9,6 @@
 
 This package never imports ``verifier``.
 """
-from kyso import pdfspeed
-
-pdfspeed.install()   # pyHanko's hex-string reader, minus one Python call per character
-
 from signer.engine import SignedDocument, SigningEngine
 from signer.errors import SigningError
 from signer.keyholders import ExternalKeyHolder, KeyHolder, Pkcs11KeyHolder, Pkcs11Token, SoftwareKeyHolder

@@ -52,7 +52,7 @@ import unicodedata
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Union
 
@@ -64,6 +64,7 @@ from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.sign.fields import SigFieldSpec
 from pyhanko.stamp.base import BaseStamp, BaseStampStyle
 
+from kyso.decree30 import VN_TZ, format_vn_time  # noqa: F401 - re-exported for the appearance code
 from kyso.errors import ErrorKind
 from signer.errors import SigningError
 
@@ -74,7 +75,6 @@ __all__ = [
     "format_vn_time", "seal_placement_over", "top_right_placement",
 ]
 
-VN_TZ = timezone(timedelta(hours=7))
 MM = 72 / 25.4  # points per millimetre
 
 DEFAULT_SERIF = Path("/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf")
@@ -91,13 +91,6 @@ class AppearanceError(SigningError):
     kind = ErrorKind.INVALID_INPUT
     message_en = "The signature appearance is invalid."
     message_vi = "Hình thức hiển thị chữ ký không hợp lệ."
-
-
-def format_vn_time(moment: datetime) -> str:
-    """``2026-11-21T09:37:36+07:00``: ISO 8601, whole seconds, Vietnam's time zone."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError("the signing time must be timezone-aware")
-    return moment.astimezone(VN_TZ).replace(microsecond=0).isoformat()
 
 
 # -- what to draw, where --------------------------------------------------------------------------

@@ -131,11 +131,10 @@ class SigningEngine:
     def fetchers(self, moment: datetime):
         """OCSP/CRL/certificate fetchers for an operation at ``moment``: ones that ask the
         development PKI about that moment when the policy says so, else None (pyHanko's own)."""
-        if not self.policy.dev_pki_follows_clock:
+        answers = self.policy.answers_at_moment
+        if answers is None:
             return None
-        from devpki.clocked import fetchers_at
-
-        return fetchers_at(moment, timeout=self.policy.http_timeout_seconds)
+        return answers.fetchers(moment, timeout=self.policy.http_timeout_seconds)
 
     def sign(self, request: SignRequest, *, key_holder: KeyHolder,
              output: Path | str | None = None, durable: bool = False,
@@ -266,11 +265,10 @@ class SigningEngine:
             raise errors.TimestampUnavailable(
                 f"level {level.value} needs a time-stamping authority and none is configured",
                 message_vi=f"Mức {level.value} cần máy chủ cấp dấu thời gian nhưng chưa được cấu hình.")
-        if self.policy.dev_pki_follows_clock:
-            from devpki.clocked import timestamper_at
-
-            return timestamper_at(self.policy.tsa_url, moment, timeout=self.policy.http_timeout_seconds,
-                                  auth=self.policy.tsa_auth)
+        answers = self.policy.answers_at_moment
+        if answers is not None:
+            return answers.timestamper(self.policy.tsa_url, moment, timeout=self.policy.http_timeout_seconds,
+                                       auth=self.policy.tsa_auth)
         return self._timestamper
 
     def _measure_timestamp(self, moment: datetime) -> None:

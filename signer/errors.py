@@ -5,6 +5,7 @@ client may switch on them. Messages come in English and Vietnamese.
 """
 from __future__ import annotations
 
+from kyso.decree30 import NumberTaken  # noqa: F401 - the numbering refusal, raised by registers too
 from kyso.errors import ErrorKind, KysoError
 
 
@@ -213,13 +214,6 @@ class AlreadyIssued(IssuanceRefused):
     kind = ErrorKind.CONFLICT
     message_en = "The document already carries its number and agency signature."
     message_vi = "Văn bản đã được cấp số và ký số của cơ quan."
-
-
-class NumberTaken(IssuanceRefused):
-    code = "number_taken"
-    kind = ErrorKind.CONFLICT
-    message_en = "This document number is already used this year."
-    message_vi = "Số văn bản này đã được sử dụng trong năm."
 
 
 class DraftNotPrepared(IssuanceRefused):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from datetime import date
 
 import pikepdf
 from pyhanko.pdf_utils import generic, layout
@@ -20,6 +19,7 @@ from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.stamp import TextStamp, TextStampStyle
 
+from kyso.decree30 import number_text, vn_date_text  # noqa: F401 - the texts the clerk fills in
 from signer import errors
 
 NUMBER_FIELD = "SoKyHieu"          # "Số: 16/CT-UBND"
@@ -44,19 +44,6 @@ class DraftLayout:
     personal_box: Box = (360.0, 170.0, 530.0, 238.0)
     agency_page: int = -1
     agency_box: Box | None = None      # None: over the left third of the personal box (seal placement)
-
-
-def vn_date_text(day: date, *, place: str | None = None) -> str:
-    """``Hưng Yên, ngày 05 tháng 02 năm 2026``: days below 10 and months 1 and 2 take a
-    leading zero (Decree 30, Appendix I)."""
-    d = f"{day.day:02d}" if day.day < 10 else str(day.day)
-    m = f"{day.month:02d}" if day.month in (1, 2) else str(day.month)
-    text = f"ngày {d} tháng {m} năm {day.year}"
-    return f"{place}, {text}" if place else text
-
-
-def number_text(number: str) -> str:
-    return f"Số: {number}"
 
 
 def add_draft_fields(document: bytes, *, layout_: DraftLayout, agency_box: Box) -> bytes:

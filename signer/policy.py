@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable
+from typing import Callable, Iterable
 
 from asn1crypto import x509
 
+from kyso.network import AnswersAtMoment
 from signer.keyholders import RSA_PADDINGS
 
 REQUIRED_KEY_USAGE = frozenset({"digital_signature", "non_repudiation"})
@@ -26,12 +27,12 @@ class SigningPolicy:
       certificate (chain and OCSP/CRL status) is reused for later signatures
       only while it is younger than this (default 60 s) and its OCSP response
       or CRL is still before its own nextUpdate; 0 asks for every signature.
-    * ``refuse_dev_material``: refuse signer certificates and trust anchors
-      of the development PKI (``certs_dev``); :meth:`for_production` sets it.
-    * ``dev_pki_follows_clock``: ask the development PKI's OCSP, CRL and TSA
-      about the operation's moment (the engine's injected clock) instead of
-      their own now (``devpki.clocked``); :meth:`for_dev_pki` sets it. A real
-      PKI answers as of its own time, so production policies never set it.
+    * ``refuse_certificate``: a test that refuses signer certificates (and
+      trust anchors) it recognises, with the reason it gives; the composition
+      root passes the development-material detector in production.
+    * ``answers_at_moment``: services that answer OCSP, CRL and TSA questions
+      as of the operation's moment (``kyso.network``; the development PKI's,
+      set by :meth:`for_dev_pki`). None: the real services, each as of its now.
 
     Use :meth:`dangerous_skip_certificate_checks` only to produce test
     fixtures (for example a document signed by a revoked certificate).
@@ -47,14 +48,14 @@ class SigningPolicy:
     check_chain_and_revocation: bool = True
     revocation_max_age_seconds: float = 60.0
     http_timeout_seconds: float = 10.0
-    refuse_dev_material: bool = False
-    dev_pki_follows_clock: bool = False
+    refuse_certificate: Callable[[x509.Certificate], bool] | None = dataclasses.field(default=None, repr=False)
+    answers_at_moment: AnswersAtMoment | None = dataclasses.field(default=None, repr=False)
     tsa_auth: tuple[str, str] | None = dataclasses.field(default=None, repr=False)   # HTTP Basic for the TSA
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "trust_roots", tuple(self.trust_roots))
-        if self.refuse_dev_material and self.dev_pki_follows_clock:
-            raise ValueError("a policy that refuses development material cannot follow the dev PKI's clock")
+        if self.refuse_certificate is not None and self.answers_at_moment is not None:
+            raise ValueError("a production policy (refusing development material) asks the real services")
         if self.rsa_padding not in RSA_PADDINGS:
             raise ValueError(f"rsa_padding must be one of {RSA_PADDINGS}")
         if not 0 <= self.revocation_max_age_seconds <= 3600:
@@ -64,26 +65,28 @@ class SigningPolicy:
 
     @classmethod
     def for_dev_pki(cls, pki, **overrides) -> "SigningPolicy":
-        """Policy for the development PKI: its roots and its TSA."""
-        values = dict(trust_roots=tuple(pki.trust_roots()), tsa_url=pki.tsa_url, dev_pki_follows_clock=True)
+        """Policy for the development PKI (``pki``: a ``devpki.DevPKI``): its roots, its TSA, its
+        services answering as of the operation's moment."""
+        values = dict(trust_roots=tuple(pki.trust_roots()), tsa_url=pki.tsa_url,
+                      answers_at_moment=pki.answers_at_moment())
         values.update(overrides)
         return cls(**values)
 
     @classmethod
     def for_production(cls, trust_roots: Iterable[x509.Certificate], *, tsa_url: str | None,
+                       refuse_certificate: Callable[[x509.Certificate], bool],
                        rsa_padding: str = "pkcs1v15", revocation_max_age_seconds: float = 60.0,
                        tsa_auth: tuple[str, str] | None = None) -> "SigningPolicy":
-        """Production policy: every check on, and nothing from ``certs_dev`` accepted."""
-        from devpki import is_dev_material
-
+        """Production policy: every check on, and no certificate ``refuse_certificate`` recognises
+        (the composition root passes the development-material detector) as anchor or signer."""
         roots = tuple(trust_roots)
-        dev = [r.subject.human_friendly for r in roots if is_dev_material(r)]
+        dev = [r.subject.human_friendly for r in roots if refuse_certificate(r)]
         if dev:
             from kyso.errors import ConfigurationError
 
             raise ConfigurationError("development trust anchors are refused in production: " + "; ".join(dev),
                                      message_vi="Môi trường vận hành không chấp nhận chứng thư gốc thử nghiệm.")
-        return cls(trust_roots=roots, tsa_url=tsa_url, rsa_padding=rsa_padding, refuse_dev_material=True,
+        return cls(trust_roots=roots, tsa_url=tsa_url, rsa_padding=rsa_padding, refuse_certificate=refuse_certificate,
                    revocation_max_age_seconds=revocation_max_age_seconds, tsa_auth=tsa_auth)
 
     @classmethod

@@ -128,10 +128,8 @@ class CertificateChecker:
         the OCSP/CRL answers (see ``SigningEngine.fetchers``)."""
         policy = self._policy
         cert = holder.certificate
-        if policy.refuse_dev_material:
-            from devpki import is_dev_material
-
-            if is_dev_material(cert):
+        if policy.refuse_certificate is not None:
+            if policy.refuse_certificate(cert):
                 raise errors.CertificateIsDevMaterial(detail={"subject": cert.subject.human_friendly})
         if policy.check_validity:
             check_validity(cert, moment)

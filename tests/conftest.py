@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 from devpki.testing import dev_pki, dev_pki_server, softhsm_token  # noqa: F401 - shared fixtures
+from hazmat import pyhanko_hexreader
+
+pyhanko_hexreader.install()   # as the service's composition root does: the tests exercise what runs
 from kyso.samples import make_pdf
 from kyso.settings import Settings
 from signer import Pkcs11Token, SigningEngine

@@ -17,7 +17,7 @@ from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import SignatureCoverageLevel
 from registers.numbering import SqliteNumbering
 from signer import Level, SignRequest, SigningEngine, SoftwareKeyHolder
-from signer.errors import SigningError
+from kyso.errors import KysoError
 from signer.formfields import AGENCY_FIELD, DATE_FIELD, NUMBER_FIELD, PERSONAL_FIELD
 from signer.issuance import IssuanceWorkflow
 
@@ -26,7 +26,7 @@ MOMENT = datetime(2026, 11, 21, 2, 37, 36, tzinfo=timezone.utc)
 
 
 def code_of(call) -> str:
-    with pytest.raises(SigningError) as info:
+    with pytest.raises(KysoError) as info:
         call()
     return info.value.code
 

@@ -8,7 +8,7 @@ import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfStreamError
 
-from kyso import pdfspeed
+from hazmat import pyhanko_hexreader as pdfspeed
 
 
 def outcome(reader, data: bytes):

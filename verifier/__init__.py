@@ -6,10 +6,6 @@
 
 This package never imports ``signer``.
 """
-from kyso import pdfspeed
-
-pdfspeed.install()   # pyHanko's hex-string reader, minus one Python call per character
-
 from verifier.policy import VerificationPolicy
 from verifier.report import Indication, SubIndication, Verdict, VerificationReport
 from verifier.verify import verify

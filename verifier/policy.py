@@ -7,6 +7,7 @@ from typing import Iterable
 
 from asn1crypto import x509
 
+from kyso.network import AnswersAtMoment
 from verifier.report import ChangeCategory
 from verifier.trust import TrustSet, profile
 
@@ -41,8 +42,8 @@ class VerificationPolicy:
     max_signatures: int = 200
     time_budget_seconds: float = 60.0
     http_timeout_seconds: float = 10.0
-    # the dev profile asks the development PKI about the validation time (devpki.clocked)
-    dev_pki_follows_clock: bool = False
+    # services answering as of the validation time (kyso.network; the dev profile's: the development PKI)
+    answers_at_moment: AnswersAtMoment | None = dataclasses.field(default=None, repr=False, compare=False)
 
     @classmethod
     def for_profile(cls, name: str, *, extra_anchors: Iterable[x509.Certificate] = (), dev_pki=None,
@@ -50,8 +51,8 @@ class VerificationPolicy:
         trust = profile(name, extra_anchors=extra_anchors, dev_pki=dev_pki)
         if name == "vn":
             overrides.setdefault("sha1_ca_cutoff", DEFAULT_SHA1_CA_CUTOFF)
-        if name == "dev":
-            overrides.setdefault("dev_pki_follows_clock", True)
+        if name == "dev" and dev_pki is not None:
+            overrides.setdefault("answers_at_moment", dev_pki.answers_at_moment())
         return cls(trust=trust, **overrides)
 
     def describe(self) -> dict:

@@ -68,9 +68,8 @@ def profile(name: str, *, extra_anchors: Iterable[x509.Certificate] = (), dev_pk
         base = TrustSet("none", ())
     elif name == "dev":
         if dev_pki is None:
-            from devpki import DevPKI
-
-            dev_pki = DevPKI.load()
+            raise ValueError("the dev trust profile needs the development PKI (dev_pki=...): the "
+                             "composition root passes it; production has none")
         base = TrustSet("dev", tuple(dev_pki.trust_roots()))
     elif name == "vn":
         certs = vn_certificates()

@@ -333,11 +333,10 @@ class _Contexts:
         policy = self.policy
         if policy.offline:
             return None
-        if policy.dev_pki_follows_clock and policy.validation_time is not None:
+        if policy.answers_at_moment is not None and policy.validation_time is not None:
             if self._fetchers is None:
-                from devpki.clocked import fetchers_at
-
-                self._fetchers = fetchers_at(policy.validation_time, timeout=policy.http_timeout_seconds)
+                self._fetchers = policy.answers_at_moment.fetchers(policy.validation_time,
+                                                                   timeout=policy.http_timeout_seconds)
             return self._fetchers
         return DEFAULT_POOL.current()
 

@@ -1,4 +1,9 @@
-"""A faster hex-string reader for pyHanko's PDF parser (same results, 50x fewer Python calls).
+"""HAZMAT: a faster hex-string reader for pyHanko's PDF parser (same results, 50x fewer Python calls).
+
+It replaces ``pyhanko.pdf_utils.generic.read_hex_string_from_stream``, an internal function, so it
+is guarded by the pyHanko versions it was checked against (:data:`SUPPORTED`): on any other version
+:func:`install` leaves pyHanko alone and returns False. Install it explicitly (the composition root
+``office.compose`` does), never as a side effect of an import.
 
 pyHanko reads a hex string ``<...>`` one character per Python call; a
 signature's ``/Contents`` is such a string of 10-40 thousand characters, which
@@ -12,7 +17,12 @@ from __future__ import annotations
 import binascii
 import re
 
+from importlib.metadata import version as _version
+
 from pyhanko.pdf_utils import generic
+
+#: pyHanko versions whose ``read_hex_string_from_stream`` this reader was checked against
+SUPPORTED = ("0.38.",)
 
 _original = generic.read_hex_string_from_stream
 _PLAIN = re.compile(rb"[0-9A-Fa-f \n\r\t\f\x00]*")
@@ -46,9 +56,21 @@ def read_hex_string_from_stream(stream):
     return _original(stream)
 
 
-def install() -> None:
-    """Use the fast reader in this process (idempotent)."""
+def supported(version: str | None = None) -> bool:
+    return (version or _version("pyHanko")).startswith(SUPPORTED)
+
+
+def install() -> bool:
+    """Use the fast reader in this process (idempotent); False (and nothing changed) on a pyHanko
+    version it was not checked against."""
+    if not supported():
+        return False
     generic.read_hex_string_from_stream = read_hex_string_from_stream
+    return True
+
+
+def installed() -> bool:
+    return generic.read_hex_string_from_stream is read_hex_string_from_stream
 
 
 def uninstall() -> None:
