@@ -87,6 +87,7 @@ class DevIdentity:
     issuer_label: Optional[str] = None  # None for self-signed certificates
     title: Optional[str] = None  # job title (chức vụ), officials only
     organization: Optional[str] = None  # subject O
+    agency: Optional[str] = None  # abbreviation of the agency (officials and agencies): UBND, SNV, ...
 
     @property
     def subject(self) -> str:
@@ -274,6 +275,7 @@ class DevPKI:
                     issuer_label=issuer_label,
                     title=_name_attr(subject, "title"),
                     organization=_name_attr(subject, "organization_name"),
+                    agency=meta.get("agency"),
                 )
             )
         return tuple(idents)

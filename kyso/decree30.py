@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from kyso.errors import ErrorKind, KysoError
 
-__all__ = ["COPY_FORMS", "DOCUMENT_TYPES", "VN_TZ", "DocumentNumber", "NumberTaken", "document_symbol",
+__all__ = ["AlreadyIssued", "COPY_FORMS", "DOCUMENT_TYPES", "VN_TZ", "DocumentNumber", "NumberTaken", "document_symbol",
            "format_vn_time", "number_text", "shown_time", "vn_date_text"]
 
 #: Vietnam's time zone (Asia/Ho_Chi_Minh, UTC+07:00, no daylight saving)
@@ -42,6 +42,15 @@ class NumberTaken(KysoError):
     kind = ErrorKind.REFUSED
     message_en = "This document number is already taken in this year's book."
     message_vi = "Số văn bản này đã được dùng trong sổ năm nay."
+
+
+class AlreadyIssued(KysoError):
+    """One draft, one number: the document (or its personal signature) already got one."""
+
+    code = "already_issued"
+    kind = ErrorKind.CONFLICT
+    message_en = "The document already carries its number and agency signature."
+    message_vi = "Văn bản đã được cấp số và ký số của cơ quan."
 
 
 def document_symbol(*, doc_type: str, agency: str, unit: str | None = None) -> str:

@@ -105,6 +105,9 @@ class Accounts:
             raise AccountError(f"key kind must be one of {', '.join(KEY_KINDS)}")
         return self._update(username, key_kind=kind, key_ref=ref, certificate_sha256=certificate_sha256)
 
+    def set_agency(self, username: str, agency: str | None) -> Account:
+        return self._update(username, agency=agency)
+
     def set_image(self, username: str, sha256: str) -> Account:
         return self._update(username, image_sha256=sha256)
 

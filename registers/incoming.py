@@ -15,6 +15,7 @@ from typing import Any, Callable, IO, Mapping
 
 from sqlalchemy import select
 
+from registers.audit import utc
 from registers.blobstore import BlobStore, record
 from registers.db import Database
 from registers.models import IncomingCounter, IncomingEntry
@@ -86,6 +87,41 @@ class IncomingRegister:
             self.attach_notice(entry_id)
         return self.get(entry_id)
 
+    def register(self, session, *, agency: str, document_sha256: str, sender: str, report: Mapping[str, Any],
+                 status: str, at: datetime, sender_reference: str | None = None, summary: str | None = None,
+                 reason_vi: str | None = None, reason_en: str | None = None) -> IncomingEntry:
+        """The next incoming number of ``agency``'s year and its row, in the caller's transaction (the
+        office writes the document's row, the notice and the audit record in the same one)."""
+        if status not in ("received", "returned"):
+            raise ValueError("status is received or returned")
+        year = _vn_year(at)
+        if status == "returned" and not (reason_vi and reason_en):
+            reason_vi, reason_en = _return_reason(report)
+        self.db.lock(session, f"incoming:{agency}")
+        counter = session.get(IncomingCounter, (agency, year))
+        number = (counter.last if counter else 0) + 1
+        if counter is None:
+            session.add(IncomingCounter(agency=agency, year=year, last=number))
+        else:
+            counter.last = number
+        entry = IncomingEntry(
+            agency=agency, year=year, number=number, received_at=at, sender=sender,
+            sender_reference=sender_reference, summary=summary, document_sha256=document_sha256,
+            verdict=str(report.get("verdict", "indeterminate")),
+            report={k: v for k, v in report.items() if k != "evidence"}, evidence=report.get("evidence"),
+            status=status, return_reason_vi=reason_vi if status == "returned" else None,
+            return_reason_en=reason_en if status == "returned" else None, acknowledged_at=at)
+        session.add(entry)
+        session.flush()
+        return entry
+
+    def holds(self, *, agency: str, document_sha256: str) -> bool:
+        """Whether ``agency`` registered this document as received (not returned)."""
+        with self.db.read_session() as s:
+            return s.scalars(select(IncomingEntry.id).where(
+                IncomingEntry.agency == agency, IncomingEntry.document_sha256 == document_sha256,
+                IncomingEntry.status == "received").limit(1)).first() is not None
+
     def attach_notice(self, entry_id: int) -> str:
         """Generate (or regenerate) the return notice PDF of a returned document."""
         entry = self.get(entry_id)
@@ -105,8 +141,10 @@ class IncomingRegister:
             return incoming_dict(row)
 
     def entries(self, *, year: int | None = None, status: str | None = None, sender: str | None = None,
-                verdict: str | None = None) -> list[dict]:
-        query = select(IncomingEntry).where(IncomingEntry.agency == self.agency)
+                verdict: str | None = None, agency: str | None = None, all_agencies: bool = False) -> list[dict]:
+        query = select(IncomingEntry)
+        if not all_agencies:
+            query = query.where(IncomingEntry.agency == (agency or self.agency))
         for column, value in ((IncomingEntry.year, year), (IncomingEntry.status, status),
                               (IncomingEntry.verdict, verdict)):
             if value is not None:
@@ -120,13 +158,13 @@ class IncomingRegister:
 def incoming_dict(r: IncomingEntry, *, with_report: bool = False) -> dict:
     d = {
         "id": r.id, "agency": r.agency, "year": r.year, "number": r.number, "number_text": f"{r.number:02d}",
-        "received_at": r.received_at.isoformat(), "sender": r.sender, "sender_reference": r.sender_reference,
+        "received_at": utc(r.received_at).isoformat(), "sender": r.sender, "sender_reference": r.sender_reference,
         "summary": r.summary, "document_sha256": r.document_sha256, "verdict": r.verdict, "status": r.status,
         "return_reason_vi": r.return_reason_vi, "return_reason_en": r.return_reason_en,
         "notice_sha256": r.notice_sha256,
-        "acknowledgement": {"received_at": r.received_at.isoformat(), "incoming_number": r.number,
+        "acknowledgement": {"received_at": utc(r.received_at).isoformat(), "incoming_number": r.number,
                             "year": r.year, "sha256": r.document_sha256, "status": r.status,
-                            "acknowledged_at": r.acknowledged_at.isoformat() if r.acknowledged_at else None},
+                            "acknowledged_at": utc(r.acknowledged_at).isoformat() if r.acknowledged_at else None},
         "has_evidence": bool(r.evidence),
     }
     d["report"] = r.report

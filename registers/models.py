@@ -47,7 +47,22 @@ class OutgoingEntry(Base):
     report: Mapped[dict | None] = mapped_column(JSON)          # verification report of the issued file
     reserved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # one draft, one number: the personally signed draft this entry was issued from, and its personal signature
+    source_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    personal_signature_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    clerk: Mapped[str | None] = mapped_column(String(64))       # the account that issued it
     __table_args__ = (UniqueConstraint("agency", "year", "number", "symbol", name="outgoing_number_symbol"),)
+
+
+class DocumentAccess(Base):
+    """Who may read a stored document: the agencies that produced or received it (auditors read all)."""
+
+    __tablename__ = "document_access"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agency: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32))            # signed | issued | copy | attachment | received | ...
+    username: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class IncomingCounter(Base):

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
 from pathlib import Path
+
+from kyso.decree30 import shown_time
 
 OUTGOING_COLUMNS = [
     ("number_text", "Số, ký hiệu văn bản"), ("issue_date", "Ngày tháng văn bản"),
@@ -32,7 +33,7 @@ def _cell(value) -> str:
     text = str(value)
     if len(text) >= 19 and text[4] == "-" and "T" in text:
         try:
-            return datetime.fromisoformat(text).strftime("%d/%m/%Y %H:%M")
+            return shown_time(text)          # Asia/Ho_Chi_Minh, saying so
         except ValueError:
             return text
     return text
@@ -97,8 +98,9 @@ def to_pdf(entries: list[dict], columns, *, title: str, subtitle: str) -> bytes:
     return buffer.getvalue()
 
 
-def return_notice_pdf(entry: dict, *, agency_name: str) -> bytes:
-    """Phiếu trả lại văn bản: what was received, when, and why it goes back."""
+def return_notice_pdf(entry: dict, *, agency_name: str, signed_by: str | None = None) -> bytes:
+    """Phiếu trả lại văn bản: what was received, when (Vietnam's time, said so), and why it goes
+    back; ``signed_by`` names the agency whose digital signature the notice will carry."""
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
@@ -131,6 +133,9 @@ def return_notice_pdf(entry: dict, *, agency_name: str) -> bytes:
         Paragraph("Căn cứ Điều 21 Nghị định 30/2020/NĐ-CP, văn bản điện tử không đáp ứng yêu cầu về tính xác thực "
                   "và toàn vẹn được trả lại nơi gửi.", body),
     ]
+    if signed_by:
+        lines += [Spacer(1, 6 * mm),
+                  Paragraph(f"Phiếu được ký số bởi / Digitally signed by: {esc(signed_by)}", body)]
     buffer = io.BytesIO()
     SimpleDocTemplate(buffer, pagesize=A4, leftMargin=20 * mm, rightMargin=20 * mm, title="Phiếu trả lại văn bản",
                       author="Kyso").build(lines)

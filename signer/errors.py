@@ -5,7 +5,7 @@ client may switch on them. Messages come in English and Vietnamese.
 """
 from __future__ import annotations
 
-from kyso.decree30 import NumberTaken  # noqa: F401 - the numbering refusal, raised by registers too
+from kyso.decree30 import AlreadyIssued, NumberTaken  # noqa: F401 - Decree 30 refusals, raised by registers too
 from kyso.errors import ErrorKind, KysoError
 
 
@@ -167,6 +167,13 @@ class UnknownSigningHandle(SigningError):
     message_vi = "Không có phiên ký đang chờ với mã này (có thể đã hết hạn hoặc đã hoàn tất)."
 
 
+class SigningHandleNotYours(SigningError):
+    code = "signing_handle_not_yours"
+    kind = ErrorKind.FORBIDDEN
+    message_en = "This pending signature was prepared for another signer; it stays pending for them."
+    message_vi = "Phiên ký đang chờ này thuộc về người ký khác; phiên vẫn được giữ cho người đó."
+
+
 class ExternalSignatureInvalid(SigningError):
     code = "external_signature_invalid"
     kind = ErrorKind.INVALID_INPUT
@@ -207,13 +214,6 @@ class CertificateNotPersonal(IssuanceRefused):
     code = "certificate_not_personal"
     message_en = "The competent person's signature must be made with a personal certificate."
     message_vi = "Chữ ký số của người có thẩm quyền phải dùng chứng thư số cá nhân."
-
-
-class AlreadyIssued(IssuanceRefused):
-    code = "already_issued"
-    kind = ErrorKind.CONFLICT
-    message_en = "The document already carries its number and agency signature."
-    message_vi = "Văn bản đã được cấp số và ký số của cơ quan."
 
 
 class DraftNotPrepared(IssuanceRefused):

@@ -109,6 +109,20 @@ class PendingStore:
                 os.fsync(f.fileno())
             os.replace(tmp, path)
 
+    def peek(self, handle: str, *, now: datetime) -> tuple[dict[str, Any], bytes]:
+        """Read a pending signature without claiming it (refused or failed attempts leave it there)."""
+        meta, body = self._paths(handle)
+        try:
+            state = json.loads(meta.read_text())
+            pdf = body.read_bytes()
+        except (FileNotFoundError, ValueError):
+            raise errors.UnknownSigningHandle(detail={"handle": handle}) from None
+        if datetime.fromisoformat(state["expires_at"]) < now:
+            raise errors.UnknownSigningHandle("the pending signature has expired",
+                                              message_vi="Phiên ký đang chờ đã hết hạn.",
+                                              detail={"handle": handle})
+        return state, pdf
+
     def take(self, handle: str, *, now: datetime) -> tuple[dict[str, Any], bytes]:
         """Claim a pending signature (once): later calls with the same handle fail."""
         meta, body = self._paths(handle)
@@ -211,14 +225,22 @@ class ExternalSigning:
                              if mechanism.signature_algo == "rsassa_pss" else None))
 
     def finish(self, handle: str, *, signature: bytes | None = None, cms_data: bytes | None = None,
-               output: Path | str | None = None) -> SignedDocument:
-        """Embed the device's answer: a raw ``signature`` or a whole ``cms_data``."""
+               output: Path | str | None = None, signer_fingerprint: str | None = None) -> SignedDocument:
+        """Embed the device's answer: a raw ``signature`` or a whole ``cms_data``.
+
+        The pending signature is claimed only once the answer has been embedded: a wrong value, or a
+        finish by anyone but ``signer_fingerprint`` (the certificate it was prepared for), leaves it
+        pending for the right answer.
+        """
         if (signature is None) == (cms_data is None):
             raise errors.ExternalSignatureInvalid("give exactly one of a signature value or a CMS",
                                                   message_vi="Cần cung cấp đúng một trong hai: giá trị chữ ký hoặc CMS.")
         engine = self.engine
         moment = engine.now()   # finishing is its own operation: the timestamp and validation data are of now
-        state, pdf = self.store.take(handle, now=moment)
+        state, pdf = self.store.peek(handle, now=moment)
+        if signer_fingerprint is not None and fingerprint_sha256(
+                x509.Certificate.load(base64.b64decode(state["certificate"]))) != signer_fingerprint:
+            raise errors.SigningHandleNotYours(detail={"handle": handle})
         level = Level.parse(state["level"])
         cert = x509.Certificate.load(base64.b64decode(state["certificate"]))
         chain = [x509.Certificate.load(base64.b64decode(c)) for c in state["chain"]]
@@ -265,11 +287,12 @@ class ExternalSigning:
             except Exception as exc:  # noqa: BLE001
                 raise classify_failure(exc) from None
 
-        moment = datetime.fromisoformat(state["moment"])
         buffer = io.BytesIO(pdf)
         buffer.seek(0, os.SEEK_END)
         execute(buffer)
         data = buffer.getvalue()
+        self.store.take(handle, now=moment)   # claimed now, once: a concurrent finish loses here
+        moment = datetime.fromisoformat(state["moment"])
         result = dict(field=state["field"], level=level, signer_subject=cert.subject.human_friendly,
                       signer_fingerprint=fingerprint_sha256(cert), signing_time=moment, size=len(data))
         if output is None:

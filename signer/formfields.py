@@ -122,20 +122,32 @@ def find_field(writer, name: str):
     return None, None
 
 
-def fill_text_fields(writer, values: dict[str, str], *, font_factory, font_size: float = 13) -> None:
+def fill_text_fields(writer, values: dict[str, str], *, font_factory, font_size: float = 13,
+                     opaque: bool = True) -> None:
     """Set /V and a matching appearance on pre-existing text fields, in the writer's update.
 
     Only the field dictionaries change (value and appearance): exactly what
-    PDF calls form filling.
+    PDF calls form filling. With ``opaque`` the appearance is white under the
+    text: a field laid over the draft's own printed blank ("Số:      /QĐ-UBND")
+    shows the filled-in text once, not on top of the blank's words.
     """
+    from pyhanko.pdf_utils.content import RawContent
+
+    font_size = max(6, int(round(font_size)))   # pyHanko's layout works in whole points here
+
     centred = layout.SimpleBoxLayoutRule(
         x_align=layout.AxisAlignment.ALIGN_MID, y_align=layout.AxisAlignment.ALIGN_MID,
         margins=layout.Margins(0, 0, 0, 0), inner_content_scaling=layout.InnerScaling.SHRINK_TO_FIT)
+    fill = layout.SimpleBoxLayoutRule(
+        x_align=layout.AxisAlignment.ALIGN_MID, y_align=layout.AxisAlignment.ALIGN_MID,
+        margins=layout.Margins(0, 0, 0, 0), inner_content_scaling=layout.InnerScaling.STRETCH_FILL)
+    white = RawContent(b"1 1 1 rg 0 0 1 1 re f", box=layout.BoxConstraints(width=1, height=1)) if opaque else None
     style = TextStampStyle(
         stamp_text="%(value)s", border_width=0,
         text_box_style=TextBoxStyle(font=font_factory, font_size=font_size, leading=font_size,
                                     box_layout_rule=centred),
         inner_content_layout=centred,
+        background=white, background_layout=fill, background_opacity=1.0,
     )
     for name, value in values.items():
         field, ref = find_field(writer, name)

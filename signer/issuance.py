@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 from datetime import datetime
 from pathlib import Path
@@ -51,11 +52,24 @@ from signer.request import Level, SignRequest
 
 
 @dataclasses.dataclass(frozen=True)
+class PersonalSignature:
+    """The competent person's signature a draft carries (Art. 32.2), as the clerk's step needs it."""
+
+    field: str
+    name: str                                 # the signer's common name
+    organizations: tuple[str, ...]            # O and OU of the signer's certificate
+    signature_sha256: str                     # SHA-256 of the signature value (/Contents): one draft, one number
+    certificate_sha256: str
+
+
+@dataclasses.dataclass(frozen=True)
 class IssuedDocument:
     """A numbered document (an issued original, or a copy) and its signature."""
 
     number: DocumentNumber
     signed: SignedDocument
+    personal: PersonalSignature | None = None
+    details: dict = dataclasses.field(default_factory=dict)     # the register columns
 
     def to_dict(self) -> dict:
         return {"schema": "kyso.issued/1", "number": self.number.text, "agency": self.number.agency,
@@ -109,7 +123,13 @@ class IssuanceWorkflow:
               seal_image: bytes, agency_name: str, unit: str | None = None, place: str | None = None,
               number: int | None = None, book: str | None = None, seal_diameter_mm: float = 36.0,
               level: Level = Level.B_T, output: Path | None = None, summary: str | None = None,
-              recipients: list[str] | None = None) -> IssuedDocument:
+              recipients: list[str] | None = None, font_size: float = 13,
+              before_numbering: Callable[[PersonalSignature], dict | None] | None = None,
+              confirm: bool = True) -> IssuedDocument:
+        """Number, date and agency signature in one update. ``before_numbering(personal)`` runs after
+        the Art. 32.2 check and before a number is taken (a refusal there takes none); with
+        ``confirm=False`` the number stays reserved for the caller to confirm (or void) in the same
+        transaction as what it stores."""
         require_kind(key_holder, CertificateKind.ORGANISATION)
         symbol = document_symbol(doc_type=doc_type, agency=agency, unit=unit)
         fields = _fields(document)
@@ -118,11 +138,12 @@ class IssuanceWorkflow:
         if fields[formfields.NUMBER_FIELD] or fields[formfields.AGENCY_FIELD]:
             raise errors.AlreadyIssued(detail={"number": fields[formfields.NUMBER_FIELD]})
         moment = self.now()   # the number's year, the date shown, the checks and the signature: one moment
-        personal_signer = self.require_personal_signature(document, at=moment)
+        personal = self.personal_signature(document, at=moment)
         self.engine.check_certificate(key_holder, at=moment)   # refuse a bad agency certificate before taking a number
+        claims = (before_numbering(personal) or {}) if before_numbering is not None else {}
         local = moment.astimezone(VN_TZ)
         allocated = self.numbering.allocate(agency=agency, book=book or doc_type, year=local.year,
-                                            symbol=symbol, number=number)
+                                            symbol=symbol, number=number, **claims)
         values = {formfields.NUMBER_FIELD: formfields.number_text(allocated.text),
                   formfields.DATE_FIELD: formfields.vn_date_text(local.date(), place=place)}
         font = self.engine.renderer.field_font()
@@ -132,18 +153,25 @@ class IssuanceWorkflow:
         try:
             signed = self.engine.sign(
                 request, key_holder=key_holder, output=output, at=moment,
-                before_signing=lambda writer: formfields.fill_text_fields(writer, values, font_factory=font))
+                before_signing=lambda writer: formfields.fill_text_fields(writer, values, font_factory=font,
+                                                                          font_size=font_size))
         except BaseException as exc:
             self.numbering.void(allocated, reason=f"{type(exc).__name__}: {exc}")
             raise
-        self.numbering.confirm(allocated, document_sha256=signed.sha256, details={
-            "doc_type": doc_type, "summary": summary, "signer": personal_signer,
+        issued = IssuedDocument(number=allocated, signed=signed, personal=personal, details={
+            "doc_type": doc_type, "summary": summary, "signer": personal.name,
             "issue_date": local.date().isoformat(), "recipients": recipients or []})
-        return IssuedDocument(number=allocated, signed=signed)
+        if confirm:
+            self.numbering.confirm(allocated, document_sha256=signed.sha256, details=issued.details)
+        return issued
 
     def require_personal_signature(self, document: bytes, *, at: datetime | None = None) -> str:
+        """Art. 32.2 (see :meth:`personal_signature`); returns the signer's name."""
+        return self.personal_signature(document, at=at).name
+
+    def personal_signature(self, document: bytes, *, at: datetime | None = None) -> PersonalSignature:
         """Art. 32.2: the document carries a valid signature of the competent person at ``at``
-        (default: now), and nothing but validation data was added after it. Returns the signer's name."""
+        (default: now), and nothing but validation data was added after it."""
         moment = at or self.now()
         try:
             reader = PdfFileReader(io.BytesIO(document), strict=False)
@@ -172,7 +200,17 @@ class IssuanceWorkflow:
             raise errors.DocumentModifiedAfterSigning(
                 detail={"modification_level": status.modification_level.name if status.modification_level else None})
         subject = status.signing_cert.subject.native
-        return subject.get("common_name") or status.signing_cert.subject.human_friendly
+
+        def values(key):
+            value = subject.get(key)
+            return [value] if isinstance(value, str) else list(value or [])
+
+        contents = sig.sig_object["/Contents"]
+        return PersonalSignature(
+            field=sig.field_name, name=subject.get("common_name") or status.signing_cert.subject.human_friendly,
+            organizations=tuple(values("organization_name") + values("organizational_unit_name")),
+            signature_sha256=hashlib.sha256(bytes(contents)).hexdigest(),
+            certificate_sha256=hashlib.sha256(status.signing_cert.dump()).hexdigest())
 
     # -- 4. attachments and copies ---------------------------------------
 
@@ -189,7 +227,7 @@ class IssuanceWorkflow:
 
     def make_copy(self, original: bytes, *, key_holder: KeyHolder, form: CopyForm | str, agency: str,
                   agency_name: str, pages: list[int] | None = None, level: Level = Level.B_T,
-                  output: Path | None = None) -> IssuedDocument:
+                  output: Path | None = None, confirm: bool = True) -> IssuedDocument:
         """An electronic copy (Art. 25): SY/SL keep the original and its signatures (the copy block
         and signature are an incremental update); TrS (an excerpt) takes ``pages`` into a new file."""
         require_kind(key_holder, CertificateKind.ORGANISATION)
@@ -216,10 +254,12 @@ class IssuanceWorkflow:
         except BaseException as exc:
             self.numbering.void(allocated, reason=f"{type(exc).__name__}: {exc}")
             raise
-        self.numbering.confirm(allocated, document_sha256=signed.sha256, details={
+        copy = IssuedDocument(number=allocated, signed=signed, details={
             "doc_type": form.value, "summary": f"{form.title} {agency_name}", "signer": agency_name,
             "issue_date": moment.astimezone(VN_TZ).date().isoformat()})
-        return IssuedDocument(number=allocated, signed=signed)
+        if confirm:
+            self.numbering.confirm(allocated, document_sha256=signed.sha256, details=copy.details)
+        return copy
 
     def _top_right(self, document: bytes, appearance) -> Placement:
         size = self.engine.renderer.natural_size(appearance)

@@ -21,9 +21,10 @@ __all__ = ["COPY_FORMS", "DOCUMENT_TYPES", "DocumentNumber", "NumberAllocator", 
 class NumberAllocator(Protocol):
     """Where issued numbers come from (``registers.numbering`` implements it)."""
 
-    def allocate(self, *, agency: str, book: str, year: int, symbol: str,
-                 number: int | None = None) -> DocumentNumber:
-        """Reserve the next number (or ``number``, if free); raise ``NumberTaken`` if it is used."""
+    def allocate(self, *, agency: str, book: str, year: int, symbol: str, number: int | None = None,
+                 source_sha256: str | None = None, personal_signature_sha256: str | None = None) -> DocumentNumber:
+        """Reserve the next number (or ``number``, if free); raise ``NumberTaken`` if it is used, and
+        ``AlreadyIssued`` if the draft (``source_sha256``) or its personal signature already has one."""
 
     def confirm(self, number: DocumentNumber, *, document_sha256: str, details=None) -> None:
         """The issuance succeeded: the number now belongs to that document. ``details``: the

@@ -62,6 +62,10 @@ _TEXT = {
     "decree30_missing": ("No valid personal and agency signature pair was found (Decree 30).",
                          "Không tìm thấy cặp chữ ký hợp lệ của người có thẩm quyền và của cơ quan (Nghị định 30)."),
     "decree30_na": ("No signature to check against Decree 30.", "Không có chữ ký để đối chiếu Nghị định 30."),
+    "decree30_not_valid": ("A signature of the competent person or of the agency is not valid, or cannot be "
+                           "confirmed: the document does not meet Decree 30.",
+                           "Chữ ký số của người có thẩm quyền hoặc của cơ quan không hợp lệ hoặc chưa xác nhận "
+                           "được: văn bản chưa đáp ứng Nghị định 30."),
 }
 
 

@@ -200,7 +200,7 @@ class SignatureReport:
 
 @dataclasses.dataclass(frozen=True)
 class Decree30Check:
-    status: str                  # "ok" | "agency_only" | "personal_only" | "wrong_order" | "missing" | "not_applicable"
+    status: str   # "ok" | "personal_only" | "agency_only" | "wrong_order" | "missing" | "not_valid" | "not_applicable"
     personal_field: str | None
     agency_field: str | None
     reason: Reason
@@ -234,5 +234,34 @@ class VerificationReport:
             "decree30": self.decree30.to_dict() if self.decree30 else None,
             "revisions": self.revisions, "last_revision_covered": self.last_revision_covered,
             "validation_time": self.validation_time, "policy": self.policy, "duration_ms": round(self.duration_ms, 1),
+            "outcome": self.outcome,
             **({"evidence": self.evidence} if self.evidence is not None else {}),
         }
+
+    @property
+    def outcome(self) -> dict[str, str]:
+        """What a person is told first (see :func:`outcome`)."""
+        return outcome(self.verdict.value, self.decree30.status if self.decree30 else None)
+
+
+# The headline a person reads, from the two facts: the signatures' verdict and the Decree 30 pair.
+# One table, read top to bottom; a document is shown green only when its signatures are valid AND,
+# where it carries signatures at all, the competent person's and the agency's are both there.
+_OUTCOMES: tuple[tuple[str, frozenset[str] | None, str, str, str, str], ...] = (
+    # verdict,         decree30 statuses (None: any), code,             colour,  Vietnamese, English
+    ("invalid", None, "invalid", "red", "KHÔNG HỢP LỆ", "NOT VALID"),
+    ("indeterminate", None, "indeterminate", "amber", "CHƯA XÁC ĐỊNH", "INDETERMINATE"),
+    ("unsigned", None, "unsigned", "grey", "KHÔNG CÓ CHỮ KÝ", "UNSIGNED"),
+    ("valid", frozenset({"ok", "not_applicable", "agency_only", "missing"}), "valid", "green", "HỢP LỆ", "VALID"),
+    ("valid", frozenset({"personal_only"}), "not_issued", "amber", "CHƯA BAN HÀNH (thiếu chữ ký số của cơ quan)",
+     "NOT YET ISSUED (the agency's signature is missing)"),
+    ("valid", None, "decree30_incomplete", "amber", "CHƯA ĐỦ THỂ THỨC (Nghị định 30)",
+     "INCOMPLETE UNDER DECREE 30"),
+)
+
+
+def outcome(verdict: str, decree30_status: str | None) -> dict[str, str]:
+    for rule_verdict, statuses, code, colour, vi, en in _OUTCOMES:
+        if rule_verdict == verdict and (statuses is None or (decree30_status or "not_applicable") in statuses):
+            return {"code": code, "colour": colour, "vi": vi, "en": en}
+    raise ValueError(f"no outcome for verdict {verdict!r}")

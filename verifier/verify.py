@@ -1081,13 +1081,25 @@ def _broken_signature(field: str, why: Reason, detail: str, *,
         byte_range=(), problems=(why,))
 
 
+DECREE30_NOT_ISSUED = frozenset({"personal_only", "wrong_order", "not_valid"})
+
+
 def _decree30(reports: list[SignatureReport]) -> Decree30Check:
+    """Which of the Decree 30 pair the document carries. Only signatures that passed count: a pair
+    with a failed or unconfirmed member is ``not_valid``, never ``ok``."""
     sigs = [r for r in reports if r.kind == "signature" and r.signer is not None]
     if not sigs:
         return Decree30Check(status="not_applicable", personal_field=None, agency_field=None,
                              reason=reason("decree30_na"))
     personal = [r for r in sigs if r.signer.certificate_type == CertificateKind.PERSONAL.value]
     agency = [r for r in sigs if r.signer.certificate_type == CertificateKind.ORGANISATION.value]
+    failed = [r for r in personal + agency if r.indication is not Indication.TOTAL_PASSED]
+    if failed:
+        first = min(failed, key=lambda r: r.revision)
+        return Decree30Check(status="not_valid",
+                             personal_field=first.field if first in personal else None,
+                             agency_field=first.field if first in agency else None,
+                             reason=reason("decree30_not_valid"))
     if personal and agency:
         first_agency = min(agency, key=lambda r: r.revision)
         before = [p for p in personal if p.revision < first_agency.revision]
@@ -1140,7 +1152,9 @@ def _finish(name, digest, data, reader, moment, policy: VerificationPolicy, star
                 reasons.append(reason("unsigned_tail"))
         if decree.status not in ("ok", "not_applicable"):
             reasons.append(decree.reason)
-            if policy.require_decree30 and verdict is Verdict.VALID:
+            # an agency signature alone is legitimate (attachments, scanned originals, notices);
+            # a document the competent person signed and the agency did not is not issued
+            if policy.require_decree30 and verdict is Verdict.VALID and decree.status in DECREE30_NOT_ISSUED:
                 verdict = Verdict.INVALID
     return VerificationReport(
         file=name, sha256=digest, size=len(data), verdict=verdict, reasons=tuple(_dedupe(reasons)),

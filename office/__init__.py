@@ -1,0 +1,36 @@
+"""The office: every use case of a Vietnamese state office's document work, and the only way in.
+
+    from office import Office
+    office = Office.from_settings(settings)          # office.compose: engines, registers, keys
+    caller = office.authenticate(api_token)
+    issued = office.issue(caller, draft, doc_type="QĐ", level=Level.B_T)
+
+Each use case checks the caller's role and agency, enforces the Decree 30 rules, and writes its
+register rows, the stored file and the audit record together. The doors (``api``, ``webui``, the
+``kyso`` command in ``commands``) parse input, call one use case and render its result; they never
+reach the registers or the engines themselves.
+"""
+from office.caller import READERS, ROLE_NAMES, ROLES, SIGNERS, Caller
+from office.core import OfficeBase, Stored
+from office.errors import (AgencyMismatch, BadInput, DocumentNotFound, Forbidden, IncomingNotValid, MissingImage,
+                           NoAgency, NoAgencyKey, NotIssued, Unauthenticated, http_status)
+from office.incoming import IncomingUseCases
+from office.outgoing import Issued, OutgoingUseCases, Prepared, Signed
+from office.reading import ReadingUseCases
+
+
+class Office(OutgoingUseCases, IncomingUseCases, ReadingUseCases, OfficeBase):
+    """One office's use cases (see the module docstring); build it with :meth:`from_settings`."""
+
+    @classmethod
+    def from_settings(cls, settings, **kwargs) -> "Office":
+        from office.compose import compose
+
+        return compose(cls, settings, **kwargs)
+
+
+__all__ = [
+    "AgencyMismatch", "BadInput", "Caller", "DocumentNotFound", "Forbidden", "IncomingNotValid", "Issued",
+    "MissingImage", "NoAgency", "NoAgencyKey", "NotIssued", "Office", "Prepared", "READERS", "ROLES", "ROLE_NAMES",
+    "SIGNERS", "Signed", "Stored", "Unauthenticated", "http_status",
+]

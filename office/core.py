@@ -1,0 +1,268 @@
+"""The office's shared machinery: its parts, who is calling, keys and images, storing a document
+with its register rows and audit record in one transaction. The use cases are in
+``office.outgoing``, ``office.incoming`` and ``office.reading``; :class:`office.Office` joins them."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from datetime import datetime
+from typing import Any, Iterable
+
+from kyso.clock import Clock, read as read_clock
+from kyso.errors import KysoError
+from office.caller import Caller
+from office.errors import DocumentNotFound, MissingImage, Unauthenticated
+
+log = logging.getLogger("kyso.office")
+
+
+@dataclasses.dataclass(frozen=True)
+class Stored:
+    """A document the office keeps: its hash, its bytes and how it got there."""
+
+    sha256: str
+    data: bytes = dataclasses.field(repr=False)
+    origin: str
+
+
+class OfficeBase:
+    """The parts of one office (built by ``office.compose``) and what every use case shares."""
+
+    def __init__(self, *, settings, clock: Clock | None, db, blobs, keys, numbering, incoming, audit, accounts,
+                 access, engine, verification, token=None, dev_pki=None, chains=None, dev_users=()) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.db = db
+        self.blobs = blobs
+        self.keys = keys
+        self.numbering = numbering
+        self.incoming = incoming
+        self.audit = audit
+        self.accounts = accounts
+        self.access = access
+        self.engine = engine
+        self.verification = verification
+        self.dev_pki = dev_pki
+        self.dev_users = tuple(dev_users)      # (username, display name, role, token) of the dev accounts
+        self._token = token
+        self._chains = dict(chains or {})
+        self._holders: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    # -- time ------------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The office's clock, read once per use case."""
+        return read_clock(self.clock)
+
+    # -- who is calling --------------------------------------------------------------------------
+
+    def authenticate(self, token: str | None, *, client: str | None = None) -> Caller:
+        """The account holding this API token (a failed login is audited)."""
+        account = self.accounts.authenticate(token)
+        if account is None:
+            self._audit(None, "login_failed", "unauthenticated", client=client)
+            raise Unauthenticated()
+        return Caller.from_account(account, client=client)
+
+    def caller(self, username: str, *, client: str | None = None) -> Caller:
+        """The account ``username`` (a web session or the local command line acts for it)."""
+        from registers.accounts import UnknownUser
+
+        try:
+            account = self.accounts.get(username)
+        except UnknownUser:
+            raise Unauthenticated() from None
+        if account.disabled:
+            raise Unauthenticated()
+        return Caller.from_account(account, client=client)
+
+    def refused(self, caller: Caller | None, action: str, error: KysoError, **detail) -> KysoError:
+        """Audit a refusal of ``action`` and give the error back to raise."""
+        self._audit(caller, action, error.code, certificate=caller.certificate_sha256 if caller else None,
+                    detail={k: v for k, v in detail.items() if v is not None} or None)
+        return error
+
+    # -- the audit trail -------------------------------------------------------------------------
+
+    def _audit(self, caller: Caller | None, action: str, result: str, *, documents: Iterable[str] = (),
+               certificate: str | None = None, detail: dict | None = None, session=None,
+               client: str | None = None) -> None:
+        from registers.audit import AuditEvent
+
+        self.audit.append(AuditEvent(
+            actor=caller.username if caller else "anonymous", role=caller.role if caller else "none",
+            action=action, result=result, documents=tuple(documents), certificate=certificate,
+            client=(client or (caller.client if caller else None) or None), detail=detail), session=session)
+
+    # -- storing ---------------------------------------------------------------------------------
+
+    def _put(self, data: bytes):
+        """The file first, durable, before any row refers to it."""
+        return self.blobs.put(data)
+
+    def _record(self, session, blob, *, origin: str, caller: Caller | None, reason: str, at: datetime,
+                agencies: Iterable[str | None] = ()) -> None:
+        """The document's row and who may read it, in the caller's transaction."""
+        from registers.blobstore import record
+
+        record(session, blob, origin=origin, clock=lambda: at)
+        for agency in {a for a in (*agencies, caller.agency if caller else None) if a}:
+            self.access.grant(session, sha256=blob.sha256, agency=agency, reason=reason,
+                              username=caller.username if caller else None, at=at)
+        if caller is not None and not caller.agency:
+            self.access.grant(session, sha256=blob.sha256, agency=f"user:{caller.username}", reason=reason,
+                              username=caller.username, at=at)
+
+    def keep(self, caller: Caller, data: bytes, *, origin: str, action: str, result: str = "ok",
+             certificate: str | None = None, detail: dict | None = None, at: datetime | None = None) -> Stored:
+        """Store ``data`` (readable by the caller's agency) with its audit record, in one transaction."""
+        blob = self._put(data)
+        moment = at or self.now()
+        with self.db.session() as s:
+            self._record(s, blob, origin=origin, caller=caller, reason=origin, at=moment)
+            self._audit(caller, action, result, documents=(blob.sha256,), certificate=certificate,
+                        detail=detail, session=s)
+        return Stored(sha256=blob.sha256, data=data, origin=origin)
+
+    # -- reading what the caller may read --------------------------------------------------------
+
+    def may_read(self, caller: Caller, sha256: str) -> bool:
+        if not self.is_document(sha256):
+            return False
+        if caller.role == "auditor":
+            return True
+        if caller.agency:
+            return self.access.may_read(sha256=sha256, agency=caller.agency, username=caller.username)
+        return self.access.may_read(sha256=sha256, agency=f"user:{caller.username}", username=caller.username)
+
+    def is_document(self, sha256: str) -> bool:
+        """A document of this office's registers that is in the store (keys and images never are)."""
+        import re
+
+        from registers.models import StoredDocument
+
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256 or "") or not self.blobs.exists(sha256):
+            return False
+        with self.db.read_session() as s:
+            return s.get(StoredDocument, sha256) is not None
+
+    def _readable(self, caller: Caller, sha256: str) -> bytes:
+        if not self.may_read(caller, sha256):
+            raise DocumentNotFound(detail={"sha256": (sha256 or "")[:64]})
+        return self.blobs.read(sha256)
+
+    # -- keys and images -------------------------------------------------------------------------
+
+    def signing_key(self, caller: Caller, *, passphrase: str | None = None):
+        """The key bound to the caller's account, for one signature: the token's key under its label
+        (read again at each signature) or its PKCS#12 file opened with ``passphrase`` (sent with this
+        request, never stored). Its certificate must be the one an administrator bound."""
+        from signer import SoftwareKeyHolder
+        from signer.errors import KeyUnavailable, PassphraseRequired
+
+        account = self.accounts.get(caller.username)
+        if account.key_kind == "pkcs12" and account.key_ref:
+            if not passphrase:
+                raise PassphraseRequired()
+            holder = SoftwareKeyHolder.from_pkcs12(self._pkcs12_bytes(account), passphrase=passphrase)
+        elif account.key_kind == "pkcs11" and account.key_ref and self._token is not None:
+            holder = self._token_holder(account.key_ref)
+        else:
+            raise KeyUnavailable("no signing key is bound to this user", message_vi="Người dùng chưa được gán khóa ký.")
+        self._check_binding(caller, account, holder)
+        return holder
+
+    def bound_certificate(self, caller: Caller):
+        """The certificate bound to the caller (the token's; for two-step signing), checked."""
+        account = self.accounts.get(caller.username)
+        from signer.errors import KeyUnavailable
+
+        if account.key_kind != "pkcs11" or not account.key_ref or self._token is None:
+            raise KeyUnavailable("no certificate on the service's token is bound to this user",
+                                 message_vi="Người dùng chưa được gán chứng thư số trên thiết bị ký của hệ thống.")
+        holder = self._token_holder(account.key_ref)
+        self._check_binding(caller, account, holder)
+        return holder
+
+    def _token_holder(self, label: str):
+        current = self._token.certificate(label)          # read from the token at every signature
+        with self._lock:
+            holder = self._holders.get(label)
+        if holder is None or current is None or holder.certificate.dump() != current.dump():
+            chain = self._chains.get(label)
+            if chain is None and current is not None:    # production: the intermediates kept on the token
+                from signer.keyholders import issuing_chain
+
+                chain = issuing_chain(current, self._token.ca_certificates() + list(self.engine.policy.trust_roots))
+            holder = self._token.key_holder(label, chain=chain or ())
+            with self._lock:
+                self._holders[label] = holder
+        return holder
+
+    def _pkcs12_bytes(self, account) -> bytes:
+        if self.keys.exists(account.key_ref, kind="pkcs12"):
+            return self.keys.read(account.key_ref, kind="pkcs12")
+        if self.blobs.exists(account.key_ref):   # bound before the key store existed
+            return self.blobs.read(account.key_ref)
+        return self.keys.read(account.key_ref, kind="pkcs12")   # raises account_material_missing
+
+    def _check_binding(self, caller: Caller, account, holder) -> None:
+        from signer.errors import KeyBindingMismatch
+
+        bound = account.certificate_sha256
+        if bound is None or holder.fingerprint == bound:
+            return
+        error = KeyBindingMismatch(detail={"account": account.username, "bound": bound, "found": holder.fingerprint})
+        self._audit(caller, "sign", error.code, certificate=holder.fingerprint,
+                    detail={"bound_certificate": bound, "key_ref": account.key_ref})
+        raise error
+
+    def image(self, caller: Caller, what: str) -> bytes:
+        """The caller's signature image or agency seal (kept in the key store, drawn, never served)."""
+        account = self.accounts.get(caller.username)
+        if account.image_sha256 and self.keys.exists(account.image_sha256, kind="image"):
+            return self.keys.read(account.image_sha256, kind="image")
+        if account.image_sha256 and self.blobs.exists(account.image_sha256):   # set before the key store
+            return self.blobs.read(account.image_sha256)
+        if self.dev_pki is not None:
+            try:
+                from certs_dev.images import load_dev_image
+
+                return load_dev_image(account.key_ref or account.username)
+            except KeyError:
+                pass
+        raise MissingImage(f"no {what} image is set for this user")
+
+    # -- the engines -----------------------------------------------------------------------------
+
+    def workflow(self):
+        from signer.issuance import IssuanceWorkflow
+
+        return IssuanceWorkflow(engine=self.engine, numbering=self.numbering)
+
+    def verification_policy(self, *, at: datetime | None = None, decree30: bool = False):
+        """The office's verification policy judging as of ``at`` (default: its clock's now);
+        ``decree30`` makes a document without both Decree 30 signatures not valid (receiving)."""
+        changes: dict[str, Any] = {}
+        if at is not None or self.clock is not None:
+            changes["validation_time"] = at or self.now()
+        if decree30:
+            changes["require_decree30"] = True
+        return dataclasses.replace(self.verification, **changes) if changes else self.verification
+
+    def _verify(self, data, *, at: datetime | None = None, decree30: bool = False, evidence: bool = False,
+                file_name: str | None = None) -> dict:
+        from verifier import verify
+
+        return verify(data, policy=self.verification_policy(at=at, decree30=decree30), evidence=evidence,
+                      file_name=file_name).to_dict()
+
+    # -- life --------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._token is not None:
+            self._token.close()
+            self._token = None
+        self.db.dispose()

@@ -1,0 +1,99 @@
+"""The office's refusals, each with its stable code (``docs/errors.md``); every door maps them the
+same way (``office.http_status``)."""
+from __future__ import annotations
+
+from kyso.errors import ErrorKind, KysoError
+
+__all__ = [
+    "AgencyMismatch", "DocumentNotFound", "Forbidden", "IncomingNotValid", "MissingImage", "NoAgency",
+    "NoAgencyKey", "NotIssued", "Unauthenticated", "BadInput",
+]
+
+
+class Unauthenticated(KysoError):
+    code = "unauthenticated"
+    kind = ErrorKind.UNAUTHENTICATED
+    message_en = "A valid API token or web session is required."
+    message_vi = "Cần mã truy cập hoặc phiên đăng nhập hợp lệ."
+
+
+class Forbidden(KysoError):
+    code = "forbidden"
+    kind = ErrorKind.FORBIDDEN
+    message_en = "Your role does not allow this."
+    message_vi = "Vai trò của bạn không được phép thực hiện thao tác này."
+
+
+class BadInput(KysoError):
+    code = "bad_request"
+    kind = ErrorKind.INVALID_INPUT
+    message_en = "The request is malformed."
+    message_vi = "Yêu cầu không hợp lệ."
+
+
+class DocumentNotFound(KysoError):
+    """No such document, or not one this caller may read (the same answer: existence is not leaked)."""
+
+    code = "not_found"
+    kind = ErrorKind.NOT_FOUND
+    message_en = "No such document."
+    message_vi = "Không tìm thấy văn bản."
+
+
+class NoAgency(KysoError):
+    code = "account_without_agency"
+    kind = ErrorKind.REFUSED
+    message_en = "This account belongs to no agency; an administrator must set it (kyso admin create-user --agency)."
+    message_vi = "Tài khoản chưa thuộc cơ quan nào; quản trị viên cần gán cơ quan cho tài khoản."
+
+
+class AgencyMismatch(KysoError):
+    """A clerk acts for their own agency only."""
+
+    code = "agency_mismatch"
+    kind = ErrorKind.FORBIDDEN
+    message_en = "This document belongs to another agency: a clerk issues only her or his own agency's documents."
+    message_vi = "Văn bản thuộc cơ quan khác: văn thư chỉ ban hành văn bản của cơ quan mình."
+
+
+class NotIssued(KysoError):
+    """The Decree 30 precondition of an agency signature is missing."""
+
+    code = "not_issued"
+    kind = ErrorKind.REFUSED
+    message_en = "The document this depends on has not been issued by your agency."
+    message_vi = "Văn bản liên quan chưa được cơ quan ban hành."
+
+
+class IncomingNotValid(KysoError):
+    code = "incoming_not_valid"
+    kind = ErrorKind.REFUSED
+    message_en = "This document is not valid: it cannot be registered; return it to its sender."
+    message_vi = "Văn bản không hợp lệ: không thể vào sổ; hãy trả lại nơi gửi."
+
+
+class NoAgencyKey(KysoError):
+    code = "agency_key_missing"
+    kind = ErrorKind.REFUSED
+    message_en = "A return notice is signed with the agency's key, and none is bound to this account."
+    message_vi = "Phiếu trả lại được ký bằng khóa của cơ quan, nhưng tài khoản này chưa được gán khóa cơ quan."
+
+
+class MissingImage(KysoError):
+    code = "image_missing"
+    kind = ErrorKind.INVALID_INPUT
+    message_en = "No signature image or seal is set for this user."
+    message_vi = "Người dùng chưa có ảnh chữ ký hoặc con dấu."
+
+
+STATUS_BY_KIND = {
+    ErrorKind.INVALID_INPUT: 422, ErrorKind.UNSUPPORTED_MEDIA: 415, ErrorKind.TOO_LARGE: 413,
+    ErrorKind.REFUSED: 422, ErrorKind.UNAUTHENTICATED: 401, ErrorKind.FORBIDDEN: 403,
+    ErrorKind.NOT_FOUND: 404, ErrorKind.CONFLICT: 409, ErrorKind.UNAVAILABLE: 503,
+    ErrorKind.CONFIGURATION: 500, ErrorKind.INTERNAL: 500,
+}
+
+
+def http_status(error: KysoError) -> int:
+    """The one mapping of an error to an HTTP status, for the API and the web pages alike."""
+    return STATUS_BY_KIND.get(error.kind, 500)

@@ -1,0 +1,123 @@
+"""Incoming documents (Decree 30 Art. 21-22): check, register with the year's incoming number,
+acknowledge the same day, or return to the sender with a notice signed by the agency."""
+from __future__ import annotations
+
+import hashlib
+
+from kyso.certificates import CertificateKind, certificate_kind
+from office.caller import READERS, Caller
+from office.errors import BadInput, IncomingNotValid, NoAgencyKey
+
+
+class IncomingUseCases:
+    def verify(self, caller: Caller, document: bytes, *, file_name: str | None = None,
+               keep: bool = True) -> dict:
+        """A verification report (Decree 30 outcome included). ``keep``: the PDF is kept for the
+        caller's agency, so that its report page and its receipt can follow."""
+        caller.require(*READERS)
+        report = self._verify(document, file_name=(file_name or "")[:255] or None)
+        sha = report.get("sha256")
+        if keep and sha and b"%PDF" in bytes(document[:1024]):
+            self.keep(caller, bytes(document), origin="checked", action="verify", result=report["verdict"])
+        else:
+            self._audit(caller, "verify", report["verdict"], documents=(sha,) if sha else ())
+        return report
+
+    def _incoming(self, caller: Caller, document: bytes | None, sha256: str | None) -> bytes:
+        caller.require("receiver", "clerk")
+        caller.require_agency()
+        if document is None and not sha256:
+            raise BadInput("upload the document or name one already checked (sha256)",
+                           message_vi="Hãy tải văn bản lên hoặc chọn văn bản đã kiểm tra.")
+        return bytes(document) if document is not None else self._readable(caller, sha256)
+
+    def receive(self, caller: Caller, document: bytes | None = None, *, sha256: str | None = None, sender: str,
+                reference: str | None = None, summary: str | None = None) -> dict:
+        """Verify (both Decree 30 signatures required), register with the next incoming number, and
+        acknowledge, in one transaction; a document that is not valid is refused: return it."""
+        from kyso.errors import KysoError
+
+        try:
+            data = self._incoming(caller, document, sha256)
+            if not (sender or "").strip():
+                raise BadInput("name the sender", message_vi="Hãy ghi nơi gửi văn bản.")
+            moment = self.now()
+            report = self._verify(data, at=moment, decree30=True, evidence=True)
+            if report["verdict"] != "valid":
+                raise IncomingNotValid(detail={"verdict": report["verdict"],
+                                               "reasons": [r.get("code") for r in report.get("reasons", [])]})
+        except KysoError as exc:
+            raise self.refused(caller, "receive", exc) from None
+        blob = self._put(data)
+        with self.db.session() as s:
+            entry = self.incoming.register(s, agency=caller.agency, document_sha256=blob.sha256, sender=sender.strip(),
+                                           report=report, status="received", at=moment, sender_reference=reference,
+                                           summary=summary)
+            self._record(s, blob, origin="received", caller=caller, reason="received", at=moment)
+            self._audit(caller, "receive", report["verdict"], documents=(blob.sha256,), session=s,
+                        detail={"incoming_number": entry.number, "year": entry.year, "sender": sender})
+            entry_id = entry.id
+        return self.incoming.get(entry_id)
+
+    def return_to_sender(self, caller: Caller, document: bytes | None = None, *, sha256: str | None = None,
+                         sender: str, reference: str | None = None, summary: str | None = None,
+                         reason_vi: str | None = None, reason_en: str | None = None,
+                         passphrase: str | None = None) -> dict:
+        """Register the document as returned, with the reason (the report's, unless given) and a
+        return notice signed with the agency's key, in one transaction."""
+        from kyso.errors import KysoError
+        from registers.printing import return_notice_pdf
+        from signer import Level, SignRequest
+
+        try:
+            data = self._incoming(caller, document, sha256)
+            if not (sender or "").strip():
+                raise BadInput("name the sender", message_vi="Hãy ghi nơi gửi văn bản.")
+            holder = self.signing_key(caller, passphrase=passphrase)
+            if certificate_kind(holder.certificate) is not CertificateKind.ORGANISATION:
+                raise NoAgencyKey(detail={"subject": holder.certificate.subject.human_friendly})
+            moment = self.now()
+            report = self._verify(data, at=moment, decree30=True, evidence=True)
+        except KysoError as exc:
+            raise self.refused(caller, "return", exc) from None
+        from office.outgoing import _organisation_name
+
+        agency_name = _organisation_name(holder.certificate)
+        blob = self._put(data)
+        try:
+            # the number, the signed notice (it shows the number), the rows and the audit record: all or nothing
+            with self.db.session() as s:
+                entry = self.incoming.register(
+                    s, agency=caller.agency, document_sha256=blob.sha256, sender=sender.strip(), report=report,
+                    status="returned", at=moment, sender_reference=reference, summary=summary,
+                    reason_vi=reason_vi, reason_en=reason_en)
+                from registers.incoming import incoming_dict
+
+                notice = return_notice_pdf(incoming_dict(entry), agency_name=agency_name, signed_by=agency_name)
+                signed = self.engine.sign(SignRequest(document=notice, level=Level.parse(self.settings.default_level),
+                                                      reason="Trả lại văn bản điện tử (Điều 21 Nghị định 30)"),
+                                          key_holder=holder, at=moment)
+                notice_blob = self._put(signed.data)
+                entry.notice_sha256 = notice_blob.sha256
+                self._record(s, blob, origin="received", caller=caller, reason="returned", at=moment)
+                self._record(s, notice_blob, origin="notice", caller=caller, reason="notice", at=moment)
+                self._audit(caller, "return", report["verdict"], documents=(blob.sha256, notice_blob.sha256),
+                            certificate=holder.fingerprint, session=s,
+                            detail={"incoming_number": entry.number, "year": entry.year, "sender": sender})
+                entry_id = entry.id
+        except KysoError as exc:
+            raise self.refused(caller, "return", exc) from None
+        return self.incoming.get(entry_id)
+
+    def incoming_entry(self, caller: Caller, entry_id: int) -> dict:
+        caller.require("receiver", "clerk", "auditor")
+        entry = self.incoming.get(entry_id)
+        if caller.role != "auditor" and entry["agency"] != caller.agency:
+            from office.errors import DocumentNotFound
+
+            raise DocumentNotFound()
+        return entry
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
