@@ -1,45 +1,48 @@
-"""Kyso's HTTP edge: the Flask application factory.
+"""Kyso's HTTP door: the application factory and the JSON/PDF API.
 
-Thin by design: it authenticates, maps requests onto the packages through
-:mod:`kyso.services`, and maps every error to HTTP in one place
-(:func:`_error_response`). Errors are ``{"error": {"code", "message",
-"message_vi"}}`` with a 4xx status, or 503 when a dependency is down.
+Thin by design: each route parses its request with the schema that also documents it
+(``webui/schemas.py``, apiflask and marshmallow: the OpenAPI document at ``/api/v1/openapi.json``
+is generated from them), calls one use case of :class:`office.Office`, and renders the result.
+Errors are ``{"error": {"code", "message", "message_vi", "detail"}}`` with the status of
+:func:`office.http_status`, the same mapping the web pages use. Text outside ASCII never goes raw
+into a header: file names use RFC 6266/8187 (``filename*=UTF-8''...``) and the ``X-Kyso-*``
+headers are percent-encoded UTF-8.
 
     flask --app api run            # or: kyso serve (the README's `make run`)
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import io
 import json
 import logging
 import os
-import re
-from pathlib import Path
+import time
 from typing import Any
+from urllib.parse import quote
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from apiflask import APIBlueprint, APIFlask
+from flask import Response, current_app, g, jsonify, redirect, request, send_file, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+from kyso import __version__
 from kyso.errors import ErrorKind, KysoError
-from kyso.services import Services
 from kyso.settings import Settings
-from signer import Level, SignRequest
+from office import Office, http_status
+from office.errors import BadInput, Forbidden
+from webui import schemas as S
 
 log = logging.getLogger("kyso.api")
 
-STATUS_BY_KIND = {
-    ErrorKind.INVALID_INPUT: 422,
-    ErrorKind.UNSUPPORTED_MEDIA: 415,
-    ErrorKind.TOO_LARGE: 413,
-    ErrorKind.REFUSED: 422,
-    ErrorKind.UNAUTHENTICATED: 401,
-    ErrorKind.FORBIDDEN: 403,
-    ErrorKind.NOT_FOUND: 404,
-    ErrorKind.CONFLICT: 409,
-    ErrorKind.UNAVAILABLE: 503,
-    ErrorKind.CONFIGURATION: 500,
-    ErrorKind.INTERNAL: 500,
-}
+LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
+
+health = APIBlueprint("health", __name__, tag="operations", enable_openapi=True)
+api_v1 = APIBlueprint("api_v1", __name__, url_prefix="/api/v1", tag="kyso")
+
+
+# -- errors: one mapping for every door --------------------------------------------------------------
 
 _HTTP_CODES = {
     400: ("bad_request", "The request is malformed.", "Yêu cầu không hợp lệ."),
@@ -52,41 +55,6 @@ _HTTP_CODES = {
 }
 
 
-class BadRequest(KysoError):
-    code = "bad_request"
-    kind = ErrorKind.INVALID_INPUT
-    message_en = "The request is malformed."
-    message_vi = "Yêu cầu không hợp lệ."
-
-
-class MissingFile(BadRequest):
-    code = "file_missing"
-    message_en = "Upload the PDF in the multipart field 'file'."
-    message_vi = "Hãy tải tệp PDF lên trong trường 'file' (multipart)."
-
-
-class InvalidLevel(BadRequest):
-    code = "level_invalid"
-    message_en = "Unknown PAdES level; use B-B, B-T, B-LT or B-LTA."
-    message_vi = "Mức PAdES không hợp lệ; hãy dùng B-B, B-T, B-LT hoặc B-LTA."
-
-
-def _error_response(exc: KysoError, status: int | None = None) -> Response:
-    status = status or STATUS_BY_KIND.get(exc.kind, 500)
-    if status >= 500 and exc.kind is not ErrorKind.UNAVAILABLE:
-        log.error("internal error: %s", exc, exc_info=exc)
-    response = jsonify(exc.to_dict())
-    response.status_code = status
-    return response
-
-
-def _http_error(exc: HTTPException) -> Response:
-    code, en, vi = _HTTP_CODES.get(exc.code or 500, ("http_error", exc.description or "HTTP error", "Lỗi HTTP"))
-    response = jsonify({"error": {"code": code, "message": en, "message_vi": vi}})
-    response.status_code = exc.code or 500
-    return response
-
-
 class DatabaseUnavailable(KysoError):
     code = "database_unavailable"
     kind = ErrorKind.UNAVAILABLE
@@ -94,466 +62,125 @@ class DatabaseUnavailable(KysoError):
     message_vi = "Cơ sở dữ liệu tạm thời không truy cập được; hãy thử lại sau."
 
 
-def _unexpected(exc: Exception) -> Response:
+def error_body(exc: KysoError) -> tuple[dict, int]:
+    status = http_status(exc)
+    if status >= 500 and exc.kind is not ErrorKind.UNAVAILABLE:
+        log.error("internal error: %s", exc, exc_info=exc)
+    return exc.to_dict(), status
+
+
+def http_error_body(status: int, description: str | None = None) -> tuple[dict, int]:
+    code, en, vi = _HTTP_CODES.get(status, ("http_error", description or "HTTP error", "Lỗi HTTP"))
+    return {"error": {"code": code, "message": en, "message_vi": vi}}, status
+
+
+def unexpected_body(exc: Exception) -> tuple[dict, int]:
     from sqlalchemy.exc import DBAPIError, OperationalError
 
     if isinstance(exc, (OperationalError, DBAPIError)):
         log.warning("database unavailable: %s", exc)
-        return _error_response(DatabaseUnavailable())
+        return error_body(DatabaseUnavailable())
     log.exception("unexpected error")
-    response = jsonify({"error": {"code": "internal", "message": "Internal error; it has been logged.",
-                                  "message_vi": "Lỗi hệ thống; sự cố đã được ghi nhận."}})
-    response.status_code = 500
-    return response
+    return {"error": {"code": "internal", "message": "Internal error; it has been logged.",
+                      "message_vi": "Lỗi hệ thống; sự cố đã được ghi nhận."}}, 500
 
 
-def _services() -> Services:
+def _browser() -> bool:
+    """A person's browser (it prefers HTML), outside the JSON API."""
+    if request.path.startswith(("/api/", "/healthz", "/readyz", "/metrics", "/dev-pki")):
+        return False
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "text/html"
+
+
+# -- the office and the caller -------------------------------------------------------------------------
+
+def office() -> Office:
     return current_app.extensions["kyso"]
 
 
 def _bearer_token() -> str | None:
-    header = request.headers.get("Authorization", "")
-    match = re.fullmatch(r"Bearer\s+(\S+)", header.strip())
+    import re
+
+    match = re.fullmatch(r"Bearer\s+(\S+)", request.headers.get("Authorization", "").strip())
     return match.group(1) if match else None
 
 
-health = Blueprint("health", __name__)
-api_v1 = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+def caller():
+    """The authenticated caller of this API request (a failed login is audited by the office)."""
+    if "kyso_caller" not in g:
+        g.kyso_caller = office().authenticate(_bearer_token(), client=request.remote_addr)
+    return g.kyso_caller
 
 
-@health.get("/healthz")
-def healthz() -> Any:
-    return {"status": "ok"}
+def _level(value: str | None):
+    from signer import Level
+
+    return Level.parse(value or office().settings.default_level)
 
 
-def _audit(official, action: str, result: str, documents=(), certificate=None, detail=None) -> None:
-    office = _services().office
-    if office is None:
-        return
-    from registers.audit import AuditEvent
+# -- responses -------------------------------------------------------------------------------------------
 
-    office.audit.append(AuditEvent(
-        actor=official.label if official else "anonymous", role=official.role if official else "none",
-        action=action, result=result, documents=tuple(documents), certificate=certificate,
-        client=(request.remote_addr or "")[:64] or None, detail=detail))
+def header_text(value: Any) -> str:
+    """A header value: ASCII as is, anything else percent-encoded UTF-8 (RFC 3986)."""
+    text = str(value)
+    return text if text.isascii() and text.isprintable() else quote(text, safe="/:.,;=+-_ @()")
 
 
-@api_v1.post("/sign")
-def sign() -> Response:
-    """Sign the uploaded PDF with the authenticated official's own key."""
-    services = _services()
-    try:
-        official = services.official_for_token(_bearer_token(), roles=("official", "clerk"))
-    except KysoError as exc:
-        _audit(None, "login_failed" if exc.code == "unauthenticated" else "forbidden", exc.code,
-               detail={"path": request.path})
-        raise
-    try:
-        return _sign(services, official)
-    except KysoError as exc:
-        if exc.code != "key_binding_mismatch":     # that refusal is audited where it is found
-            _audit(official, "sign", exc.code, certificate=_bound_certificate(official))
-        raise
-
-
-def _sign(services, official) -> Response:
-    form = request.form
-    data = _upload()
-    level = _level()
-    holder = _signing_key(official)
-    appearance = form.get("appearance") or "invisible"
-    if appearance not in ("invisible", "personal"):
-        raise BadRequest("appearance is 'invisible' or 'personal'", message_vi="appearance là 'invisible' hoặc 'personal'.")
-    if appearance == "personal":
-        placement = None
-        if form.get("page") or form.get("box"):
-            from signer.appearance import Placement
-
-            try:
-                page = int(form.get("page", "-1"))
-                box = tuple(float(v) for v in form.get("box", "").split(","))
-                placement = Placement(page=page - 1 if page > 0 else page, box=box)
-                if len(box) != 4:
-                    raise ValueError
-            except ValueError:
-                raise BadRequest("page is a number and box is x0,y0,x1,y1", message_vi="page là số, box là x0,y0,x1,y1.") from None
-        signed = _workflow().sign_personal(data, key_holder=holder, signature_image=_image(official.label, "signature"),
-                                           level=level, reason=form.get("reason") or None,
-                                           location=form.get("location") or None, placement=placement)
-    else:
-        sign_request = SignRequest(document=data, field=form.get("field") or None, reason=form.get("reason") or None,
-                                   location=form.get("location") or None, level=level)
-        signed = services.engine.sign(sign_request, key_holder=holder)
-    sha = _keep(signed.data, "signed")
-    _audit(official, "sign", "ok", documents=(sha,), certificate=holder.fingerprint,
-           detail={"level": signed.level.value, "field": signed.field})
-    upload = request.files["file"]
-    filename = re.sub(r"[^A-Za-z0-9._-]+", "_", (upload.filename or "document.pdf").rsplit("/", 1)[-1])
-    stem = filename[:-4] if filename.lower().endswith(".pdf") else filename
-    response = Response(signed.data, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'attachment; filename="{stem or "document"}-signed.pdf"'
-    response.headers["X-Kyso-Signature-Field"] = signed.field
-    response.headers["X-Kyso-Level"] = signed.level.value
-    response.headers["X-Kyso-SHA256"] = signed.sha256
-    response.headers["X-Kyso-Signer-Fingerprint"] = signed.signer_fingerprint
-    return response
-
-
-# -- helpers shared by the routes -----------------------------------------------------------------
-
-SIGNERS = ("official", "clerk")
-READERS = ("official", "clerk", "receiver", "auditor")
-
-
-def _user(roles):
-    services = _services()
-    try:
-        return services.official_for_token(_bearer_token(), roles=roles)
-    except KysoError as exc:
-        _audit(None, "login_failed" if exc.code == "unauthenticated" else "forbidden", exc.code,
-               detail={"path": request.path})
-        raise
-
-
-def _signing_key(user):
-    """The key bound to the user, for this signature (a PKCS#12 key opens with the passphrase sent
-    with this request only: never stored, never logged)."""
-    services = _services()
-    return services.signing_key(services.accounts.get(user.label), passphrase=request.form.get("passphrase"))
-
-
-def _bound_certificate(user) -> str | None:
-    return _services().accounts.get(user.label).certificate_sha256
-
-
-def _upload(name: str = "file") -> bytes:
-    upload = request.files.get(name)
-    if upload is None:
-        raise MissingFile()
-    return upload.read()
-
-
-def _level(default: str | None = None) -> Level:
-    try:
-        return Level.parse(request.form.get("level") or default or _services().settings.default_level)
-    except ValueError:
-        raise InvalidLevel(detail={"level": request.form.get("level")}) from None
-
-
-def _pdf_response(data: bytes, filename: str, **headers) -> Response:
-    response = Response(data, mimetype="application/pdf")
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", filename)[:100] or "document.pdf"
-    response.headers["Content-Disposition"] = f'attachment; filename="{safe}"'
+def pdf_response(data: bytes, filename: str, **headers: Any) -> Response:
+    """A PDF download; a Vietnamese file name travels as ``filename*=UTF-8''...`` (RFC 6266/8187)."""
+    response = send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
+                         download_name=filename.replace("/", "-") or "document.pdf")
     for key, value in headers.items():
-        response.headers["X-Kyso-" + key.replace("_", "-").title()] = str(value)
+        if value is not None:
+            response.headers["X-Kyso-" + "-".join(p.capitalize() for p in key.split("_"))] = header_text(value)
     return response
 
 
-def _keep(data: bytes, origin: str) -> str:
-    """Store a produced or received document (content-addressed) and return its SHA-256."""
-    office = _services().office
-    from registers.blobstore import record
-
-    blob = office.blobs.put(data)
-    with office.db.session() as s:
-        record(s, blob, origin=origin, clock=office.clock)
-    return blob.sha256
-
-
-def _image(account_label: str, what: str) -> bytes:
-    return _services().image_for(account_label, what)
-
-
-
-def _workflow():
-    return _services().workflow()
-
-
-
-# -- verification ---------------------------------------------------------------------------------
-
-def _wants(fmt_names: tuple[str, ...]) -> str:
-    fmt = (request.args.get("format") or request.form.get("format") or "").lower()
+def _wants(names: tuple[str, ...], fmt: str | None) -> str:
     if fmt:
-        if fmt not in fmt_names:
-            raise BadRequest(f"format must be one of {', '.join(fmt_names)}", message_vi="Định dạng không hợp lệ.")
+        if fmt not in names:
+            raise BadInput(f"format must be one of {', '.join(names)}", message_vi="Định dạng không hợp lệ.")
         return fmt
     best = request.accept_mimetypes.best_match(["application/json", "text/html", "application/pdf"],
                                                default="application/json")
     return {"text/html": "html", "application/pdf": "pdf"}.get(best, "json")
 
 
-@api_v1.post("/verify")
-def verify_one() -> Response:
-    """Verify one document: JSON by default, HTML or PDF by ?format= or the Accept header."""
-    from verifier import render, verify
+def _render_report(report: dict, fmt: str, name: str) -> Response:
+    from verifier import render
 
-    user = _user(READERS)
-    fmt = _wants(("json", "html", "pdf"))
-    upload = request.files.get("file")
-    if upload is None:
-        raise MissingFile()
-    data = upload.read()
-    report = verify(data, policy=_services().office.verification_policy(), file_name=upload.filename or None).to_dict()
-    _audit(user, "verify", report["verdict"], documents=(report["sha256"],) if report.get("sha256") else ())
     if fmt == "html":
         return Response(render.to_html(report), mimetype="text/html")
     if fmt == "pdf":
-        return _pdf_response(render.to_pdf(report), "bao-cao-kiem-tra.pdf")
-    return jsonify(report)
-
-
-@api_v1.post("/verify/batch")
-def verify_batch() -> Response:
-    """Verify many files (several 'files' parts, or one zip): one JSON line per file as each finishes."""
-    import io as _io
-    import zipfile
-
-    from verifier import verify
-
-    user = _user(READERS)
-    items: list[tuple[str, bytes]] = [(f.filename or f"file-{i}", f.read())
-                                      for i, f in enumerate(request.files.getlist("files"))]
-    archive = request.files.get("zip")
-    if archive is not None:
-        try:
-            with zipfile.ZipFile(_io.BytesIO(archive.read())) as zf:
-                members = [m for m in zf.infolist() if not m.is_dir()]
-                if len(members) > 500 or sum(m.file_size for m in members) > current_app.config["MAX_CONTENT_LENGTH"] * 4:
-                    raise BadRequest("the zip is too large (more than 500 files or too many bytes when unpacked)",
-                                     message_vi="Tệp zip quá lớn.")
-                items += [(m.filename, zf.read(m)) for m in members]
-        except zipfile.BadZipFile:
-            raise BadRequest("the 'zip' part is not a zip archive", message_vi="Tệp tải lên không phải tệp zip.") from None
-    if not items:
-        raise MissingFile("upload files in 'files' parts or one 'zip' part",
-                          message_vi="Hãy tải các tệp lên trong trường 'files' hoặc một tệp 'zip'.")
-    policy = _services().office.verification_policy()
-    services = _services()
-    client = (request.remote_addr or "")[:64] or None
-
-    def generate():
-        from registers.audit import AuditEvent
-
-        total = len(items)
-        for index, (name, data) in enumerate(items, 1):
-            report = verify(data, policy=policy, file_name=name).to_dict()
-            services.office.audit.append(AuditEvent(
-                actor=user.label, role=user.role, action="verify", result=report["verdict"],
-                documents=(report["sha256"],) if report.get("sha256") else (), client=client))
-            line = {"index": index, "total": total, "file": name, "verdict": report["verdict"],
-                    "reasons": report["reasons"], "report": report}
-            yield json.dumps(line, ensure_ascii=False) + "\n"
-
-    return Response(generate(), mimetype="application/x-ndjson")
-
-
-# -- Decree 30: issue, attachments, copies ------------------------------------------------------------
-
-@api_v1.post("/issue")
-def issue() -> Response:
-    """The clerk's step: the next number, the date and the agency signature (a personally signed draft)."""
-    user = _user(("clerk",))
-    services = _services()
-    data = _upload()
-    form = request.form
-    doc_type = form.get("type") or ""
-    try:
-        from signer.numbering import document_symbol
-
-        document_symbol(doc_type=doc_type, agency=services.settings.agency, unit=form.get("unit") or None)
-    except ValueError as exc:
-        raise BadRequest(str(exc), message_vi="Loại văn bản hoặc đơn vị soạn thảo không hợp lệ.") from None
-    try:
-        holder = _signing_key(user)
-        issued = _workflow().issue(
-            data, key_holder=holder, agency=services.settings.agency, doc_type=doc_type,
-            unit=form.get("unit") or None, place=form.get("place") or None, summary=form.get("summary") or None,
-            recipients=request.form.getlist("recipient") or None, seal_image=_image(user.label, "seal"),
-            agency_name=services.settings.agency_name, level=_level())
-    except KysoError as exc:
-        if exc.code != "key_binding_mismatch":
-            _audit(user, "issue", exc.code, certificate=_bound_certificate(user))
-        raise
-    sha = _keep(issued.signed.data, "issued")
-    from verifier import verify
-
-    services.office.numbering.attach_report(issued.number, verify(issued.signed.data,
-                                                                  policy=services.office.verification_policy()).to_dict())
-    _audit(user, "issue", "ok", documents=(sha,), certificate=holder.fingerprint,
-           detail={"number": issued.number.text})
-    return _pdf_response(issued.signed.data, f"{issued.number.text.replace('/', '-')}.pdf",
-                         number=issued.number.text, sha256=sha)
-
-
-@api_v1.post("/sign-attachment")
-def sign_attachment() -> Response:
-    user = _user(("clerk",))
-    main_number = request.form.get("main_number") or ""
-    if not re.fullmatch(r"\d{2,}/[0-9A-Za-zĐđÀ-ỹ-]+", main_number):
-        raise BadRequest("main_number is the main document's number and symbol, e.g. 16/CT-UBND",
-                         message_vi="main_number là số, ký hiệu văn bản chính, ví dụ 16/CT-UBND.")
-    holder = _signing_key(user)
-    signed = _workflow().sign_attachment(_upload(), key_holder=holder, main_document_number=main_number,
-                                         agency_name=_services().settings.agency_name, level=_level())
-    sha = _keep(signed.data, "signed")
-    _audit(user, "sign_attachment", "ok", documents=(sha,), certificate=holder.fingerprint)
-    return _pdf_response(signed.data, "phu-luc.pdf", sha256=sha)
-
-
-@api_v1.post("/copy")
-def make_copy() -> Response:
-    user = _user(("clerk",))
-    form = request.form.get("form") or ""
-    if form not in ("SY", "SL", "TrS"):
-        raise BadRequest("form is SY, SL or TrS", message_vi="Hình thức bản sao là SY, SL hoặc TrS.")
-    try:
-        pages = [int(x) for x in request.form.get("pages", "").split(",") if x.strip()] or None
-    except ValueError:
-        raise BadRequest("pages is a comma-separated list of page numbers") from None
-    holder = _signing_key(user)
-    copy = _workflow().make_copy(_upload(), key_holder=holder, form=form,
-                                 agency=_services().settings.agency, agency_name=_services().settings.agency_name,
-                                 pages=pages, level=_level())
-    sha = _keep(copy.signed.data, "copy")
-    _audit(user, "copy", "ok", documents=(sha,), certificate=holder.fingerprint,
-           detail={"number": copy.number.text})
-    return _pdf_response(copy.signed.data, f"{copy.number.text.replace('/', '-')}.pdf", number=copy.number.text,
-                         sha256=sha)
-
-
-# -- two-step signing with the official's own device --------------------------------------------------
-
-@api_v1.post("/sign/prepare")
-def sign_prepare() -> Response:
-    """Prepare a signature for a key that stays on the official's device: returns the digest to sign."""
-    from signer import ExternalKeyHolder, SignRequest
-    from signer.external import ExternalSigning, PendingStore
-
-    user = _user(("official",))
-    services = _services()
-    account = services.accounts.get(user.label)
-    if account.key_kind != "pkcs11":
-        raise BadRequest("no certificate is bound to this user", message_vi="Người dùng chưa được gán chứng thư số.")
-    bound = services.key_holder(account)
-    holder = ExternalKeyHolder(certificate=bound.certificate, chain=bound.chain)
-    external = ExternalSigning(engine=services.engine, store=PendingStore(Path(services.settings.data_dir) / "pending"))
-    prepared = external.prepare(SignRequest(document=_upload(), level=_level(), reason=request.form.get("reason") or None),
-                                key_holder=holder)
-    _audit(user, "sign", "prepared", certificate=account.certificate_sha256)
-    return jsonify(prepared.to_dict())
-
-
-@api_v1.post("/sign/finish")
-def sign_finish() -> Response:
-    import base64
-    import binascii
-
-    from signer.external import ExternalSigning, PendingStore
-
-    user = _user(("official",))
-    services = _services()
-    handle = request.form.get("handle") or ""
-    try:
-        signature = base64.b64decode(request.form["signature"], validate=True) if request.form.get("signature") else None
-        cms = base64.b64decode(request.form["cms"], validate=True) if request.form.get("cms") else None
-    except (binascii.Error, ValueError):
-        raise BadRequest("signature and cms are base64", message_vi="signature và cms phải ở dạng base64.") from None
-    external = ExternalSigning(engine=services.engine, store=PendingStore(Path(services.settings.data_dir) / "pending"))
-    signed = external.finish(handle, signature=signature, cms_data=cms)
-    if signed.signer_fingerprint != _bound_certificate(user):
-        raise Forbidden("this pending signature belongs to another user")
-    sha = _keep(signed.data, "signed")
-    _audit(user, "sign", "ok", documents=(sha,), certificate=signed.signer_fingerprint)
-    return _pdf_response(signed.data, "signed.pdf", sha256=sha, level=signed.level.value)
-
-
-# -- documents ---------------------------------------------------------------------------------------
-
-_SHA = re.compile(r"^[0-9a-f]{64}$")
-
-
-def _document(sha256: str) -> bytes:
-    office = _services().office
-    if not office.is_document(sha256):
-        raise NotFound()
-    return office.blobs.read(sha256)
-
-
-@api_v1.get("/documents/<sha256>")
-def download(sha256: str) -> Response:
-    user = _user(READERS)
-    data = _document(sha256)
-    _audit(user, "download", "ok", documents=(sha256,))
-    return _pdf_response(data, f"{sha256[:16]}.pdf", sha256=sha256)
-
-
-@api_v1.get("/documents/<sha256>/revisions")
-def revisions(sha256: str) -> Response:
-    from verifier import verify
-
-    user = _user(READERS)
-    report = verify(_document(sha256), policy=_services().office.verification_policy()).to_dict()
-    _audit(user, "download", "ok", documents=(sha256,))
-    return jsonify({"sha256": sha256, "revisions": report["revisions"], "signatures": [
-        {"field": s["field"], "revision": s["revision"], "kind": s["kind"], "indication": s["indication"],
-         "href": f"/api/v1/documents/{sha256}/revisions/{s['field']}"} for s in report["signatures"]]})
-
-
-@api_v1.get("/documents/<sha256>/revisions/<field>")
-def revision(sha256: str, field: str) -> Response:
-    from verifier.extract import RevisionNotFound, signed_revision
-
-    user = _user(READERS)
-    try:
-        data = signed_revision(_document(sha256), field)
-    except RevisionNotFound:
-        raise NotFound() from None
-    _audit(user, "download", "ok", documents=(sha256,))
-    return _pdf_response(data, f"{sha256[:12]}-{field}.pdf")
-
-
-@api_v1.get("/documents/<sha256>/report")
-def document_report(sha256: str) -> Response:
-    from verifier import render, verify
-
-    user = _user(READERS)
-    fmt = _wants(("json", "html", "pdf", "etsi-xml"))
-    report = verify(_document(sha256), policy=_services().office.verification_policy()).to_dict()
-    _audit(user, "download", "ok", documents=(sha256,))
-    if fmt == "html":
-        return Response(render.to_html(report), mimetype="text/html")
-    if fmt == "pdf":
-        return _pdf_response(render.to_pdf(report), f"{sha256[:12]}-report.pdf")
+        return pdf_response(render.to_pdf(report), name)
     if fmt == "etsi-xml":
         return Response(render.to_etsi_xml(report), mimetype="application/xml")
     return jsonify(report)
 
 
-class NotFound(KysoError):
-    code = "not_found"
-    kind = ErrorKind.NOT_FOUND
-    message_en = "No such document."
-    message_vi = "Không tìm thấy văn bản."
+def _read(upload) -> bytes:
+    return upload.read() if upload is not None else None
 
 
-class Forbidden(KysoError):
-    code = "forbidden"
-    kind = ErrorKind.FORBIDDEN
-    message_en = "You are not allowed to do this."
-    message_vi = "Bạn không có quyền thực hiện thao tác này."
+_box = S.parse_box
 
 
-# -- operations -------------------------------------------------------------------------------------
+# -- health and operations -----------------------------------------------------------------------------
+
+@health.get("/healthz")
+@health.doc(summary="Liveness", security=[])
+def healthz() -> Any:
+    return {"status": "ok"}
+
 
 def _ops_allowed() -> bool:
-    """May this request read the operations detail (metrics, readiness checks)? From an address of
-    ``KYSO_OPS_ALLOW`` (loopback in dev; the client address is the proxy's unless
-    ``KYSO_TRUSTED_PROXIES`` says how many proxies to believe), or with ``KYSO_OPS_TOKEN``."""
+    """Operators: an address of ``KYSO_OPS_ALLOW`` (the client's own behind ``KYSO_TRUSTED_PROXIES``
+    proxies) or ``KYSO_OPS_TOKEN`` as a bearer token."""
     import hmac
     import ipaddress
 
-    settings = _services().settings
+    settings = office().settings
     token = _bearer_token()
     if settings.ops_token and token and hmac.compare_digest(token.encode(), settings.ops_token.encode()):
         return True
@@ -564,36 +191,32 @@ def _ops_allowed() -> bool:
     return any(address in ipaddress.ip_network(n) for n in settings.ops_allow)
 
 
-class OpsForbidden(KysoError):
-    code = "forbidden"
-    kind = ErrorKind.FORBIDDEN
+class OpsForbidden(Forbidden):
     message_en = "Metrics are for the operators: set KYSO_OPS_ALLOW or send KYSO_OPS_TOKEN as a bearer token."
     message_vi = "Số liệu vận hành chỉ dành cho người vận hành (KYSO_OPS_ALLOW hoặc KYSO_OPS_TOKEN)."
 
 
 @health.get("/readyz")
+@health.doc(summary="Readiness: database, key token, TSA (the detail for operators only)", security=[])
 def readyz() -> Any:
-    """Ready to serve: database, key store, TSA and OCSP reachable; 503 otherwise. The checks' detail
-    is shown to operators only (``_ops_allowed``); a load balancer gets the status alone."""
     import requests as http
+    from sqlalchemy import text
 
-    services = _services()
+    o = office()
     checks: dict[str, str] = {}
     try:
-        with services.office.db.session() as s:
-            from sqlalchemy import text
-
+        with o.db.session() as s:
             s.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001
         checks["database"] = f"error: {type(exc).__name__}"
     try:
-        token = services._token
+        token = o._token
         checks["key_store"] = "ok" if token is not None and not token.closed and token.session is not None else "error"
     except Exception as exc:  # noqa: BLE001
         checks["key_store"] = f"error: {type(exc).__name__}"
-    tsa = services.engine.policy.tsa_url
-    for name, url in (("tsa", tsa), ("ocsp", services.pki.ocsp_url("ca-gov") if services.pki else None)):
+    tsa = o.engine.policy.tsa_url
+    for name, url in (("tsa", tsa), ("ocsp", o.dev_pki.ocsp_url("ca-gov") if o.dev_pki else None)):
         if url is None:
             checks[name] = "not configured"
             continue
@@ -603,7 +226,7 @@ def readyz() -> Any:
         except http.RequestException as exc:
             checks[name] = f"unreachable: {type(exc).__name__}"
     ok = all(v in ("ok", "not configured") for v in checks.values())
-    body = {"status": "ready" if ok else "not_ready"}
+    body: dict[str, Any] = {"status": "ready" if ok else "not_ready"}
     if _ops_allowed():
         body["checks"] = checks
     response = jsonify(body)
@@ -612,9 +235,8 @@ def readyz() -> Any:
 
 
 @health.get("/metrics")
+@health.doc(summary="Prometheus metrics, added up over the workers (operators only)", security=[])
 def metrics() -> Response:
-    """Prometheus metrics, for operators only; under gunicorn the sum over every worker
-    (``PROMETHEUS_MULTIPROC_DIR``, set by ``kyso/gunicorn_conf.py``)."""
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
     if not _ops_allowed():
@@ -628,12 +250,234 @@ def metrics() -> Response:
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
 
-@api_v1.get("/openapi.json")
-def openapi() -> Any:
-    from webui.openapi import spec
+# -- outgoing ------------------------------------------------------------------------------------------
 
-    return jsonify(spec())
+@api_v1.post("/prepare")
+@api_v1.input(S.PrepareForm, location="form_and_files", arg_name="form")
+@api_v1.doc(summary="Prepare a draft: empty number, date and signature fields on its own blanks")
+def prepare(form) -> Any:
+    boxes = {name: _box(form.get(f"{name}_box")) for name in ("number", "date", "signature")}
+    prepared = office().prepare(caller(), _read(form["file"]), boxes={k: v for k, v in boxes.items() if v},
+                                signer_name=form.get("signer_name"))
+    return {**prepared.to_dict(), "href": url_for("api_v1.download", sha256=prepared.stored.sha256)}
 
+
+@api_v1.post("/sign")
+@api_v1.input(S.SignForm, location="form_and_files", arg_name="form")
+@api_v1.doc(summary="Sign with the caller's own personal key", responses={200: "The signed PDF"})
+def sign(form) -> Response:
+    placement = None
+    if form.get("box"):
+        from signer.appearance import Placement
+
+        page, box = _box(f"{form.get('page') or -1}:{form['box']}")
+        placement = Placement(page=page, box=box)
+    signed = office().sign(caller(), _read(form["file"]), level=_level(form.get("level")),
+                           appearance=form.get("appearance") or "invisible", reason=form.get("reason"),
+                           location=form.get("location"), field=form.get("field"), placement=placement,
+                           passphrase=form.get("passphrase"))
+    stem = (form["file"].filename or "document.pdf").rsplit("/", 1)[-1]
+    stem = stem[:-4] if stem.lower().endswith(".pdf") else stem
+    return pdf_response(signed.stored.data, f"{stem or 'document'}-signed.pdf", signature_field=signed.field,
+                        level=signed.level, sha256=signed.stored.sha256, signer_fingerprint=signed.signer_fingerprint)
+
+
+@api_v1.post("/issue")
+@api_v1.input(S.IssueForm, location="form_and_files", arg_name="form")
+@api_v1.doc(summary="Issue: the next number, the date and the agency's signature (a clerk)",
+            responses={200: "The issued PDF"})
+def issue(form) -> Response:
+    issued = office().issue(caller(), _read(form.get("file")), sha256=form.get("sha256"), doc_type=form["type"],
+                            unit=form.get("unit"), place=form.get("place"), summary=form.get("summary"),
+                            recipients=form.get("recipient") or None, level=_level(form.get("level")),
+                            passphrase=form.get("passphrase"))
+    return pdf_response(issued.stored.data, f"{issued.number.replace('/', '-')}.pdf", number=issued.number,
+                        sha256=issued.stored.sha256, verdict=issued.report.get("verdict"))
+
+
+@api_v1.post("/sign-attachment")
+@api_v1.input(S.AttachmentForm, location="form_and_files", arg_name="form")
+@api_v1.doc(summary="The agency's signature on an attachment of an issued document", responses={200: "PDF"})
+def sign_attachment(form) -> Response:
+    signed = office().sign_attachment(caller(), _read(form["file"]), main_number=form["main_number"],
+                                      level=_level(form.get("level")), passphrase=form.get("passphrase"))
+    return pdf_response(signed.stored.data, "phu-luc.pdf", sha256=signed.stored.sha256)
+
+
+@api_v1.post("/copy")
+@api_v1.input(S.CopyForm, location="form_and_files", arg_name="form")
+@api_v1.doc(summary="A copy (SY, SL, TrS) of a document the agency issued or registered", responses={200: "PDF"})
+def make_copy(form) -> Response:
+    pages = [int(x) for x in (form.get("pages") or "").split(",") if x.strip()] or None
+    copy = office().make_copy(caller(), _read(form.get("file")), sha256=form.get("sha256"), form=form["form"],
+                              pages=pages, level=_level(form.get("level")), passphrase=form.get("passphrase"))
+    return pdf_response(copy.stored.data, f"{copy.number.replace('/', '-')}.pdf", number=copy.number,
+                        sha256=copy.stored.sha256)
+
+
+@api_v1.post("/sign/prepare")
+@api_v1.input(S.TwoStepPrepareForm, location="form_and_files", arg_name="form")
+@api_v1.doc(summary="Two-step signing: the digest the official's own device signs")
+def sign_prepare(form) -> Any:
+    prepared = office().sign_prepare(caller(), _read(form["file"]), level=_level(form.get("level")),
+                                     reason=form.get("reason"))
+    return prepared.to_dict()
+
+
+@api_v1.post("/sign/finish")
+@api_v1.input(S.TwoStepFinishForm, location="form", arg_name="form")
+@api_v1.doc(summary="Two-step signing: embed the device's answer", responses={200: "The signed PDF"})
+def sign_finish(form) -> Response:
+    try:
+        signature = base64.b64decode(form["signature"], validate=True) if form.get("signature") else None
+        cms = base64.b64decode(form["cms"], validate=True) if form.get("cms") else None
+    except (binascii.Error, ValueError):
+        raise BadInput("signature and cms are base64", message_vi="signature và cms phải ở dạng base64.") from None
+    signed = office().sign_finish(caller(), form["handle"], signature=signature, cms=cms)
+    return pdf_response(signed.stored.data, "signed.pdf", sha256=signed.stored.sha256, level=signed.level)
+
+
+# -- incoming ------------------------------------------------------------------------------------------
+
+@api_v1.post("/verify")
+@api_v1.input(S.VerifyForm, location="form_and_files", arg_name="form")
+@api_v1.doc(summary="Verify one document: JSON (default), HTML or PDF report")
+def verify_one(form) -> Response:
+    fmt = _wants(("json", "html", "pdf"), form.get("format") or request.args.get("format"))
+    upload = form["file"]
+    report = office().verify(caller(), upload.read(), file_name=upload.filename)
+    return _render_report(report, fmt, "bao-cao-kiem-tra.pdf")
+
+
+@api_v1.post("/verify/batch")
+@api_v1.input(S.BatchForm, location="form_and_files", arg_name="form")
+@api_v1.doc(summary="Verify many files or a zip: one JSON line per file as each finishes")
+def verify_batch(form) -> Response:
+    import zipfile
+
+    who = caller()
+    items: list[tuple[str, bytes]] = [(f.filename or f"file-{i}", f.read()) for i, f in enumerate(form.get("files") or [])]
+    archive = form.get("zip")
+    if archive is not None:
+        try:
+            with zipfile.ZipFile(io.BytesIO(archive.read())) as zf:
+                members = [m for m in zf.infolist() if not m.is_dir()]
+                if len(members) > 500 or sum(m.file_size for m in members) > current_app.config["MAX_CONTENT_LENGTH"] * 4:
+                    raise BadInput("the zip is too large (more than 500 files or too many bytes when unpacked)",
+                                   message_vi="Tệp zip quá lớn.")
+                items += [(m.filename, zf.read(m)) for m in members]
+        except zipfile.BadZipFile:
+            raise BadInput("the 'zip' part is not a zip archive", message_vi="Tệp tải lên không phải tệp zip.") from None
+    if not items:
+        raise BadInput("upload files in 'files' parts or one 'zip' part",
+                       message_vi="Hãy tải các tệp lên trong trường 'files' hoặc một tệp 'zip'.")
+    the_office = office()
+
+    def generate():
+        for index, (name, data) in enumerate(items, 1):
+            report = the_office.verify(who, data, file_name=name, keep=False)
+            line = {"index": index, "total": len(items), "file": name, "verdict": report["verdict"],
+                    "outcome": report["outcome"], "reasons": report["reasons"], "report": report}
+            yield json.dumps(line, ensure_ascii=False) + "\n"
+
+    return Response(generate(), mimetype="application/x-ndjson")
+
+
+@api_v1.post("/incoming")
+@api_v1.input(S.ReceiveForm, location="form_and_files", arg_name="form")
+@api_v1.doc(summary="Receive: verify, register with the incoming number, acknowledge (receiving clerk)")
+def receive(form) -> Any:
+    entry = office().receive(caller(), _read(form.get("file")), sha256=form.get("sha256"), sender=form["sender"],
+                             reference=form.get("reference"), summary=form.get("summary"))
+    return _entry(entry)
+
+
+@api_v1.post("/incoming/return")
+@api_v1.input(S.ReturnForm, location="form_and_files", arg_name="form")
+@api_v1.doc(summary="Return to the sender, with a notice signed by the agency")
+def return_to_sender(form) -> Any:
+    entry = office().return_to_sender(caller(), _read(form.get("file")), sha256=form.get("sha256"),
+                                      sender=form["sender"], reference=form.get("reference"),
+                                      summary=form.get("summary"), reason_vi=form.get("reason_vi"),
+                                      reason_en=form.get("reason_en"), passphrase=form.get("passphrase"))
+    return _entry(entry)
+
+
+@api_v1.get("/incoming/<int:entry_id>")
+@api_v1.doc(summary="One entry of the incoming register, with its acknowledgement")
+def incoming_entry(entry_id: int) -> Any:
+    return _entry(office().incoming_entry(caller(), entry_id))
+
+
+def _entry(entry: dict) -> dict:
+    out = {k: v for k, v in entry.items() if k not in ("report", "evidence")}
+    out["document_href"] = url_for("api_v1.download", sha256=entry["document_sha256"])
+    if entry.get("notice_sha256"):
+        out["notice_href"] = url_for("api_v1.download", sha256=entry["notice_sha256"])
+    out["verdict_outcome"] = (entry.get("report") or {}).get("outcome")
+    return out
+
+
+# -- reading ---------------------------------------------------------------------------------------------
+
+@api_v1.get("/documents")
+@api_v1.doc(summary="The documents the caller's agency produced or received")
+def documents() -> Any:
+    return {"documents": office().documents_of(caller())}
+
+
+@api_v1.get("/documents/<sha256>")
+@api_v1.doc(summary="A stored document (for the agencies that produced or received it, and auditors)",
+            responses={200: "The PDF"})
+def download(sha256: str) -> Response:
+    return pdf_response(office().document(caller(), sha256), f"{sha256[:16]}.pdf", sha256=sha256)
+
+
+@api_v1.get("/documents/<sha256>/report")
+@api_v1.input(S.ReportQuery, location="query", arg_name="query")
+@api_v1.doc(summary="The document's verification report: JSON, HTML, PDF or ETSI TS 119 102-2 XML")
+def document_report(sha256: str, query) -> Response:
+    fmt = _wants(("json", "html", "pdf", "etsi-xml"), query.get("format"))
+    return _render_report(office().report(caller(), sha256), fmt, f"{sha256[:12]}-report.pdf")
+
+
+@api_v1.get("/documents/<sha256>/revisions")
+@api_v1.doc(summary="The document's signed revisions")
+def revisions(sha256: str) -> Any:
+    report = office().report(caller(), sha256)
+    return {"sha256": sha256, "revisions": report["revisions"], "signatures": [
+        {"field": s["field"], "revision": s["revision"], "kind": s["kind"], "indication": s["indication"],
+         "href": url_for("api_v1.revision", sha256=sha256, field=s["field"])} for s in report["signatures"]]}
+
+
+@api_v1.get("/documents/<sha256>/revisions/<field>")
+@api_v1.doc(summary="What the signer of FIELD saw", responses={200: "The PDF revision"})
+def revision(sha256: str, field: str) -> Response:
+    return pdf_response(office().revision(caller(), sha256, field), f"{sha256[:12]}-{field}.pdf")
+
+
+@api_v1.get("/documents/<sha256>/history")
+@api_v1.doc(summary="A document's register entries, audit records and signatures (auditors)")
+def history(sha256: str) -> Any:
+    return office().history(caller(), sha256)
+
+
+@api_v1.get("/registers/<which>")
+@api_v1.input(S.RegisterQuery, location="query", arg_name="query")
+@api_v1.doc(summary="The outgoing or incoming register (auditors: every agency; clerks: their own)")
+def register(which: str, query) -> Any:
+    entries = office().registers(caller(), which, year=query.get("year"), status=query.get("status"))
+    return {"register": which, "year": query.get("year"), "status": query.get("status"),
+            "entries": [{k: v for k, v in e.items() if k not in ("report", "evidence")} for e in entries]}
+
+
+@api_v1.get("/waiting")
+@api_v1.doc(summary="Drafts of the clerk's agency signed by the competent person and waiting for a number")
+def waiting() -> Any:
+    return {"waiting": office().waiting(caller())}
+
+
+# -- metrics -------------------------------------------------------------------------------------------
 
 def _metrics():
     from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -646,87 +490,6 @@ def _metrics():
 
 
 METRICS_REGISTRY, _REQUESTS, _LATENCY = _metrics()
-
-
-def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
-    """Build the Kyso application.
-
-    ``settings`` defaults to :meth:`Settings.from_env`; ``services`` (for
-    tests that share one SoftHSM token across apps) defaults to
-    :meth:`Services.from_settings`. In dev mode the dev PKI's OCSP, CRL and
-    TSA are mounted under the path of ``settings.dev_pki_url``.
-    """
-    settings = settings or Settings.from_env()
-    if settings.is_production and os.environ.get("FLASK_DEBUG", "").lower() in ("1", "true", "yes"):
-        from kyso.errors import ConfigurationError
-
-        raise ConfigurationError("FLASK_DEBUG is refused in production", message_vi="Không bật chế độ gỡ lỗi khi vận hành.")
-    services = services or Services.from_settings(settings)
-    from datetime import timedelta
-
-    from flask_wtf.csrf import CSRFProtect
-
-    from webui.pages import SESSION_HOURS
-
-    app = Flask(__name__)
-    app.config.update(
-        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
-        SECRET_KEY=settings.secret_key,
-        JSON_AS_ASCII=False,
-        # the web pages' session: a signed cookie (username, role, login time, language, CSRF secret)
-        SESSION_COOKIE_NAME="kyso_session",
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.is_production,
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
-        WTF_CSRF_TIME_LIMIT=SESSION_HOURS * 3600,
-    )
-    app.json.ensure_ascii = False
-    app.extensions["kyso"] = services
-    # every POST form of the web pages carries a CSRF token; the API (bearer tokens) does not need one
-    csrf = CSRFProtect(app)
-    app.register_blueprint(health)
-    app.register_blueprint(api_v1)
-    from webui.auditor import auditor
-    from webui.pages import pages
-
-    app.register_blueprint(auditor)
-    app.register_blueprint(pages)
-    for blueprint in (health, api_v1, auditor):
-        csrf.exempt(blueprint)
-    app.register_error_handler(KysoError, _error_response)
-    app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(Exception, _unexpected)
-    import time as _time
-
-    @app.before_request
-    def _start_timer():
-        g.kyso_started = _time.perf_counter()
-
-    @app.after_request
-    def _count(response):
-        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-        _REQUESTS.labels(endpoint=endpoint, status=str(response.status_code)).inc()
-        if hasattr(g, "kyso_started"):
-            _LATENCY.labels(endpoint=endpoint).observe(_time.perf_counter() - g.kyso_started)
-        return response
-
-    @app.after_request
-    def _security_headers(response):
-        _secure(response, production=settings.is_production)
-        return response
-
-    if services.pki is not None and services.pki.mount_path:
-        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {services.pki.mount_path: services.pki.wsgi_app()})
-    if settings.trusted_proxies:
-        # behind a TLS proxy: the client's address and scheme from X-Forwarded-For/-Proto, believing
-        # exactly that many proxies (a client cannot forge its way past them)
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
-    return app
-
 
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
                            "script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
@@ -743,7 +506,113 @@ def _secure(response: Response, *, production: bool) -> None:
     if response.mimetype == "text/html":
         headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         headers.setdefault("X-Frame-Options", "DENY")
-    if not request.path.startswith("/static/") and "/static/" not in request.path:
+    if "/static/" not in request.path:
         headers.setdefault("Cache-Control", "no-store")
     if production:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
+# -- the factory ---------------------------------------------------------------------------------------
+
+def create_app(settings: Settings | None = None, *, office: Office | None = None) -> APIFlask:
+    """Build the Kyso application: the API, the web pages and (in dev mode) the dev PKI's OCSP, CRL
+    and TSA under the path of ``settings.dev_pki_url``. ``office`` (tests sharing one token)
+    defaults to :meth:`Office.from_settings`."""
+    from datetime import timedelta
+
+    from flask_wtf.csrf import CSRFProtect
+
+    from webui.pages import SESSION_HOURS, pages, render_error
+
+    settings = settings or Settings.from_env()
+    if settings.is_production and os.environ.get("FLASK_DEBUG", "").lower() in ("1", "true", "yes"):
+        from kyso.errors import ConfigurationError
+
+        raise ConfigurationError("FLASK_DEBUG is refused in production", message_vi="Không bật chế độ gỡ lỗi khi vận hành.")
+    the_office = office or Office.from_settings(settings)
+    app = APIFlask(__name__, title="Kyso", version=__version__, spec_path="/api/v1/openapi.json",
+                   docs_path="/api/v1/docs")
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        SECRET_KEY=settings.secret_key,
+        JSON_AS_ASCII=False,
+        SESSION_COOKIE_NAME="kyso_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
+        WTF_CSRF_TIME_LIMIT=SESSION_HOURS * 3600,
+        SECURITY_SCHEMES={"bearer": {"type": "http", "scheme": "bearer"}},
+        VALIDATION_ERROR_STATUS_CODE=422,
+        INFO={"description": "Kyso (ký số): signing and verifying PDF documents for Vietnamese state offices."},
+    )
+    app.json.ensure_ascii = False
+    app.extensions["kyso"] = the_office
+    csrf = CSRFProtect(app)   # the web pages' forms; the API (bearer tokens) does not need it
+    app.register_blueprint(health)
+    app.register_blueprint(api_v1)
+    app.register_blueprint(pages)
+    csrf.exempt(health)
+    csrf.exempt(api_v1)
+
+    @app.error_processor
+    def _validation(error):   # apiflask's request validation: the same error shape as everything else
+        body = {"error": {"code": "bad_request" if error.status_code in (400, 422) else "http_error",
+                          "message": "The request does not match its schema." if error.status_code == 422
+                          else (error.message or "HTTP error"),
+                          "message_vi": "Yêu cầu không đúng định dạng." if error.status_code == 422 else "Lỗi HTTP.",
+                          **({"detail": error.detail} if error.detail else {})}}
+        return body, error.status_code, error.headers
+
+    @app.errorhandler(KysoError)
+    def _kyso_error(exc: KysoError):
+        body, status = error_body(exc)
+        if _browser():
+            return render_error(status, exc.code, exc.message_vi_text, exc.message)
+        return jsonify(body), status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        body, status = http_error_body(exc.code or 500, exc.description)
+        if _browser():
+            err = body["error"]
+            return render_error(status, err["code"], err["message_vi"], err["message"])
+        return jsonify(body), status
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        body, status = unexpected_body(exc)
+        if _browser():
+            err = body["error"]
+            return render_error(status, err["code"], err["message_vi"], err["message"])
+        return jsonify(body), status
+
+    @app.get("/")
+    @app.doc(hide=True)
+    def front_door():
+        return redirect(url_for("pages.home"))
+
+    @app.before_request
+    def _start_timer():
+        g.kyso_started = time.perf_counter()
+
+    @app.after_request
+    def _count(response):
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        _REQUESTS.labels(endpoint=endpoint, status=str(response.status_code)).inc()
+        if hasattr(g, "kyso_started"):
+            _LATENCY.labels(endpoint=endpoint).observe(time.perf_counter() - g.kyso_started)
+        _secure(response, production=settings.is_production)
+        return response
+
+    pki = the_office.dev_pki
+    if pki is not None and pki.mount_path:
+        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {pki.mount_path: pki.wsgi_app()})
+    if settings.trusted_proxies:
+        # behind a TLS proxy: the client's address and scheme from X-Forwarded-For/-Proto, believing
+        # exactly that many proxies (a client cannot forge its way past them)
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+    return app

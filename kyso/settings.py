@@ -9,7 +9,7 @@ variable                   meaning                                     default
 =========================  ==========================================  =====================
 KYSO_MODE                  ``dev`` (embedded default) or ``production``  ``dev``
 KYSO_HOST / KYSO_PORT      where the service listens                   ``127.0.0.1`` / 8080
-KYSO_DATA_DIR              working data (SoftHSM token, documents)     ``./var``
+KYSO_DATA_DIR              the one data home (database, documents)     ``~/.local/share/kyso`` (dev), ``/var/lib/kyso``
 KYSO_DEV_PKI_URL           base URL of the dev PKI's OCSP/CRL/TSA      ``http://HOST:PORT/dev-pki``
 KYSO_TSA_URL               RFC 3161 time-stamping authority            the dev PKI's TSA in dev mode
 KYSO_TSA_USERNAME/PASSWORD HTTP Basic credentials for the TSA          none
@@ -95,7 +95,7 @@ class Settings:
     mode: str = "dev"
     host: str = "127.0.0.1"
     port: int = 8080
-    data_dir: Path = Path("var")
+    data_dir: Path | None = None           # default: ~/.local/share/kyso in dev, /var/lib/kyso in production
     dev_pki_url: str | None = None
     tsa_url: str | None = None
     rsa_padding: str = "pkcs1v15"
@@ -140,6 +140,14 @@ class Settings:
             raise ConfigurationError("KYSO_TRUST_PROFILE must be dev, vn or none")
         if self.trust_profile is None:
             object.__setattr__(self, "trust_profile", "dev" if self.mode == "dev" else "vn")
+        if self.data_dir is None:
+            # one data home whatever the current folder: the service and every `kyso` command share it
+            if self.mode == "production":
+                home = Path("/var/lib/kyso")
+            else:
+                home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "kyso"
+            object.__setattr__(self, "data_dir", home)
+        object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())
         if self.trust_dir is None:
             object.__setattr__(self, "trust_dir", Path(self.data_dir) / "trust")
         if self.key_dir is None:

@@ -10,6 +10,7 @@ register rows, the stored file and the audit record together. The doors (``api``
 ``kyso`` command in ``commands``) parse input, call one use case and render its result; they never
 reach the registers or the engines themselves.
 """
+from office.admin import AdminUseCases
 from office.caller import READERS, ROLE_NAMES, ROLES, SIGNERS, Caller
 from office.core import OfficeBase, Stored
 from office.errors import (AgencyMismatch, BadInput, DocumentNotFound, Forbidden, IncomingNotValid, MissingImage,
@@ -19,8 +20,16 @@ from office.outgoing import Issued, OutgoingUseCases, Prepared, Signed
 from office.reading import ReadingUseCases
 
 
-class Office(OutgoingUseCases, IncomingUseCases, ReadingUseCases, OfficeBase):
+class Office(OutgoingUseCases, IncomingUseCases, ReadingUseCases, AdminUseCases, OfficeBase):
     """One office's use cases (see the module docstring); build it with :meth:`from_settings`."""
+
+    @staticmethod
+    def local_admin() -> Caller:
+        """The administrator at the server's command line (the operating-system user)."""
+        import getpass
+
+        return Caller(username=getpass.getuser(), display_name=getpass.getuser(), role="admin", agency=None,
+                      client="local")
 
     @classmethod
     def from_settings(cls, settings, **kwargs) -> "Office":

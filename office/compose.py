@@ -116,14 +116,13 @@ def _production(office_class, settings: Settings, *, clock, token):
 
     verification = verification_policy(settings)
     parts = _registers(settings, clock)
-    token = token or open_token(settings)
     anchors = list(verification.trust.anchors) + list(TrustStore(settings.trust_dir).list())
     policy = SigningPolicy.for_production(anchors, tsa_url=settings.tsa_url, rsa_padding=settings.rsa_padding,
                                           refuse_certificate=is_dev_material,
                                           revocation_max_age_seconds=settings.revocation_max_age_seconds,
                                           tsa_auth=settings.tsa_auth)
     return office_class(settings=settings, clock=clock, engine=SigningEngine(policy=policy, clock=clock),
-                        verification=verification, token=token, **parts)
+                        verification=verification, token=token, token_factory=lambda: open_token(settings), **parts)
 
 
 def _development(office_class, settings: Settings, *, clock, token):

@@ -30,7 +30,8 @@ class OfficeBase:
     """The parts of one office (built by ``office.compose``) and what every use case shares."""
 
     def __init__(self, *, settings, clock: Clock | None, db, blobs, keys, numbering, incoming, audit, accounts,
-                 access, engine, verification, token=None, dev_pki=None, chains=None, dev_users=()) -> None:
+                 access, engine, verification, token=None, token_factory=None, dev_pki=None, chains=None,
+                 dev_users=()) -> None:
         self.settings = settings
         self.clock = clock
         self.db = db
@@ -45,10 +46,19 @@ class OfficeBase:
         self.verification = verification
         self.dev_pki = dev_pki
         self.dev_users = tuple(dev_users)      # (username, display name, role, token) of the dev accounts
-        self._token = token
+        self._token_value = token
+        self._token_factory = token_factory   # opened at the first use (a command that signs nothing needs no PIN)
         self._chains = dict(chains or {})
         self._holders: dict[str, Any] = {}
         self._lock = threading.Lock()
+
+    @property
+    def _token(self):
+        if self._token_value is None and self._token_factory is not None:
+            with self._lock:
+                if self._token_value is None:
+                    self._token_value = self._token_factory()
+        return self._token_value
 
     # -- time ------------------------------------------------------------------------------------
 
@@ -262,7 +272,7 @@ class OfficeBase:
     # -- life --------------------------------------------------------------------------------------
 
     def close(self) -> None:
-        if self._token is not None:
-            self._token.close()
-            self._token = None
+        if self._token_value is not None:
+            self._token_value.close()
+            self._token_value = None
         self.db.dispose()

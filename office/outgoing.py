@@ -34,10 +34,11 @@ class Prepared:
     stored: Stored
     blanks: dict[str, Any]          # what was found in the draft (signer.blanks.Blanks.to_dict())
     layout: dict[str, Any]          # where the fields are (pages 0-based, boxes in PDF points)
+    source_sha256: str              # the draft as uploaded (to prepare it again with moved fields)
 
     def to_dict(self) -> dict:
-        return {"schema": "kyso.prepared/1", "sha256": self.stored.sha256, "blanks": self.blanks,
-                "layout": self.layout}
+        return {"schema": "kyso.prepared/1", "sha256": self.stored.sha256, "source_sha256": self.source_sha256,
+                "blanks": self.blanks, "layout": self.layout}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,12 +84,17 @@ def _same(a: str, b: str) -> bool:
 class OutgoingUseCases:
     # -- 1. prepare ----------------------------------------------------------------------------
 
-    def prepare(self, caller: Caller, document: bytes, *, boxes: dict | None = None,
-                signer_name: str | None = None) -> Prepared:
+    def prepare(self, caller: Caller, document: bytes | None = None, *, source_sha256: str | None = None,
+                boxes: dict | None = None, signer_name: str | None = None) -> Prepared:
         """Put the empty number, date and signature fields on the draft's own blanks (found in the
-        draft; ``boxes`` moves any of them: ``number``, ``date``, ``signature`` -> (page, box))."""
+        draft; ``boxes`` moves any of them: ``number``, ``date``, ``signature`` -> (page, box)). The
+        draft as given is kept too (``source_sha256``: prepare it again, fields moved)."""
         caller.require("official", "clerk")
         from signer.blanks import detect, draft_layout
+
+        if document is None:
+            document = self._readable(caller, source_sha256 or "")
+        source = self.keep(caller, document, origin="draft", action="prepare", result="draft")
 
         blanks = detect(document, signer_name=signer_name)
         layout = draft_layout(blanks)
@@ -107,7 +113,7 @@ class OutgoingUseCases:
         stored = self.keep(caller, data, origin="prepared", action="prepare",
                            detail={"blanks_found": [k for k in ("number_box", "date_box", "signature_box")
                                                     if getattr(blanks, k) is not None]})
-        return Prepared(stored=stored, blanks=blanks.to_dict(), layout={
+        return Prepared(stored=stored, blanks=blanks.to_dict(), source_sha256=source.sha256, layout={
             "number": [layout.number_page, list(layout.number_box)],
             "date": [layout.date_page, list(layout.date_box)],
             "signature": [layout.personal_page, list(layout.personal_box)]})

@@ -11,6 +11,15 @@ from devpki.testing import dev_pki, dev_pki_server, softhsm_token  # noqa: F401 
 from hazmat import pyhanko_hexreader
 
 pyhanko_hexreader.install()   # as the service's composition root does: the tests exercise what runs
+
+
+def pytest_configure(config):
+    """The data home of every `kyso` command and service of the run, unless a test names its own:
+    never the user's ~/.local/share/kyso."""
+    import os
+    import tempfile
+
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="kyso-test-home-")
 from kyso.samples import make_pdf
 from kyso.settings import Settings
 from signer import Pkcs11Token, SigningEngine
@@ -73,12 +82,18 @@ def app_settings(pki_server, softhsm_token, tmp_path_factory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def app(app_settings, pkcs11_token):
-    from api import create_app
-    from kyso.services import Services
+def kyso_office(app_settings, pkcs11_token):
+    """The development office of the test run (its own data folder, the shared SoftHSM token)."""
+    from office import Office
 
-    services = Services.for_dev(app_settings, token=pkcs11_token)
-    application = create_app(app_settings, services=services)
+    return Office.from_settings(app_settings, token=pkcs11_token)
+
+
+@pytest.fixture(scope="session")
+def app(app_settings, kyso_office):
+    from api import create_app
+
+    application = create_app(app_settings, office=kyso_office)
     application.config.update(TESTING=True)
     return application
 

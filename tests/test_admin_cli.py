@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from certs_dev.images import load_dev_image
-from kyso.cli import main
+from commands.main import main
 
 
 @pytest.fixture()

@@ -8,7 +8,7 @@ import pytest
 
 from api import create_app
 from kyso.samples import make_pdf
-from kyso.services import dev_token
+from office.compose import dev_token
 from pdfcheck import pyhanko_statuses
 
 

@@ -361,7 +361,7 @@ def test_exports_round_trip_with_vietnamese_intact(db):
 
 
 def test_command_line_verify_and_export(db, db_url, tmp_path, monkeypatch):
-    from kyso.audit_cli import audit
+    from commands.admin import audit
 
     filled(db, 6)
     monkeypatch.setenv("KYSO_DATABASE_URL", db_url)

@@ -7,7 +7,7 @@ import io
 import pytest
 
 from kyso.samples import make_pdf
-from kyso.services import dev_token
+from office.compose import dev_token
 from signer import Level, SignRequest, SoftwareKeyHolder
 
 AUDITOR = {"Authorization": f"Bearer {dev_token('auditor')}"}

@@ -10,7 +10,7 @@ from playwright.sync_api import expect, sync_playwright
 from werkzeug.serving import make_server
 
 from kyso.samples import make_pdf
-from kyso.services import dev_token
+from office.compose import dev_token
 from verifier import verify
 
 CHROMIUM = "/usr/bin/chromium"

@@ -6,7 +6,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from kyso.cli import main
+from commands.main import main
 from pdfcheck import pdfsig, pyhanko_statuses
 
 

@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 from werkzeug.serving import make_server
 
-from kyso.client import main
+from commands.client import main
 from kyso.samples import make_pdf
-from kyso.services import dev_token
+from office.compose import dev_token
 
 
 @pytest.fixture(scope="module")

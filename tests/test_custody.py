@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from api import create_app
 from certs_dev.images import load_dev_image
 from devpki.softhsm import put_key
-from kyso.cli import main
+from commands.main import main
 from kyso.samples import make_pdf
 from kyso.services import Services, dev_token
 from kyso.settings import Settings

@@ -1,4 +1,4 @@
-"""Production as an administrator runs it: gunicorn with several workers (kyso/gunicorn_conf.py),
+"""Production as an administrator runs it: gunicorn with several workers (commands/gunicorn_conf.py),
 PostgreSQL, a SoftHSM2 token standing in for the HSM, and a CA of the administrator's own (not
 certs_dev) whose OCSP, CRL and TSA answer over HTTP. Users, keys, images and the trust anchor are
 set up with ``kyso admin`` and ``kyso trust``; everything else goes through HTTP."""
@@ -48,7 +48,7 @@ def _free_port() -> int:
 
 
 def kyso(env: dict, *args, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "kyso.cli", *map(str, args)], cwd=ROOT, env=env,
+    proc = subprocess.run([sys.executable, "-m", "commands.main", *map(str, args)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     if check:
         assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -56,7 +56,7 @@ def kyso(env: dict, *args, check: bool = True) -> subprocess.CompletedProcess:
 
 
 def start_gunicorn(env: dict, *, workers: int = 3) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:kyso.gunicorn_conf", "-w", str(workers),
+    return subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:commands.gunicorn_conf", "-w", str(workers),
                              "api:create_app()"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 

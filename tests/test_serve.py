@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from kyso.services import dev_token
+from office.compose import dev_token
 from pdfcheck import pdfsig, pyhanko_statuses
 
 

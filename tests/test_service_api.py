@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from api import create_app
 from certs_dev.images import load_dev_image
 from kyso.samples import make_pdf
-from kyso.services import dev_token
+from office.compose import dev_token
 from signer import Level, SignRequest, SoftwareKeyHolder
 from signer.issuance import IssuanceWorkflow
 

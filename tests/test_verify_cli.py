@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
-from kyso.cli import main
+from commands.main import main
 from kyso.samples import make_pdf
 from signer import Level, SignRequest, SoftwareKeyHolder
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from certs_dev.images import load_dev_image
 from kyso.samples import make_pdf
-from kyso.services import dev_token
+from office.compose import dev_token
 from registers.models import AuditRecord
 from signer import Level, SignRequest, SoftwareKeyHolder
 from signer.issuance import IssuanceWorkflow

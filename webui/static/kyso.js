@@ -63,12 +63,14 @@
   function updateProgress() {
     progress.textContent = "(" + finished + "/" + total + " " + labels.done + ")";
   }
-  function fill(row, verdict, who, why, href) {
-    row.className = verdict;
-    row.setAttribute("data-verdict", verdict);
+  function fill(row, outcome, who, why, href) {
+    // the outcome: the verdict and the Decree 30 pair together (green only when both hold)
+    row.className = outcome.colour;
+    row.setAttribute("data-verdict", outcome.code);
     var cells = row.children;
     cells[1].textContent = "";
-    cells[1].appendChild(el("span", "chip " + verdict, labels[verdict] || verdict));
+    var label = outcome.vi ? (labels.lang === "en" ? outcome.en : outcome.vi) : (labels[outcome.code] || outcome.code);
+    cells[1].appendChild(el("span", "chip " + outcome.colour, label));
     cells[2].textContent = who;
     cells[3].textContent = why;
     cells[4].textContent = "";
@@ -87,13 +89,14 @@
     }).then(function (res) {
       if (res.ok && res.body.report) {
         var report = res.body.report;
-        fill(job.row, report.verdict, signers(report), pick((report.reasons || [])[0]), res.body.href);
+        var outcome = report.outcome || { code: report.verdict, colour: report.verdict };
+        fill(job.row, outcome, signers(report), pick((report.reasons || [])[0]), res.body.href);
       } else {
         var e = res.body.error || {};
-        fill(job.row, "error", "", labels.lang === "en" ? (e.message || "") : (e.message_vi || e.message || ""), null);
+        fill(job.row, { code: "error", colour: "grey" }, "", labels.lang === "en" ? (e.message || "") : (e.message_vi || e.message || ""), null);
       }
     }).catch(function (err) {
-      fill(job.row, "error", "", String(err), null);
+      fill(job.row, { code: "error", colour: "grey" }, "", String(err), null);
     }).then(function () {
       running--; finished++; updateProgress(); next();
     });

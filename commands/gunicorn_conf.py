@@ -1,6 +1,6 @@
 """gunicorn settings for Kyso in production:
 
-    gunicorn -c python:kyso.gunicorn_conf -w 4 'api:create_app()'
+    gunicorn -c python:commands.gunicorn_conf -w 4 'api:create_app()'
 
 - Before any worker forks, ``kyso doctor`` runs once in a process of its own: the database, the
   token (one PIN attempt for the whole start, under the PIN guard) and the TSA. A problem stops
@@ -32,7 +32,7 @@ def on_starting(server) -> None:
     if _metrics.exists():
         shutil.rmtree(_metrics)
     _metrics.mkdir(parents=True, mode=0o700)
-    doctor = subprocess.run([sys.executable, "-m", "kyso.cli", "doctor"], capture_output=True, text=True,
+    doctor = subprocess.run([sys.executable, "-m", "commands.main", "doctor"], capture_output=True, text=True,
                             timeout=300)
     for line in (doctor.stdout + doctor.stderr).splitlines():
         server.log.info("kyso doctor: %s", line)

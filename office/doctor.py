@@ -3,7 +3,7 @@ naming the setting to fix.
 
     kyso doctor            # exit 0 when the service can start, 1 with one line per problem
 
-``kyso/gunicorn_conf.py`` runs ``kyso doctor`` once, in its own process, before gunicorn forks a
+``commands/gunicorn_conf.py`` runs ``kyso doctor`` once, in its own process, before gunicorn forks a
 worker: a wrong PIN costs one attempt, not one per worker, and a dead database or TSA stops the
 start with a sentence, not a traceback per worker.
 """
@@ -52,7 +52,7 @@ def _database(settings: Settings) -> Finding:
 
 
 def _token(settings: Settings) -> Finding:
-    from kyso.services import open_token
+    from office.compose import open_token
 
     try:
         token = open_token(settings)
@@ -71,7 +71,7 @@ def _tsa(settings: Settings, *, timeout: float) -> Finding:
     from pyhanko_certvalidator import CertificateValidator, ValidationContext
 
     from kyso import aio
-    from kyso.verify_cli import build_policy
+    from office.compose import verification_policy as build_policy
     from verifier.trust import TrustStore
 
     url = settings.tsa_url

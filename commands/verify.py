@@ -1,11 +1,10 @@
-"""``kyso verify`` and ``kyso trust``: the verifier on the command line.
+"""``kyso verify`` and ``kyso trust``.
 
     kyso verify FILE... [--json] [--trust PEM]... [--trust-profile dev|vn|none]
-                [--at ISO-8601-TIME] [--offline] [--report html|pdf|etsi-xml --out PATH]
+                [--at ISO-8601-TIME] [--offline] [--report html|pdf|etsi-xml --out PATH] [--record --as USER]
 
-Exit code 0 when every file is valid, 1 when any is invalid, indeterminate or
-unsigned, 2 on usage errors or unreadable input (each file still gets its JSON
-object with ``--json``, one per line).
+Read-only: nothing is written unless ``--record`` asks for an audit record per file (as an account).
+Exit code 0 when every file is valid, 1 when any is not, 2 on usage errors or unreadable input.
 """
 from __future__ import annotations
 
@@ -20,30 +19,13 @@ import click
 from kyso.errors import KysoError
 
 UNREADABLE = {"not_pdf", "unreadable"}
-COLOURS = {"valid": "green", "invalid": "red", "indeterminate": "yellow", "unsigned": "white"}
-LABELS = {"valid": "HỢP LỆ / valid", "invalid": "KHÔNG HỢP LỆ / invalid",
-          "indeterminate": "KHÔNG XÁC ĐỊNH / indeterminate", "unsigned": "KHÔNG CÓ CHỮ KÝ / unsigned"}
+COLOURS = {"green": "green", "red": "red", "amber": "yellow", "grey": "white"}
 
 
 def _quiet_libraries() -> None:
     # pyHanko logs every validation problem with a traceback; the report carries them
     for name in ("pyhanko", "pyhanko_certvalidator", "fontTools"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
-
-
-def build_policy(settings, *, trust_profile=None, trust_files=(), at=None, offline=False):
-    from verifier import VerificationPolicy
-    from verifier.trust import TrustStore, load_certificates
-
-    name = trust_profile or settings.trust_profile
-    extra = load_certificates(trust_files) + (TrustStore(settings.trust_dir).list() if name == "vn" else [])
-    dev_pki = None
-    if name == "dev":
-        from devpki import DevPKI
-
-        dev_pki = DevPKI.load(settings.dev_pki_url) if settings.dev_pki_url else DevPKI.load()
-    return VerificationPolicy.for_profile(name, extra_anchors=extra, dev_pki=dev_pki, validation_time=at,
-                                          offline=offline)
 
 
 @click.command("verify")
@@ -60,17 +42,21 @@ def build_policy(settings, *, trust_profile=None, trust_files=(), at=None, offli
               help="Report file (one input) or folder (several inputs).")
 @click.option("--extract-signed", "extract_field", default=None, metavar="FIELD",
               help="Also write the revision signed in FIELD ('what the signer saw') to --out as a PDF.")
+@click.option("--record", is_flag=True, help="Leave an audit record per file, as the account --as names.")
+@click.option("--as", "username", envvar="KYSO_USER", default=None, help="The account that records (with --record).")
 def verify_command(files, as_json, trust_files, trust_profile, at_text, offline, report_format, out,
-                   extract_field) -> None:
+                   extract_field, record, username) -> None:
     """Verify signed PDFs: a verdict with reasons (Vietnamese and English) per file."""
-    from kyso.cli import _settings, ensure_dev_pki_served
-    from verifier import verify
+    from commands.main import Local, ensure_dev_pki_served, settings_from_env
+    from office.checking import check_files
 
     _quiet_libraries()
     if (report_format or extract_field) and out is None:
         raise click.UsageError("--report and --extract-signed need --out")
     if report_format and extract_field:
         raise click.UsageError("give --report or --extract-signed, not both")
+    if record and not username:
+        raise click.UsageError("--record needs the account that records: --as USERNAME")
     at = None
     if at_text:
         try:
@@ -80,23 +66,28 @@ def verify_command(files, as_json, trust_files, trust_profile, at_text, offline,
         if at.tzinfo is None:
             at = at.replace(tzinfo=timezone.utc)
     try:
-        settings = _settings()
-        policy = build_policy(settings, trust_profile=trust_profile, trust_files=trust_files, at=at, offline=offline)
+        settings = settings_from_env()
     except KysoError as exc:
         click.echo(json.dumps(exc.to_dict(), ensure_ascii=False), err=True)
         sys.exit(2)
-    server = None
-    if settings.uses_dev_pki and not offline and policy.trust.name == "dev":
-        server = ensure_dev_pki_served(settings.dev_pki_url)
+    profile = trust_profile or settings.trust_profile
+    server = ensure_dev_pki_served(settings.dev_pki_url) \
+        if settings.uses_dev_pki and not offline and profile == "dev" else None
     worst = 0
+    recorder = None
     try:
-        for path in files:
-            report = verify(path, policy=policy, file_name=str(path))
-            data = report.to_dict()
+        if record:
+            recorder = Local(settings)
+            caller = recorder.caller(username)
+        for path, data in check_files(settings, list(files), trust_profile=trust_profile, trust_files=trust_files,
+                                      at=at, offline=offline):
             codes = {r["code"] for r in data["reasons"]}
-            code = 0 if report.verdict.value == "valid" else (2 if codes & UNREADABLE else 1)
+            code = 0 if data["outcome"]["code"] == "valid" else (2 if codes & UNREADABLE else 1)
             worst = max(worst, code)
-            _audit_verification(settings, data)
+            if recorder is not None:
+                recorder.office._audit(caller, "verify", data["verdict"],
+                                       documents=(data["sha256"],) if data.get("sha256") else (),
+                                       detail={"file": str(path)[-200:]})
             if as_json:
                 click.echo(json.dumps(data, ensure_ascii=False))
             else:
@@ -114,36 +105,21 @@ def verify_command(files, as_json, trust_files, trust_profile, at_text, offline,
                 else:
                     target = out / f"{path.stem}-{extract_field}.pdf" if len(files) > 1 or out.is_dir() else out
                     target.write_bytes(revision)
+    except KysoError as exc:
+        click.echo(json.dumps(exc.to_dict(), ensure_ascii=False), err=True)
+        worst = 2
     finally:
+        if recorder is not None:
+            recorder.close()
         if server is not None:
             server.stop()
     sys.exit(worst)
 
 
-def _audit_verification(settings, data: dict) -> None:
-    """One audit record per verified file (best effort: verification does not depend on the database)."""
-    import getpass
-
-    try:
-        from registers.audit import AuditEvent, AuditTrail
-        from registers.db import Database
-
-        db = Database.connect(settings.database_url)
-        try:
-            db.upgrade()
-            AuditTrail(db, key=settings.audit_key.encode()).append(AuditEvent(
-                actor=getpass.getuser(), role="cli", action="verify", result=data["verdict"],
-                documents=(data["sha256"],) if data.get("sha256") else (), client="local",
-                detail={"file": (data.get("file") or "")[-200:]}))
-        finally:
-            db.dispose()
-    except Exception as exc:  # noqa: BLE001
-        click.echo(f"(audit record not written: {type(exc).__name__}: {exc})", err=True)
-
-
 def _print_human(data: dict) -> None:
-    verdict = data["verdict"]
-    click.secho(f"{LABELS[verdict]:<32} {data['file']}", fg=COLOURS[verdict], bold=True)
+    outcome = data["outcome"]
+    click.secho(f"{outcome['vi'] + ' / ' + outcome['en']:<40} {data['file']}", fg=COLOURS.get(outcome["colour"]),
+                bold=True)
     for r in data["reasons"]:
         click.echo(f"    {r['vi']}")
         click.echo(f"    {r['en']}")
@@ -171,15 +147,15 @@ def _write_report(data: dict, fmt: str, out: Path, source: Path, *, many: bool) 
 
 @click.group("trust")
 def trust_group() -> None:
-    """Trust anchors an administrator adds to the vn profile (kept in $KYSO_TRUST_DIR)."""
+    """Trust anchors an administrator adds to the vn profile (kept in $KYSO_TRUST_DIR; audited)."""
 
 
 @trust_group.command("list")
 def trust_list() -> None:
-    from kyso.cli import _settings
+    from commands.main import settings_from_env
     from verifier.trust import TrustStore, fingerprint, vn_certificates
 
-    settings = _settings()
+    settings = settings_from_env()
     for cert in vn_certificates():
         click.echo(f"built-in  {fingerprint(cert)}  {cert.subject.human_friendly}")
     for cert in TrustStore(settings.trust_dir).list():
@@ -189,30 +165,23 @@ def trust_list() -> None:
 @trust_group.command("add")
 @click.argument("pem", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def trust_add(pem: Path) -> None:
-    from kyso.admin_cli import _Admin
-    from verifier.trust import TrustStore, fingerprint, load_certificates
+    from commands.admin import admin_office
 
-    admin = _Admin()   # the audit trail first: no trust change goes unrecorded
-    try:
-        store = TrustStore(admin.settings.trust_dir)
-        for cert in load_certificates([pem]):
-            click.echo(f"added {store.add(cert).name}  {cert.subject.human_friendly}")
-            admin.record("trust_add", None, certificate=fingerprint(cert), subject=cert.subject.human_friendly)
-    finally:
-        admin.close()
+    def body(local, admin):
+        for sha, subject in local.office.trust_add(admin, [pem]):
+            click.echo(f"added {sha}.pem  {subject}")
+
+    admin_office(body)
 
 
 @trust_group.command("remove")
 @click.argument("sha256")
 def trust_remove(sha256: str) -> None:
-    from kyso.admin_cli import _Admin
-    from verifier.trust import TrustStore
+    from commands.admin import admin_office
 
-    admin = _Admin()
-    try:
-        if not TrustStore(admin.settings.trust_dir).remove(sha256):
+    def body(local, admin):
+        if not local.office.trust_remove(admin, sha256):
             raise click.UsageError(f"no added anchor with SHA-256 {sha256}")
-        admin.record("trust_remove", None, certificate=sha256.lower().replace(":", ""))
         click.echo(f"removed {sha256}")
-    finally:
-        admin.close()
+
+    admin_office(body)

@@ -1,0 +1,432 @@
+"""The ``kyso`` command: a thin door over :class:`office.Office` on the server's own machine.
+
+Every command reads the same settings as the service (``KYSO_*``; the data home is the same
+whatever the current folder) and acts as an account of the office: ``--as USERNAME`` (or
+``$KYSO_USER``; in development the accounts are the development identities, e.g.
+``--as nguyen-van-an``, ``--as agency-ubnd-hung-yen``). Errors are the API's: one JSON object
+``{"error": ...}`` on standard error and exit status 1 (2 for usage errors).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
+
+from kyso.errors import KysoError
+
+LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
+
+
+def settings_from_env(**overrides):
+    from kyso.settings import Settings
+
+    env = dict(os.environ)
+    for var, value in overrides.items():
+        if value is not None:
+            env[var] = str(value)
+    return Settings.from_env(env)
+
+
+def fail(exc: KysoError, code: int = 1) -> None:
+    click.echo(json.dumps(exc.to_dict(), ensure_ascii=False), err=True)
+    sys.exit(code)
+
+
+def write_json(data) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False))
+
+
+def ensure_dev_pki_served(base_url: str):
+    """Start the dev PKI in this process if nothing answers at ``base_url``; return the server or None."""
+    import requests
+
+    from devpki.server import DevPKIServer
+
+    try:
+        requests.get(base_url.rstrip("/") + "/", timeout=1.5)
+        return None
+    except requests.RequestException:
+        pass
+    parts = urlsplit(base_url)
+    return DevPKIServer.start(host=parts.hostname or "127.0.0.1", port=parts.port or 80, mount=parts.path or "/")
+
+
+class Local:
+    """The office for one command (and, in development, its PKI served if nothing serves it)."""
+
+    def __init__(self, settings=None) -> None:
+        from office import Office
+
+        self.settings = settings or settings_from_env()
+        self.server = ensure_dev_pki_served(self.settings.dev_pki_url) if self.settings.uses_dev_pki else None
+        try:
+            self.office = Office.from_settings(self.settings)
+        except BaseException:
+            self.close()
+            raise
+
+    def caller(self, username: str | None):
+        if not username:
+            raise click.UsageError("say which account acts: --as USERNAME (or $KYSO_USER)")
+        return self.office.caller(username, client="local")
+
+    def close(self) -> None:
+        if getattr(self, "office", None) is not None:
+            self.office.close()
+            self.office = None
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def run(body) -> None:
+    """Run a command body: Kyso errors become the API's JSON on standard error, exit 1."""
+    try:
+        body()
+    except KysoError as exc:
+        fail(exc)
+
+
+def _level(text: str | None):
+    from signer import Level
+
+    try:
+        return Level.parse(text) if text else None
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _passphrase(office, caller) -> str | None:
+    """The PKCS#12 passphrase, for an account whose key is a file: $KYSO_PKCS12_PASSPHRASE or a prompt."""
+    account = office.accounts.get(caller.username)
+    if account.key_kind != "pkcs12":
+        return None
+    value = os.environ.get("KYSO_PKCS12_PASSPHRASE")
+    return value if value is not None else click.prompt("PKCS#12 passphrase", hide_input=True, err=True)
+
+
+def as_option(fn):
+    return click.option("--as", "--signer", "--clerk", "username", envvar="KYSO_USER", default=None,
+                        help="The account that acts ($KYSO_USER), e.g. nguyen-van-an or agency-ubnd-hung-yen.")(fn)
+
+
+def level_option(fn):
+    return click.option("--level", type=click.Choice(LEVELS), default=None,
+                        help="PAdES level (default $KYSO_DEFAULT_LEVEL or B-T).")(fn)
+
+
+@click.group()
+@click.version_option(package_name="kyso")
+def main() -> None:
+    """Kyso (ký số): sign and verify PDF documents for Vietnamese state offices."""
+
+
+# -- the service ---------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--host", default=None, help="Listen address (default $KYSO_HOST or 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default $KYSO_PORT or 8080).")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the service. In dev mode: SoftHSM2 token, dev PKI with OCSP/CRL/TSA under /dev-pki/."""
+    from werkzeug.serving import run_simple
+
+    from api import create_app
+
+    try:
+        settings = settings_from_env(KYSO_HOST=host, KYSO_PORT=port)
+        app = create_app(settings)
+    except KysoError as exc:
+        fail(exc)
+        return
+    office = app.extensions["kyso"]
+    base = f"http://{settings.host}:{settings.port}"
+    click.echo(f"Kyso ({settings.mode}) on {base}/")
+    click.echo(f"web pages: {base}/web/   API: {base}/api/v1/docs   data: {settings.data_dir}")
+    if office.dev_pki is not None:
+        click.echo(f"dev PKI (OCSP, CRL, TSA): {settings.dev_pki_url}/")
+        click.echo("development logins (paste the token on the login page, or Authorization: Bearer <token>):")
+        for username, name, role, token in office.dev_users:
+            click.echo(f"  {role:<9} {token:<44} {name}")
+        click.echo(f"try: curl -H 'Authorization: Bearer kyso-dev-nguyen-van-an' -F file=@document.pdf "
+                   f"-F level=B-LT {base}/api/v1/sign -o signed.pdf")
+    run_simple(settings.host, settings.port, app, threaded=True, use_reloader=False)
+
+
+@main.command()
+def doctor() -> None:
+    """Check that the service can start: database, token (one PIN attempt), TSA. Exit 1 with one
+    line per problem, each naming the setting to fix."""
+    from office.doctor import check
+
+    try:
+        settings = settings_from_env()
+    except KysoError as exc:
+        click.echo(f"FAIL settings: {exc.message}", err=True)
+        sys.exit(1)
+    findings = check(settings)
+    for finding in findings:
+        click.echo(finding.line(), err=not finding.ok)
+    sys.exit(0 if all(f.ok for f in findings) else 1)
+
+
+# -- outgoing ------------------------------------------------------------------------------------
+
+def _parse_box(text: str | None):
+    if text is None:
+        return None
+    from webui.schemas import parse_box
+
+    try:
+        return parse_box(text)
+    except KysoError as exc:
+        raise click.UsageError(exc.message) from None
+
+
+@main.command()
+@click.argument("input_pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("output_pdf", type=click.Path(dir_okay=False, path_type=Path))
+@as_option
+@click.option("--signer-name", default=None, help="The signer's printed name (the signature goes above it).")
+@click.option("--number-box", default=None, help="Move the number field: PAGE:x0,y0,x1,y1 (points).")
+@click.option("--date-box", default=None, help="Move the date field: PAGE:x0,y0,x1,y1.")
+@click.option("--signature-box", default=None, help="Move the signature field: PAGE:x0,y0,x1,y1.")
+def prepare(input_pdf, output_pdf, username, signer_name, number_box, date_box, signature_box) -> None:
+    """Put the empty number, date and signature fields on the draft's own blanks."""
+    boxes = {k: _parse_box(v) for k, v in (("number", number_box), ("date", date_box), ("signature", signature_box))}
+
+    def body():
+        with Local() as local:
+            prepared = local.office.prepare(local.caller(username), input_pdf.read_bytes(),
+                                            boxes={k: v for k, v in boxes.items() if v}, signer_name=signer_name)
+            output_pdf.write_bytes(prepared.stored.data)
+            write_json({**prepared.to_dict(), "path": str(output_pdf)})
+
+    run(body)
+
+
+@main.command()
+@click.argument("input_pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("output_pdf", type=click.Path(dir_okay=False, path_type=Path))
+@as_option
+@level_option
+@click.option("--appearance", type=click.Choice(["invisible", "personal"]), default="invisible",
+              help="personal: the official's signature image, in the draft's prepared field (Decree 30).")
+@click.option("--field", default=None, help="Signature field name (invisible signatures).")
+@click.option("--reason", default=None)
+@click.option("--location", default=None)
+def sign(input_pdf, output_pdf, username, level, appearance, field, reason, location) -> None:
+    """Sign INPUT_PDF into OUTPUT_PDF with the account's own personal key."""
+    def body():
+        with Local() as local:
+            office = local.office
+            caller = local.caller(username)
+            signed = office.sign(caller, input_pdf.read_bytes(), level=_level(level) or _level(local.settings.default_level),
+                                 appearance=appearance, field=field, reason=reason, location=location,
+                                 passphrase=_passphrase(office, caller))
+            output_pdf.write_bytes(signed.stored.data)
+            write_json({**signed.to_dict(), "path": str(output_pdf)})
+
+    run(body)
+
+
+@main.command()
+@click.argument("input_pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("output_pdf", type=click.Path(dir_okay=False, path_type=Path))
+@as_option
+@level_option
+@click.option("--type", "doc_type", required=True, help="Document type: QĐ, CT, NQ, TB, KH, BC, TTr, GM... or CV.")
+@click.option("--unit", default=None, help="Drafting unit of an official letter (CV), e.g. VP.")
+@click.option("--place", default=None, help="Place before the date (default: the draft's own), e.g. 'Hưng Yên'.")
+@click.option("--summary", default=None, help="Trích yếu: the summary written in the outgoing register.")
+@click.option("--recipient", "recipients", multiple=True, help="Nơi nhận (repeatable).")
+def issue(input_pdf, output_pdf, username, level, doc_type, unit, place, summary, recipients) -> None:
+    """The clerk's step: the next number of the agency's book, the date and the agency's signature."""
+    def body():
+        with Local() as local:
+            office = local.office
+            caller = local.caller(username)
+            issued = office.issue(caller, input_pdf.read_bytes(), doc_type=doc_type, unit=unit, place=place,
+                                  summary=summary, recipients=list(recipients) or None,
+                                  level=_level(level) or _level(local.settings.default_level),
+                                  passphrase=_passphrase(office, caller))
+            output_pdf.write_bytes(issued.stored.data)
+            write_json({**issued.to_dict(), "path": str(output_pdf)})
+
+    run(body)
+
+
+@main.command("sign-attachment")
+@click.argument("input_pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("output_pdf", type=click.Path(dir_okay=False, path_type=Path))
+@as_option
+@level_option
+@click.option("--main-number", required=True, help="Number and symbol of the issued main document, e.g. 16/CT-UBND.")
+def sign_attachment(input_pdf, output_pdf, username, level, main_number) -> None:
+    """The agency's signature on an attachment of an issued document (top right of page 1)."""
+    def body():
+        with Local() as local:
+            office = local.office
+            caller = local.caller(username)
+            signed = office.sign_attachment(caller, input_pdf.read_bytes(), main_number=main_number,
+                                            level=_level(level) or _level(local.settings.default_level),
+                                            passphrase=_passphrase(office, caller))
+            output_pdf.write_bytes(signed.stored.data)
+            write_json({**signed.to_dict(), "path": str(output_pdf)})
+
+    run(body)
+
+
+@main.command("copy")
+@click.argument("input_pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("output_pdf", type=click.Path(dir_okay=False, path_type=Path))
+@as_option
+@level_option
+@click.option("--form", type=click.Choice(["SY", "SL", "TrS"]), required=True,
+              help="SY: sao y, SL: sao lục, TrS: trích sao (with --pages).")
+@click.option("--pages", default=None, help="Pages of an excerpt (TrS), e.g. 1,3.")
+def copy_command(input_pdf, output_pdf, username, level, form, pages) -> None:
+    """An electronic copy of a document the agency issued or registered: SAO Y / SAO LỤC / TRÍCH SAO."""
+    try:
+        page_list = [int(p) for p in pages.split(",")] if pages else None
+    except ValueError:
+        raise click.UsageError("--pages is a comma-separated list of page numbers") from None
+
+    def body():
+        with Local() as local:
+            office = local.office
+            caller = local.caller(username)
+            copy = office.make_copy(caller, input_pdf.read_bytes(), form=form, pages=page_list,
+                                    level=_level(level) or _level(local.settings.default_level),
+                                    passphrase=_passphrase(office, caller))
+            output_pdf.write_bytes(copy.stored.data)
+            write_json({**copy.to_dict(), "path": str(output_pdf)})
+
+    run(body)
+
+
+# -- incoming ------------------------------------------------------------------------------------
+
+def _entry_line(entry: dict) -> dict:
+    return {k: v for k, v in entry.items() if k not in ("report", "evidence")}
+
+
+@main.command("receive")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@as_option
+@click.option("--sender", required=True, help="The sending agency, e.g. 'Sở Nội vụ tỉnh Nghệ An'.")
+@click.option("--reference", default=None, help="The sender's number and symbol, e.g. 125/SNV-VP.")
+@click.option("--summary", default=None, help="Trích yếu.")
+@click.option("--return-invalid", is_flag=True, help="Return a document that is not valid (signed notice) "
+                                                     "instead of stopping at it.")
+def receive_command(files, username, sender, reference, summary, return_invalid) -> None:
+    """Verify and register incoming documents; exit 1 if any was not valid (returned or refused)."""
+    worst = 0
+    try:
+        with Local() as local:
+            office = local.office
+            caller = local.caller(username)
+            for path in files:
+                data = path.read_bytes()
+                try:
+                    entry = office.receive(caller, data, sender=sender, reference=reference, summary=summary)
+                except KysoError as exc:
+                    if exc.code != "incoming_not_valid" or not return_invalid:
+                        click.echo(json.dumps({"file": str(path), **exc.to_dict()}, ensure_ascii=False), err=True)
+                        worst = 1
+                        continue
+                    entry = office.return_to_sender(caller, data, sender=sender, reference=reference, summary=summary,
+                                                    passphrase=_passphrase(office, caller))
+                    worst = 1
+                write_json({"file": str(path), **_entry_line(entry)})
+    except KysoError as exc:
+        fail(exc, 2)
+    sys.exit(worst)
+
+
+@main.command("return")
+@click.argument("input_pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@as_option
+@click.option("--sender", required=True)
+@click.option("--reference", default=None)
+@click.option("--summary", default=None)
+@click.option("--reason", "reason_vi", default=None, help="Lý do trả lại (default: the verification's).")
+@click.option("--notice-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the signed return notice here.")
+def return_command(input_pdf, username, sender, reference, summary, reason_vi, notice_out) -> None:
+    """Return an incoming document to its sender, with a notice signed by the agency."""
+    def body():
+        with Local() as local:
+            office = local.office
+            caller = local.caller(username)
+            entry = office.return_to_sender(caller, input_pdf.read_bytes(), sender=sender, reference=reference,
+                                            summary=summary, reason_vi=reason_vi, reason_en=reason_vi,
+                                            passphrase=_passphrase(office, caller))
+            if notice_out is not None:
+                notice_out.write_bytes(office.document(caller, entry["notice_sha256"]))
+            write_json(_entry_line(entry))
+
+    run(body)
+
+
+@main.command("register")
+@click.argument("which", type=click.Choice(["outgoing", "incoming"]))
+@as_option
+@click.option("--year", type=int, default=None)
+@click.option("--status", default=None, help="outgoing: issued|void|reserved; incoming: received|returned.")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv", "pdf"]), default="json")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def register_command(which, username, year, status, fmt, out) -> None:
+    """The outgoing or incoming register, as JSON lines, CSV or a printable PDF (Decree 30 layout)."""
+    from registers import printing
+
+    if fmt == "pdf" and out is None:
+        raise click.UsageError("--format pdf needs --out")
+
+    def body():
+        with Local() as local:
+            caller = local.caller(username)
+            entries = local.office.registers(caller, which, year=year, status=status)
+            columns = printing.OUTGOING_COLUMNS if which == "outgoing" else printing.INCOMING_COLUMNS
+            title = "SỔ ĐĂNG KÝ VĂN BẢN ĐI" if which == "outgoing" else "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN"
+            if fmt == "json":
+                data = "".join(json.dumps(_entry_line(e), ensure_ascii=False) + "\n" for e in entries).encode("utf-8")
+            elif fmt == "csv":
+                data = printing.to_csv(entries, columns).encode("utf-8-sig")
+            else:
+                data = printing.to_pdf(entries, columns, title=title,
+                                       subtitle=(caller.agency or "") + (f" — năm {year}" if year else ""))
+            if out is None:
+                click.echo(data.decode("utf-8-sig"), nl=False)
+            else:
+                out.write_bytes(data)
+
+    run(body)
+
+
+def _register_groups() -> None:
+    from commands.admin import admin, audit
+    from commands.verify import trust_group, verify_command
+
+    main.add_command(verify_command, name="verify")
+    main.add_command(trust_group, name="trust")
+    main.add_command(admin, name="admin")
+    main.add_command(audit, name="audit")
+    from devpki.cli import dev_pki
+
+    main.add_command(dev_pki, name="dev-pki")
+
+
+_register_groups()
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
