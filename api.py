@@ -22,7 +22,7 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from apiflask import APIBlueprint, APIFlask
+from apiflask import APIBlueprint, APIFlask, HTTPTokenAuth
 from flask import Response, current_app, g, jsonify, redirect, request, send_file, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -40,6 +40,13 @@ LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 
 health = APIBlueprint("health", __name__, tag="operations", enable_openapi=True)
 api_v1 = APIBlueprint("api_v1", __name__, url_prefix="/api/v1", tag="kyso")
+bearer = HTTPTokenAuth(scheme="Bearer", description="The account's API token (kyso admin create-user)")
+
+
+@bearer.verify_token
+def _verify_token(token: str | None):
+    """Authenticate before anything else is read (a failed login is audited by the office)."""
+    return office().authenticate(token or None, client=request.remote_addr)
 
 
 # -- errors: one mapping for every door --------------------------------------------------------------
@@ -85,6 +92,24 @@ def unexpected_body(exc: Exception) -> tuple[dict, int]:
                       "message_vi": "Lỗi hệ thống; sự cố đã được ghi nhận."}}, 500
 
 
+# the stable codes of the common schema failures (docs/errors.md); anything else is bad_request
+_FIELD_CODES = {
+    "file": ("file_missing", "Upload the PDF in the multipart field 'file'.",
+             "Hãy tải tệp PDF lên trong trường 'file' (multipart)."),
+    "level": ("level_invalid", "Unknown PAdES level; use B-B, B-T, B-LT or B-LTA.",
+              "Mức PAdES không hợp lệ; hãy dùng B-B, B-T, B-LT hoặc B-LTA."),
+}
+
+
+def _validation_code(detail: dict) -> tuple[str, str, str]:
+    fields = {name for location in detail.values() if isinstance(location, dict) for name in location}
+    for name, answer in _FIELD_CODES.items():
+        if name in fields:
+            return answer
+    return ("bad_request", "The request does not match its schema: " + ", ".join(sorted(fields))[:200],
+            "Yêu cầu không đúng định dạng: " + ", ".join(sorted(fields))[:200])
+
+
 def _browser() -> bool:
     """A person's browser (it prefers HTML), outside the JSON API."""
     if request.path.startswith(("/api/", "/healthz", "/readyz", "/metrics", "/dev-pki")):
@@ -107,10 +132,8 @@ def _bearer_token() -> str | None:
 
 
 def caller():
-    """The authenticated caller of this API request (a failed login is audited by the office)."""
-    if "kyso_caller" not in g:
-        g.kyso_caller = office().authenticate(_bearer_token(), client=request.remote_addr)
-    return g.kyso_caller
+    """The authenticated caller of this API request."""
+    return bearer.current_user
 
 
 def _level(value: str | None):
@@ -253,6 +276,7 @@ def metrics() -> Response:
 # -- outgoing ------------------------------------------------------------------------------------------
 
 @api_v1.post("/prepare")
+@api_v1.auth_required(bearer)
 @api_v1.input(S.PrepareForm, location="form_and_files", arg_name="form")
 @api_v1.doc(summary="Prepare a draft: empty number, date and signature fields on its own blanks")
 def prepare(form) -> Any:
@@ -263,6 +287,7 @@ def prepare(form) -> Any:
 
 
 @api_v1.post("/sign")
+@api_v1.auth_required(bearer)
 @api_v1.input(S.SignForm, location="form_and_files", arg_name="form")
 @api_v1.doc(summary="Sign with the caller's own personal key", responses={200: "The signed PDF"})
 def sign(form) -> Response:
@@ -283,6 +308,7 @@ def sign(form) -> Response:
 
 
 @api_v1.post("/issue")
+@api_v1.auth_required(bearer)
 @api_v1.input(S.IssueForm, location="form_and_files", arg_name="form")
 @api_v1.doc(summary="Issue: the next number, the date and the agency's signature (a clerk)",
             responses={200: "The issued PDF"})
@@ -296,6 +322,7 @@ def issue(form) -> Response:
 
 
 @api_v1.post("/sign-attachment")
+@api_v1.auth_required(bearer)
 @api_v1.input(S.AttachmentForm, location="form_and_files", arg_name="form")
 @api_v1.doc(summary="The agency's signature on an attachment of an issued document", responses={200: "PDF"})
 def sign_attachment(form) -> Response:
@@ -305,6 +332,7 @@ def sign_attachment(form) -> Response:
 
 
 @api_v1.post("/copy")
+@api_v1.auth_required(bearer)
 @api_v1.input(S.CopyForm, location="form_and_files", arg_name="form")
 @api_v1.doc(summary="A copy (SY, SL, TrS) of a document the agency issued or registered", responses={200: "PDF"})
 def make_copy(form) -> Response:
@@ -316,6 +344,7 @@ def make_copy(form) -> Response:
 
 
 @api_v1.post("/sign/prepare")
+@api_v1.auth_required(bearer)
 @api_v1.input(S.TwoStepPrepareForm, location="form_and_files", arg_name="form")
 @api_v1.doc(summary="Two-step signing: the digest the official's own device signs")
 def sign_prepare(form) -> Any:
@@ -325,6 +354,7 @@ def sign_prepare(form) -> Any:
 
 
 @api_v1.post("/sign/finish")
+@api_v1.auth_required(bearer)
 @api_v1.input(S.TwoStepFinishForm, location="form", arg_name="form")
 @api_v1.doc(summary="Two-step signing: embed the device's answer", responses={200: "The signed PDF"})
 def sign_finish(form) -> Response:
@@ -340,6 +370,7 @@ def sign_finish(form) -> Response:
 # -- incoming ------------------------------------------------------------------------------------------
 
 @api_v1.post("/verify")
+@api_v1.auth_required(bearer)
 @api_v1.input(S.VerifyForm, location="form_and_files", arg_name="form")
 @api_v1.doc(summary="Verify one document: JSON (default), HTML or PDF report")
 def verify_one(form) -> Response:
@@ -350,6 +381,7 @@ def verify_one(form) -> Response:
 
 
 @api_v1.post("/verify/batch")
+@api_v1.auth_required(bearer)
 @api_v1.input(S.BatchForm, location="form_and_files", arg_name="form")
 @api_v1.doc(summary="Verify many files or a zip: one JSON line per file as each finishes")
 def verify_batch(form) -> Response:
@@ -384,6 +416,7 @@ def verify_batch(form) -> Response:
 
 
 @api_v1.post("/incoming")
+@api_v1.auth_required(bearer)
 @api_v1.input(S.ReceiveForm, location="form_and_files", arg_name="form")
 @api_v1.doc(summary="Receive: verify, register with the incoming number, acknowledge (receiving clerk)")
 def receive(form) -> Any:
@@ -393,6 +426,7 @@ def receive(form) -> Any:
 
 
 @api_v1.post("/incoming/return")
+@api_v1.auth_required(bearer)
 @api_v1.input(S.ReturnForm, location="form_and_files", arg_name="form")
 @api_v1.doc(summary="Return to the sender, with a notice signed by the agency")
 def return_to_sender(form) -> Any:
@@ -404,6 +438,7 @@ def return_to_sender(form) -> Any:
 
 
 @api_v1.get("/incoming/<int:entry_id>")
+@api_v1.auth_required(bearer)
 @api_v1.doc(summary="One entry of the incoming register, with its acknowledgement")
 def incoming_entry(entry_id: int) -> Any:
     return _entry(office().incoming_entry(caller(), entry_id))
@@ -421,12 +456,14 @@ def _entry(entry: dict) -> dict:
 # -- reading ---------------------------------------------------------------------------------------------
 
 @api_v1.get("/documents")
+@api_v1.auth_required(bearer)
 @api_v1.doc(summary="The documents the caller's agency produced or received")
 def documents() -> Any:
     return {"documents": office().documents_of(caller())}
 
 
 @api_v1.get("/documents/<sha256>")
+@api_v1.auth_required(bearer)
 @api_v1.doc(summary="A stored document (for the agencies that produced or received it, and auditors)",
             responses={200: "The PDF"})
 def download(sha256: str) -> Response:
@@ -434,6 +471,7 @@ def download(sha256: str) -> Response:
 
 
 @api_v1.get("/documents/<sha256>/report")
+@api_v1.auth_required(bearer)
 @api_v1.input(S.ReportQuery, location="query", arg_name="query")
 @api_v1.doc(summary="The document's verification report: JSON, HTML, PDF or ETSI TS 119 102-2 XML")
 def document_report(sha256: str, query) -> Response:
@@ -442,6 +480,7 @@ def document_report(sha256: str, query) -> Response:
 
 
 @api_v1.get("/documents/<sha256>/revisions")
+@api_v1.auth_required(bearer)
 @api_v1.doc(summary="The document's signed revisions")
 def revisions(sha256: str) -> Any:
     report = office().report(caller(), sha256)
@@ -451,18 +490,21 @@ def revisions(sha256: str) -> Any:
 
 
 @api_v1.get("/documents/<sha256>/revisions/<field>")
+@api_v1.auth_required(bearer)
 @api_v1.doc(summary="What the signer of FIELD saw", responses={200: "The PDF revision"})
 def revision(sha256: str, field: str) -> Response:
     return pdf_response(office().revision(caller(), sha256, field), f"{sha256[:12]}-{field}.pdf")
 
 
 @api_v1.get("/documents/<sha256>/history")
+@api_v1.auth_required(bearer)
 @api_v1.doc(summary="A document's register entries, audit records and signatures (auditors)")
 def history(sha256: str) -> Any:
     return office().history(caller(), sha256)
 
 
 @api_v1.get("/registers/<which>")
+@api_v1.auth_required(bearer)
 @api_v1.input(S.RegisterQuery, location="query", arg_name="query")
 @api_v1.doc(summary="The outgoing or incoming register (auditors: every agency; clerks: their own)")
 def register(which: str, query) -> Any:
@@ -472,6 +514,7 @@ def register(which: str, query) -> Any:
 
 
 @api_v1.get("/waiting")
+@api_v1.auth_required(bearer)
 @api_v1.doc(summary="Drafts of the clerk's agency signed by the competent person and waiting for a number")
 def waiting() -> Any:
     return {"waiting": office().waiting(caller())}
@@ -531,7 +574,7 @@ def create_app(settings: Settings | None = None, *, office: Office | None = None
         raise ConfigurationError("FLASK_DEBUG is refused in production", message_vi="Không bật chế độ gỡ lỗi khi vận hành.")
     the_office = office or Office.from_settings(settings)
     app = APIFlask(__name__, title="Kyso", version=__version__, spec_path="/api/v1/openapi.json",
-                   docs_path="/api/v1/docs")
+                   docs_path=None, docs_oauth2_redirect_path=None)   # no UI: it would load scripts from a CDN
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
         SECRET_KEY=settings.secret_key,
@@ -557,10 +600,14 @@ def create_app(settings: Settings | None = None, *, office: Office | None = None
 
     @app.error_processor
     def _validation(error):   # apiflask's request validation: the same error shape as everything else
-        body = {"error": {"code": "bad_request" if error.status_code in (400, 422) else "http_error",
-                          "message": "The request does not match its schema." if error.status_code == 422
-                          else (error.message or "HTTP error"),
-                          "message_vi": "Yêu cầu không đúng định dạng." if error.status_code == 422 else "Lỗi HTTP.",
+        if error.status_code == 422:
+            code, en, vi = _validation_code(error.detail or {})
+        else:
+            code, en, vi = _HTTP_CODES.get(error.status_code, ("http_error", error.message or "HTTP error", "Lỗi HTTP."))
+        if error.status_code == 401:   # no token, or not a bearer token: audited like a wrong one
+            the_office._audit(None, "login_failed", "unauthenticated", client=request.remote_addr,
+                              detail={"path": request.path[:200]})
+        body = {"error": {"code": code, "message": en, "message_vi": vi,
                           **({"detail": error.detail} if error.detail else {})}}
         return body, error.status_code, error.headers
 

@@ -151,7 +151,7 @@ def serve(host: str | None, port: int | None) -> None:
     office = app.extensions["kyso"]
     base = f"http://{settings.host}:{settings.port}"
     click.echo(f"Kyso ({settings.mode}) on {base}/")
-    click.echo(f"web pages: {base}/web/   API: {base}/api/v1/docs   data: {settings.data_dir}")
+    click.echo(f"web pages: {base}/web/   API: {base}/api/v1/openapi.json   data: {settings.data_dir}")
     if office.dev_pki is not None:
         click.echo(f"dev PKI (OCSP, CRL, TSA): {settings.dev_pki_url}/")
         click.echo("development logins (paste the token on the login page, or Authorization: Bearer <token>):")

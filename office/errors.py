@@ -31,6 +31,12 @@ class BadInput(KysoError):
     message_vi = "Yêu cầu không hợp lệ."
 
 
+class FileMissing(BadInput):
+    code = "file_missing"
+    message_en = "Upload the PDF in the multipart field 'file'."
+    message_vi = "Hãy tải tệp PDF lên trong trường 'file' (multipart)."
+
+
 class DocumentNotFound(KysoError):
     """No such document, or not one this caller may read (the same answer: existence is not leaked)."""
 

@@ -42,6 +42,7 @@ log = logging.getLogger("kyso.web")
 
 pages = Blueprint("pages", __name__, url_prefix="/web", template_folder="templates", static_folder="static",
                   static_url_path="/static")
+pages.enable_openapi = False   # pages, not the API: apiflask's document leaves them out
 
 SESSION_HOURS = 8
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
@@ -56,7 +57,7 @@ NAV = (
     ("pages.receive_page", ("receiver", "clerk"), "Tiếp nhận văn bản đến", "Receive"),
     ("pages.verify_page", READERS, "Kiểm tra chữ ký", "Verify signatures"),
     ("pages.documents_page", ("official", "clerk", "receiver"), "Văn bản", "Documents"),
-    ("pages.register_page", ("clerk", "receiver", "auditor"), "Sổ đăng ký", "Registers"),
+    ("pages.registers_home", ("clerk", "receiver", "auditor"), "Sổ đăng ký", "Registers"),
 )
 
 
@@ -201,7 +202,9 @@ def _upload(name: str = "file", *, required: bool = True) -> tuple[bytes | None,
     upload = request.files.get(name)
     if upload is None or not upload.filename:
         if required:
-            raise BadInput("Choose a PDF file.", message_vi="Hãy chọn một tệp PDF.")
+            from office.errors import FileMissing
+
+            raise FileMissing("Choose a PDF file.", message_vi="Hãy chọn một tệp PDF.")
         return None, ""
     return upload.read(), upload.filename
 
@@ -284,7 +287,7 @@ def home():
     if user is None:
         return redirect(url_for("pages.login"))
     if user.role == "auditor":
-        return redirect(url_for("pages.register_page"))
+        return redirect(url_for("pages.registers_home"))
     nav = _nav(user)
     return redirect(nav[0]["href"] if nav else url_for("pages.login"))
 
@@ -567,7 +570,12 @@ def download(user, sha256: str):
 
 # -- registers and history -------------------------------------------------------------------------
 
-@pages.get("/registers", defaults={"name": "outgoing"})
+@pages.get("/registers")
+@requires("clerk", "receiver", "auditor")
+def registers_home(user):
+    return redirect(url_for("pages.register_page", name="incoming" if user.role == "receiver" else "outgoing"))
+
+
 @pages.get("/registers/<name>")
 @requires("clerk", "receiver", "auditor")
 def register_page(user, name: str):

@@ -118,6 +118,19 @@ VERDICT = {   # verdict -> (vi, en, css name, colour)
     "unsigned": ("KHÔNG CÓ CHỮ KÝ", "Unsigned", "unsigned", "#5f6368"),
 }
 
+_OUTCOME_CSS = {"green": "valid", "amber": "indeterminate", "red": "invalid", "grey": "unsigned"}
+
+
+def headline(data: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    """(vi, en, css name, colour) of what a person reads first: the report's outcome (the verdict
+    and the Decree 30 pair together, ``verifier.report.outcome``), else the verdict alone."""
+    outcome = data.get("outcome")
+    if isinstance(outcome, Mapping) and outcome.get("colour") in _OUTCOME_CSS:
+        css = _OUTCOME_CSS[outcome["colour"]]
+        return str(outcome.get("vi", "")), str(outcome.get("en", "")), css, VERDICT[css][3]
+    return VERDICT[data["verdict"]]
+
+
 INDICATION = {   # ETSI main indication -> (vi, en, css name)
     "TOTAL_PASSED": ("Đạt", "Passed", "valid"),
     "TOTAL_FAILED": ("Không đạt", "Failed", "invalid"),

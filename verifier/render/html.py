@@ -134,7 +134,7 @@ class _Page:
 
     # sections -----------------------------------------------------------------------------
     def banner(self, data: Mapping[str, Any]) -> str:
-        vi, en, css, _colour = c.VERDICT[data["verdict"]]
+        vi, en, css, _colour = c.headline(data)
         items = []
         for reason in data.get("reasons") or []:
             r_vi, r_en = c.reason_text(reason)
@@ -348,7 +348,7 @@ class _Page:
         return f'<details>{summary}<ol class="chain">{"".join(items)}</ol>{ku_html}</details>'
 
     def render(self, data: Mapping[str, Any]) -> str:
-        vi, en, _css, _colour = c.VERDICT[data["verdict"]]
+        vi, en, _css, _colour = c.headline(data)
         title_p, _ = c.ordered(*c.T["title"], self.lang)
         verdict_p, _ = c.ordered(vi, en, self.lang)
         doc_title = f'{title_p}: {verdict_p}' + (f' — {data["file"]}' if data.get("file") else "")

@@ -248,7 +248,7 @@ class _Doc:
 
     # sections ----------------------------------------------------------------------------------
     def banner(self, data: Mapping[str, Any]) -> Table:
-        vi, en, css, _colour = c.VERDICT[data["verdict"]]
+        vi, en, css, _colour = c.headline(data)
         rows: list[list[Any]] = [[self.bi(vi, en, "verdict", inline=True)]]
         for reason in data.get("reasons") or []:
             r_vi, r_en = c.reason_text(reason)
@@ -483,7 +483,7 @@ class _Doc:
 
     def build(self, data: Mapping[str, Any]) -> bytes:
         buf = io.BytesIO()
-        vi, en, _css, _colour = c.VERDICT[data["verdict"]]
+        vi, en, _css, _colour = c.headline(data)
         title = f'{self.one(*c.T["title"])}: {self.one(vi, en)}' + (f' — {data["file"]}' if data.get("file") else "")
         doc = SimpleDocTemplate(buf, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=14 * mm,
                                 bottomMargin=16 * mm, title=title, author="Kyso", subject="kyso.verification/1",
