@@ -23,7 +23,16 @@ from typing import Any
 from urllib.parse import quote
 
 from apiflask import APIBlueprint, APIFlask, HTTPTokenAuth
-from flask import Response, current_app, g, jsonify, redirect, request, send_file, url_for
+from flask import (
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    request,
+    send_file,
+    url_for,
+)
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
@@ -32,6 +41,7 @@ from kyso.errors import ErrorKind, KysoError
 from kyso.settings import Settings
 from office import Office, http_status
 from office.errors import BadInput, Forbidden
+from office.forms import report_form
 from webui import schemas as S
 
 log = logging.getLogger("kyso.api")
@@ -136,12 +146,6 @@ def caller():
     return bearer.current_user
 
 
-def _level(value: str | None):
-    from signer import Level
-
-    return Level.parse(value or office().settings.default_level)
-
-
 # -- responses -------------------------------------------------------------------------------------------
 
 def header_text(value: Any) -> str:
@@ -171,15 +175,12 @@ def _wants(names: tuple[str, ...], fmt: str | None) -> str:
 
 
 def _render_report(report: dict, fmt: str, name: str) -> Response:
-    from verifier import render
-
-    if fmt == "html":
-        return Response(render.to_html(report), mimetype="text/html")
+    if fmt == "json":
+        return jsonify(report)
+    form = report_form(report, fmt)
     if fmt == "pdf":
-        return pdf_response(render.to_pdf(report), name)
-    if fmt == "etsi-xml":
-        return Response(render.to_etsi_xml(report), mimetype="application/xml")
-    return jsonify(report)
+        return pdf_response(form.data, name)
+    return Response(form.data, mimetype=form.mimetype)
 
 
 def _read(upload) -> bytes:
@@ -260,7 +261,11 @@ def readyz() -> Any:
 @health.get("/metrics")
 @health.doc(summary="Prometheus metrics, added up over the workers (operators only)", security=[])
 def metrics() -> Response:
-    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+    from prometheus_client import (
+        CONTENT_TYPE_LATEST,
+        CollectorRegistry,
+        generate_latest,
+    )
 
     if not _ops_allowed():
         raise OpsForbidden()
@@ -293,11 +298,11 @@ def prepare(form) -> Any:
 def sign(form) -> Response:
     placement = None
     if form.get("box"):
-        from signer.appearance import Placement
+        from office import Placement
 
         page, box = _box(f"{form.get('page') or -1}:{form['box']}")
         placement = Placement(page=page, box=box)
-    signed = office().sign(caller(), _read(form["file"]), level=_level(form.get("level")),
+    signed = office().sign(caller(), _read(form["file"]), level=form.get("level"),
                            appearance=form.get("appearance") or "invisible", reason=form.get("reason"),
                            location=form.get("location"), field=form.get("field"), placement=placement,
                            passphrase=form.get("passphrase"))
@@ -315,7 +320,7 @@ def sign(form) -> Response:
 def issue(form) -> Response:
     issued = office().issue(caller(), _read(form.get("file")), sha256=form.get("sha256"), doc_type=form["type"],
                             unit=form.get("unit"), place=form.get("place"), summary=form.get("summary"),
-                            recipients=form.get("recipient") or None, level=_level(form.get("level")),
+                            recipients=form.get("recipient") or None, level=form.get("level"),
                             passphrase=form.get("passphrase"))
     return pdf_response(issued.stored.data, f"{issued.number.replace('/', '-')}.pdf", number=issued.number,
                         sha256=issued.stored.sha256, verdict=issued.report.get("verdict"))
@@ -327,7 +332,7 @@ def issue(form) -> Response:
 @api_v1.doc(summary="The agency's signature on an attachment of an issued document", responses={200: "PDF"})
 def sign_attachment(form) -> Response:
     signed = office().sign_attachment(caller(), _read(form["file"]), main_number=form["main_number"],
-                                      level=_level(form.get("level")), passphrase=form.get("passphrase"))
+                                      level=form.get("level"), passphrase=form.get("passphrase"))
     return pdf_response(signed.stored.data, "phu-luc.pdf", sha256=signed.stored.sha256)
 
 
@@ -338,7 +343,7 @@ def sign_attachment(form) -> Response:
 def make_copy(form) -> Response:
     pages = [int(x) for x in (form.get("pages") or "").split(",") if x.strip()] or None
     copy = office().make_copy(caller(), _read(form.get("file")), sha256=form.get("sha256"), form=form["form"],
-                              pages=pages, level=_level(form.get("level")), passphrase=form.get("passphrase"))
+                              pages=pages, level=form.get("level"), passphrase=form.get("passphrase"))
     return pdf_response(copy.stored.data, f"{copy.number.replace('/', '-')}.pdf", number=copy.number,
                         sha256=copy.stored.sha256)
 
@@ -348,7 +353,7 @@ def make_copy(form) -> Response:
 @api_v1.input(S.TwoStepPrepareForm, location="form_and_files", arg_name="form")
 @api_v1.doc(summary="Two-step signing: the digest the official's own device signs")
 def sign_prepare(form) -> Any:
-    prepared = office().sign_prepare(caller(), _read(form["file"]), level=_level(form.get("level")),
+    prepared = office().sign_prepare(caller(), _read(form["file"]), level=form.get("level"),
                                      reason=form.get("reason"))
     return prepared.to_dict()
 

@@ -12,7 +12,6 @@ import json
 import os
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import click
 
@@ -40,29 +39,15 @@ def write_json(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False))
 
 
-def ensure_dev_pki_served(base_url: str):
-    """Start the dev PKI in this process if nothing answers at ``base_url``; return the server or None."""
-    import requests
-
-    from devpki.server import DevPKIServer
-
-    try:
-        requests.get(base_url.rstrip("/") + "/", timeout=1.5)
-        return None
-    except requests.RequestException:
-        pass
-    parts = urlsplit(base_url)
-    return DevPKIServer.start(host=parts.hostname or "127.0.0.1", port=parts.port or 80, mount=parts.path or "/")
-
-
 class Local:
     """The office for one command (and, in development, its PKI served if nothing serves it)."""
 
     def __init__(self, settings=None) -> None:
         from office import Office
+        from office.compose import serve_dev_pki_if_needed
 
         self.settings = settings or settings_from_env()
-        self.server = ensure_dev_pki_served(self.settings.dev_pki_url) if self.settings.uses_dev_pki else None
+        self.server = serve_dev_pki_if_needed(self.settings)
         try:
             self.office = Office.from_settings(self.settings)
         except BaseException:
@@ -97,19 +82,9 @@ def run(body) -> None:
         fail(exc)
 
 
-def _level(text: str | None):
-    from signer import Level
-
-    try:
-        return Level.parse(text) if text else None
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-
-
 def _passphrase(office, caller) -> str | None:
     """The PKCS#12 passphrase, for an account whose key is a file: $KYSO_PKCS12_PASSPHRASE or a prompt."""
-    account = office.accounts.get(caller.username)
-    if account.key_kind != "pkcs12":
+    if caller.key_kind != "pkcs12":
         return None
     value = os.environ.get("KYSO_PKCS12_PASSPHRASE")
     return value if value is not None else click.prompt("PKCS#12 passphrase", hide_input=True, err=True)
@@ -230,7 +205,7 @@ def sign(input_pdf, output_pdf, username, level, appearance, field, reason, loca
         with Local() as local:
             office = local.office
             caller = local.caller(username)
-            signed = office.sign(caller, input_pdf.read_bytes(), level=_level(level) or _level(local.settings.default_level),
+            signed = office.sign(caller, input_pdf.read_bytes(), level=level,
                                  appearance=appearance, field=field, reason=reason, location=location,
                                  passphrase=_passphrase(office, caller))
             output_pdf.write_bytes(signed.stored.data)
@@ -257,7 +232,7 @@ def issue(input_pdf, output_pdf, username, level, doc_type, unit, place, summary
             caller = local.caller(username)
             issued = office.issue(caller, input_pdf.read_bytes(), doc_type=doc_type, unit=unit, place=place,
                                   summary=summary, recipients=list(recipients) or None,
-                                  level=_level(level) or _level(local.settings.default_level),
+                                  level=level,
                                   passphrase=_passphrase(office, caller))
             output_pdf.write_bytes(issued.stored.data)
             write_json({**issued.to_dict(), "path": str(output_pdf)})
@@ -278,7 +253,7 @@ def sign_attachment(input_pdf, output_pdf, username, level, main_number) -> None
             office = local.office
             caller = local.caller(username)
             signed = office.sign_attachment(caller, input_pdf.read_bytes(), main_number=main_number,
-                                            level=_level(level) or _level(local.settings.default_level),
+                                            level=level,
                                             passphrase=_passphrase(office, caller))
             output_pdf.write_bytes(signed.stored.data)
             write_json({**signed.to_dict(), "path": str(output_pdf)})
@@ -306,7 +281,7 @@ def copy_command(input_pdf, output_pdf, username, level, form, pages) -> None:
             office = local.office
             caller = local.caller(username)
             copy = office.make_copy(caller, input_pdf.read_bytes(), form=form, pages=page_list,
-                                    level=_level(level) or _level(local.settings.default_level),
+                                    level=level,
                                     passphrase=_passphrase(office, caller))
             output_pdf.write_bytes(copy.stored.data)
             write_json({**copy.to_dict(), "path": str(output_pdf)})
@@ -387,7 +362,7 @@ def return_command(input_pdf, username, sender, reference, summary, reason_vi, n
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
 def register_command(which, username, year, status, fmt, out) -> None:
     """The outgoing or incoming register, as JSON lines, CSV or a printable PDF (Decree 30 layout)."""
-    from registers import printing
+    from office.forms import register_form
 
     if fmt == "pdf" and out is None:
         raise click.UsageError("--format pdf needs --out")
@@ -396,15 +371,7 @@ def register_command(which, username, year, status, fmt, out) -> None:
         with Local() as local:
             caller = local.caller(username)
             entries = local.office.registers(caller, which, year=year, status=status)
-            columns = printing.OUTGOING_COLUMNS if which == "outgoing" else printing.INCOMING_COLUMNS
-            title = "SỔ ĐĂNG KÝ VĂN BẢN ĐI" if which == "outgoing" else "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN"
-            if fmt == "json":
-                data = "".join(json.dumps(_entry_line(e), ensure_ascii=False) + "\n" for e in entries).encode("utf-8")
-            elif fmt == "csv":
-                data = printing.to_csv(entries, columns).encode("utf-8-sig")
-            else:
-                data = printing.to_pdf(entries, columns, title=title,
-                                       subtitle=(caller.agency or "") + (f" — năm {year}" if year else ""))
+            data = register_form(entries, which, fmt, agency=caller.agency, year=year).data
             if out is None:
                 click.echo(data.decode("utf-8-sig"), nl=False)
             else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -47,8 +47,9 @@ def _quiet_libraries() -> None:
 def verify_command(files, as_json, trust_files, trust_profile, at_text, offline, report_format, out,
                    extract_field, record, username) -> None:
     """Verify signed PDFs: a verdict with reasons (Vietnamese and English) per file."""
-    from commands.main import Local, ensure_dev_pki_served, settings_from_env
+    from commands.main import Local, settings_from_env
     from office.checking import check_files
+    from office.compose import serve_dev_pki_if_needed
 
     _quiet_libraries()
     if (report_format or extract_field) and out is None:
@@ -64,15 +65,14 @@ def verify_command(files, as_json, trust_files, trust_profile, at_text, offline,
         except ValueError:
             raise click.UsageError(f"--at takes an ISO 8601 time, not {at_text!r}") from None
         if at.tzinfo is None:
-            at = at.replace(tzinfo=timezone.utc)
+            at = at.replace(tzinfo=UTC)
     try:
         settings = settings_from_env()
     except KysoError as exc:
         click.echo(json.dumps(exc.to_dict(), ensure_ascii=False), err=True)
         sys.exit(2)
     profile = trust_profile or settings.trust_profile
-    server = ensure_dev_pki_served(settings.dev_pki_url) \
-        if settings.uses_dev_pki and not offline and profile == "dev" else None
+    server = serve_dev_pki_if_needed(settings) if not offline and profile == "dev" else None
     worst = 0
     recorder = None
     try:
@@ -95,11 +95,11 @@ def verify_command(files, as_json, trust_files, trust_profile, at_text, offline,
             if report_format:
                 _write_report(data, report_format, out, path, many=len(files) > 1)
             if extract_field:
-                from verifier.extract import RevisionNotFound, signed_revision
+                from office.checking import signed_revision
 
                 try:
                     revision = signed_revision(path.read_bytes(), extract_field)
-                except (RevisionNotFound, OSError, Exception) as exc:  # noqa: BLE001
+                except (KysoError, OSError) as exc:
                     click.echo(f"{path}: cannot extract {extract_field!r}: {exc}", err=True)
                     worst = max(worst, 2)
                 else:
@@ -132,17 +132,12 @@ def _print_human(data: dict) -> None:
 
 
 def _write_report(data: dict, fmt: str, out: Path, source: Path, *, many: bool) -> None:
-    from verifier import render
+    from office.forms import report_form
 
-    suffix = {"html": ".html", "pdf": ".pdf", "etsi-xml": ".xml"}[fmt]
-    target = out / (source.stem + suffix) if many or out.is_dir() else out
+    form = report_form(data, fmt)
+    target = out / (source.stem + form.suffix) if many or out.is_dir() else out
     target.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "html":
-        target.write_text(render.to_html(data), encoding="utf-8")
-    elif fmt == "pdf":
-        target.write_bytes(render.to_pdf(data))
-    else:
-        target.write_bytes(render.to_etsi_xml(data))
+    target.write_bytes(form.data)
 
 
 @click.group("trust")
@@ -153,13 +148,10 @@ def trust_group() -> None:
 @trust_group.command("list")
 def trust_list() -> None:
     from commands.main import settings_from_env
-    from verifier.trust import TrustStore, fingerprint, vn_certificates
+    from office.checking import trust_anchors
 
-    settings = settings_from_env()
-    for cert in vn_certificates():
-        click.echo(f"built-in  {fingerprint(cert)}  {cert.subject.human_friendly}")
-    for cert in TrustStore(settings.trust_dir).list():
-        click.echo(f"added     {fingerprint(cert)}  {cert.subject.human_friendly}")
+    for anchor in trust_anchors(settings_from_env()):
+        click.echo(f"{anchor['origin']:<9} {anchor['sha256']}  {anchor['subject']}")
 
 
 @trust_group.command("add")

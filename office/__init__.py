@@ -13,11 +13,33 @@ reach the registers or the engines themselves.
 from office.admin import AdminUseCases
 from office.caller import READERS, ROLE_NAMES, ROLES, SIGNERS, Caller
 from office.core import OfficeBase, Stored
-from office.errors import (AgencyMismatch, BadInput, DocumentNotFound, Forbidden, IncomingNotValid, MissingImage,
-                           NoAgency, NoAgencyKey, NotIssued, Unauthenticated, http_status)
+from office.errors import (
+    AgencyMismatch,
+    BadInput,
+    DocumentNotFound,
+    FileMissing,
+    Forbidden,
+    IncomingNotValid,
+    LevelInvalid,
+    MissingImage,
+    NoAgency,
+    NoAgencyKey,
+    NotIssued,
+    Unauthenticated,
+    http_status,
+)
 from office.incoming import IncomingUseCases
 from office.outgoing import Issued, OutgoingUseCases, Prepared, Signed
 from office.reading import ReadingUseCases
+
+
+def __getattr__(name: str):
+    # the signer's value types a door passes to a use case, imported when first asked for (pyHanko is heavy)
+    if name == "Placement":
+        from signer.appearance import Placement
+
+        return Placement
+    raise AttributeError(f"module 'office' has no attribute {name!r}")
 
 
 class Office(OutgoingUseCases, IncomingUseCases, ReadingUseCases, AdminUseCases, OfficeBase):
@@ -39,7 +61,28 @@ class Office(OutgoingUseCases, IncomingUseCases, ReadingUseCases, AdminUseCases,
 
 
 __all__ = [
-    "AgencyMismatch", "BadInput", "Caller", "DocumentNotFound", "Forbidden", "IncomingNotValid", "Issued",
-    "MissingImage", "NoAgency", "NoAgencyKey", "NotIssued", "Office", "Prepared", "READERS", "ROLES", "ROLE_NAMES",
-    "SIGNERS", "Signed", "Stored", "Unauthenticated", "http_status",
+    "READERS",
+    "ROLES",
+    "ROLE_NAMES",
+    "SIGNERS",
+    "AgencyMismatch",
+    "BadInput",
+    "Caller",
+    "DocumentNotFound",
+    "FileMissing",
+    "Forbidden",
+    "IncomingNotValid",
+    "Issued",
+    "LevelInvalid",
+    "MissingImage",
+    "NoAgency",
+    "NoAgencyKey",
+    "NotIssued",
+    "Office",
+    "Placement",
+    "Prepared",
+    "Signed",
+    "Stored",
+    "Unauthenticated",
+    "http_status",
 ]

@@ -5,7 +5,7 @@ import dataclasses
 
 from office.errors import Forbidden, NoAgency
 
-__all__ = ["Caller", "ROLES", "SIGNERS", "READERS"]
+__all__ = ["READERS", "ROLES", "SIGNERS", "Caller"]
 
 ROLES = ("official", "clerk", "receiver", "auditor", "admin")
 SIGNERS = ("official", "clerk")
@@ -28,12 +28,12 @@ class Caller:
     client: str | None = None          # the client's address (for the audit trail), set by the door
 
     @classmethod
-    def from_account(cls, account, *, client: str | None = None) -> "Caller":
+    def from_account(cls, account, *, client: str | None = None) -> Caller:
         return cls(username=account.username, display_name=account.display_name, role=account.role,
                    agency=account.agency, key_kind=account.key_kind, certificate_sha256=account.certificate_sha256,
                    client=client)
 
-    def at(self, client: str | None) -> "Caller":
+    def at(self, client: str | None) -> Caller:
         return dataclasses.replace(self, client=(client or "")[:64] or None)
 
     def require(self, *roles: str) -> None:

@@ -2,8 +2,8 @@
 nothing is written unless the caller asks for a record (then through the office)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from kyso.settings import Settings
 
@@ -23,3 +23,26 @@ def check_files(settings: Settings, paths: list[Path], *, trust_profile: str | N
 
 def policy_trust_name(settings: Settings, trust_profile: str | None) -> str:
     return trust_profile or settings.trust_profile
+
+
+def signed_revision(data: bytes, field: str) -> bytes:
+    """What the signer of ``field`` saw: the revision that signature covers (DocumentNotFound if no
+    such signature)."""
+    from office.errors import DocumentNotFound
+    from verifier.extract import RevisionNotFound
+    from verifier.extract import signed_revision as extract
+
+    try:
+        return extract(data, field)
+    except RevisionNotFound as exc:
+        raise DocumentNotFound(str(exc)[:300], detail={"field": field[:100]}) from None
+
+
+def trust_anchors(settings: Settings) -> list[dict]:
+    """The vn profile's anchors: the built-in Vietnamese roots and those an administrator added."""
+    from verifier.trust import TrustStore, fingerprint, vn_certificates
+
+    return ([{"origin": "built-in", "sha256": fingerprint(c), "subject": c.subject.human_friendly}
+             for c in vn_certificates()] +
+            [{"origin": "added", "sha256": fingerprint(c), "subject": c.subject.human_friendly}
+             for c in TrustStore(settings.trust_dir).list()])

@@ -72,6 +72,26 @@ def verification_policy(settings: Settings, *, dev_pki=None, trust_profile: str 
                                           offline=offline)
 
 
+def serve_dev_pki_if_needed(settings: Settings):
+    """In development, serve the dev PKI (OCSP, CRL, TSA) in this process when nothing answers at
+    ``settings.dev_pki_url``; the server to stop afterwards, or None."""
+    from urllib.parse import urlsplit
+
+    import requests
+
+    if not settings.uses_dev_pki:
+        return None
+    from devpki.server import DevPKIServer
+
+    try:
+        requests.get(settings.dev_pki_url.rstrip("/") + "/", timeout=1.5)
+        return None
+    except requests.RequestException:
+        pass
+    parts = urlsplit(settings.dev_pki_url)
+    return DevPKIServer.start(host=parts.hostname or "127.0.0.1", port=parts.port or 80, mount=parts.path or "/")
+
+
 def install_hazmat() -> None:
     from hazmat import pyhanko_hexreader
 
@@ -110,7 +130,9 @@ def _registers(settings: Settings, clock: Clock | None):
 
 
 def _production(office_class, settings: Settings, *, clock, token):
-    from devpki import is_dev_material   # production refuses development material: it must know it
+    from devpki import (
+        is_dev_material,  # production refuses development material: it must know it
+    )
     from signer import SigningEngine, SigningPolicy
     from verifier.trust import TrustStore
 
@@ -136,6 +158,9 @@ def _development(office_class, settings: Settings, *, clock, token):
     data_dir.mkdir(parents=True, exist_ok=True)
     # several gunicorn workers start at once: provision the token and the accounts once, under a lock
     with _file_lock(data_dir / ".dev-setup.lock"):
+        if token is None and os.environ.get("SOFTHSM2_CONF"):
+            # a token the environment chose (a developer's own, the tests' one): used as it is
+            token = open_token(settings)
         if token is None:
             token_dir = data_dir / "softhsm"
             marker = token_dir / "provisioned-for"

@@ -6,10 +6,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
-from kyso.clock import Clock, read as read_clock
+from kyso.clock import Clock
+from kyso.clock import read as read_clock
 from kyso.errors import KysoError
 from office.caller import Caller
 from office.errors import DocumentNotFound, MissingImage, Unauthenticated
@@ -62,6 +64,16 @@ class OfficeBase:
 
     # -- time ------------------------------------------------------------------------------------
 
+    def level(self, value=None):
+        """A PAdES level from its name (``B-LT``, ``b_lt``...), the settings' default when none is given."""
+        from office.errors import LevelInvalid
+        from signer import Level
+
+        try:
+            return Level.parse(value or self.settings.default_level)
+        except ValueError:
+            raise LevelInvalid(detail={"level": str(value)[:20]}) from None
+
     def now(self) -> datetime:
         """The office's clock, read once per use case."""
         return read_clock(self.clock)
@@ -89,8 +101,10 @@ class OfficeBase:
         return Caller.from_account(account, client=client)
 
     def refused(self, caller: Caller | None, action: str, error: KysoError, **detail) -> KysoError:
-        """Audit a refusal of ``action`` and give the error back to raise."""
-        self._audit(caller, action, error.code, certificate=caller.certificate_sha256 if caller else None,
+        """Audit a refusal of ``action`` and give the error back to raise (the certificate: the one the
+        refusal is about, e.g. a replaced key's, else the one bound to the caller)."""
+        found = (error.detail or {}).get("found") if isinstance(error.detail, dict) else None
+        self._audit(caller, action, error.code, certificate=found or (caller.certificate_sha256 if caller else None),
                     detail={k: v for k, v in detail.items() if v is not None} or None)
         return error
 
@@ -224,10 +238,8 @@ class OfficeBase:
         bound = account.certificate_sha256
         if bound is None or holder.fingerprint == bound:
             return
-        error = KeyBindingMismatch(detail={"account": account.username, "bound": bound, "found": holder.fingerprint})
-        self._audit(caller, "sign", error.code, certificate=holder.fingerprint,
-                    detail={"bound_certificate": bound, "key_ref": account.key_ref})
-        raise error
+        raise KeyBindingMismatch(detail={"account": account.username, "bound": bound, "found": holder.fingerprint,
+                                         "key_ref": account.key_ref})   # audited by the use case that refuses
 
     def image(self, caller: Caller, what: str) -> bytes:
         """The caller's signature image or agency seal (kept in the key store, drawn, never served)."""

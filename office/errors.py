@@ -5,8 +5,18 @@ from __future__ import annotations
 from kyso.errors import ErrorKind, KysoError
 
 __all__ = [
-    "AgencyMismatch", "DocumentNotFound", "Forbidden", "IncomingNotValid", "MissingImage", "NoAgency",
-    "NoAgencyKey", "NotIssued", "Unauthenticated", "BadInput",
+    "AgencyMismatch",
+    "BadInput",
+    "DocumentNotFound",
+    "FileMissing",
+    "Forbidden",
+    "IncomingNotValid",
+    "LevelInvalid",
+    "MissingImage",
+    "NoAgency",
+    "NoAgencyKey",
+    "NotIssued",
+    "Unauthenticated",
 ]
 
 
@@ -35,6 +45,12 @@ class FileMissing(BadInput):
     code = "file_missing"
     message_en = "Upload the PDF in the multipart field 'file'."
     message_vi = "Hãy tải tệp PDF lên trong trường 'file' (multipart)."
+
+
+class LevelInvalid(BadInput):
+    code = "level_invalid"
+    message_en = "Unknown PAdES level; use B-B, B-T, B-LT or B-LTA."
+    message_vi = "Mức PAdES không hợp lệ; hãy dùng B-B, B-T, B-LT hoặc B-LTA."
 
 
 class DocumentNotFound(KysoError):

@@ -120,12 +120,13 @@ class OutgoingUseCases:
 
     # -- 2. sign (personal keys only) ------------------------------------------------------------
 
-    def sign(self, caller: Caller, document: bytes, *, level, appearance: str = "invisible",
+    def sign(self, caller: Caller, document: bytes, *, level=None, appearance: str = "invisible",
              reason: str | None = None, location: str | None = None, field: str | None = None,
              placement=None, passphrase: str | None = None) -> Signed:
         """The caller signs with their own, personal, key. ``appearance="personal"`` draws their
         signature image: in the draft's prepared field; an unprepared draft is prepared first, its
         fields put on its own blanks (see :meth:`prepare`)."""
+        level = self.level(level)
         from kyso.errors import KysoError
         from signer import SignRequest
         from signer.errors import CertificateNotPersonal, DraftNotPrepared
@@ -147,8 +148,8 @@ class OutgoingUseCases:
                 prepared = document
                 if placement is None:
                     try:
-                        from signer.issuance import _has_field
                         from signer.formfields import PERSONAL_FIELD
+                        from signer.issuance import _has_field
 
                         if not _has_field(document, PERSONAL_FIELD):
                             raise DraftNotPrepared()
@@ -173,10 +174,11 @@ class OutgoingUseCases:
 
     def issue(self, caller: Caller, document: bytes | None = None, *, sha256: str | None = None, doc_type: str,
               unit: str | None = None, place: str | None = None, summary: str | None = None,
-              recipients: list[str] | None = None, level, passphrase: str | None = None) -> Issued:
+              recipients: list[str] | None = None, level=None, passphrase: str | None = None) -> Issued:
         """The clerk's step (Art. 14-15, 32.2): the next number of the agency's book, the date and the
         agency's signature and seal, in one update; the register entry, the stored file and the audit
         record in one transaction."""
+        level = self.level(level)
         from kyso.errors import KysoError
         from signer.blanks import detect
 
@@ -227,9 +229,10 @@ class OutgoingUseCases:
 
     # -- 4. attachments and copies -----------------------------------------------------------------
 
-    def sign_attachment(self, caller: Caller, document: bytes, *, main_number: str, level,
+    def sign_attachment(self, caller: Caller, document: bytes, *, main_number: str, level=None,
                         passphrase: str | None = None) -> Signed:
         """The agency's signature on an attachment of an issued document of the caller's agency."""
+        level = self.level(level)
         from kyso.errors import KysoError
 
         caller.require("clerk")
@@ -251,8 +254,9 @@ class OutgoingUseCases:
                       signer_fingerprint=holder.fingerprint, signing_time=signed.signing_time.isoformat())
 
     def make_copy(self, caller: Caller, document: bytes | None = None, *, sha256: str | None = None, form: str,
-                  pages: list[int] | None = None, level, passphrase: str | None = None) -> Issued:
+                  pages: list[int] | None = None, level=None, passphrase: str | None = None) -> Issued:
         """SAO Y / SAO LỤC / TRÍCH SAO of a document the caller's agency issued or registered."""
+        level = self.level(level)
         from kyso.errors import KysoError
 
         caller.require("clerk")
@@ -298,8 +302,9 @@ class OutgoingUseCases:
 
         return ExternalSigning(engine=self.engine, store=PendingStore(Path(self.settings.data_dir) / "pending"))
 
-    def sign_prepare(self, caller: Caller, document: bytes, *, level, reason: str | None = None):
+    def sign_prepare(self, caller: Caller, document: bytes, *, level=None, reason: str | None = None):
         """The digest the official's device signs (the certificate bound to the account)."""
+        level = self.level(level)
         from kyso.errors import KysoError
         from signer import ExternalKeyHolder, SignRequest
 

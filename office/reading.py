@@ -37,6 +37,15 @@ class ReadingUseCases:
         self._audit(caller, "download", "ok", documents=(sha256,), detail={"revision": field[:100]})
         return revision
 
+    def draft(self, caller: Caller, sha256: str) -> tuple[bytes, dict]:
+        """A draft as the clerk sees it before issuing: its bytes and what its blanks say (where the
+        number and the date go, its symbol, place and font size; ``signer.blanks.Blanks.to_dict()``)."""
+        from signer.blanks import detect
+
+        caller.require("clerk")
+        data = self._readable(caller, sha256)
+        return data, detect(data).to_dict()
+
     def registers(self, caller: Caller, which: str, *, year: int | None = None,
                   status: str | None = None) -> list[dict]:
         """The outgoing or incoming register: an auditor's of every agency, a clerk's (or a
@@ -57,7 +66,12 @@ class ReadingUseCases:
         from sqlalchemy import select
 
         from registers.incoming import incoming_dict
-        from registers.models import AuditRecord, DocumentAccess, IncomingEntry, OutgoingEntry
+        from registers.models import (
+            AuditRecord,
+            DocumentAccess,
+            IncomingEntry,
+            OutgoingEntry,
+        )
         from registers.numbering import entry_dict
 
         caller.require("auditor")

@@ -35,8 +35,8 @@ def test_admin_manages_users_keys_images_and_tokens(run, tmp_path):
     assert run("admin", "set-image", "nva", png).exit_code == 0
     rotated = json.loads(run("admin", "rotate-token", "nva").stdout)["token"]
     assert rotated != first
-    users = [json.loads(line) for line in run("admin", "list-users").stdout.splitlines()]
-    assert users[0]["display_name"] == "Nguyễn Văn An" and users[0]["image_sha256"]
+    users = {u["username"]: u for u in map(json.loads, run("admin", "list-users").stdout.splitlines())}
+    assert users["nva"]["display_name"] == "Nguyễn Văn An" and users["nva"]["image_sha256"]
     assert run("admin", "bind-key", "nva", "--pkcs11-label", "no-such-key").exit_code == 1
     assert run("admin", "create-user", "x", "--name", "X", "--role", "god").exit_code == 2
 

@@ -1,7 +1,14 @@
-"""The web pages in a real headless Chromium (Debian's package, driven by Playwright) against the service over
-HTTP: log in with a token, sign a PDF on the sign page and download it, verify files on the verify page."""
+"""The whole office in a real headless Chromium (Debian's package, driven by Playwright) against the
+service over HTTP, as its people work: an official signs a real Vietnamese draft; the clerk sees
+where the number and the date will go, issues it and downloads it; a clerk of another agency is
+refused; the same draft is refused the second time; a receiving clerk checks the document,
+registers it, and returns a tampered copy with a signed notice; the auditor logs in on the web and
+reads the document's history. The issued first page is rendered to PNG and the number and the date
+are read off the draft's own blanks, once each."""
 from __future__ import annotations
 
+import re
+import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -9,9 +16,8 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 from werkzeug.serving import make_server
 
-from kyso.samples import make_pdf
+from kyso.samples import make_decree30_draft
 from office.compose import dev_token
-from verifier import verify
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -19,12 +25,22 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic"
 
 
 @pytest.fixture(scope="module")
-def server(app):
+def office_app(tmp_path_factory, pki_server, softhsm_token, pkcs11_token):
+    """A fresh office of its own (numbers from 01) served over HTTP."""
+    from api import create_app
+    from kyso.settings import Settings
+    from office import Office
+
+    settings = Settings(dev_pki_url=pki_server.base_url, data_dir=tmp_path_factory.mktemp("browser"),
+                        pkcs11_token=softhsm_token.token_label, pkcs11_pin=softhsm_token.user_pin)
+    office = Office.from_settings(settings, token=pkcs11_token)
+    app = create_app(settings, office=office)
     http = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=http.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{http.server_port}"
+    yield app, f"http://127.0.0.1:{http.server_port}"
     http.shutdown()
+    office.db.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -35,90 +51,172 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture()
-def page(browser):
-    context = browser.new_context(accept_downloads=True, locale="vi-VN", viewport={"width": 1200, "height": 900})
-    context.set_default_timeout(20_000)
+def person(browser, base: str, user: str):
+    """A tab of a person's own browser (own cookies), logged in with their token."""
+    context = browser.new_context(accept_downloads=True, locale="vi-VN", viewport={"width": 1200, "height": 1000})
+    context.set_default_timeout(30_000)
     tab = context.new_page()
     problems: list[str] = []
     tab.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    tab.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+    # a refused form answers with its 4xx page (asserted where it happens); a stylesheet, script or image that
+    # fails to load, a 5xx anywhere, a script error or a console error is a problem
+    tab.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}")
+           if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
+    tab.on("response", lambda r: problems.append(f"{r.status} {r.request.resource_type} {r.url}")
+           if r.status >= 500 or (r.status >= 400 and r.request.resource_type != "document") else None)
     tab.problems = problems
-    yield tab
-    context.close()
-
-
-def verified(data: bytes, policy):
-    """verify() in a thread of its own: Playwright's sync API keeps an asyncio loop running in this one."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(verify, data, policy=policy).result()
+    tab.goto(base + "/")
+    expect(tab).to_have_url(re.compile(r"/web/login"))
+    tab.fill("#token", dev_token(user))
+    tab.click("button[type=submit]")
+    tab.wait_for_load_state()
+    return tab
 
 
 def pdf(name: str, data: bytes) -> dict:
     return {"name": name, "mimeType": "application/pdf", "buffer": data}
 
 
+def download(tab, selector: str) -> bytes:
+    with tab.expect_download() as info:
+        tab.click(selector)
+    return open(info.value.path(), "rb").read()
+
+
+def in_thread(fn, *args, **kwargs):
+    """Run blocking work off Playwright's thread (its sync API keeps an asyncio loop running there)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn, *args, **kwargs).result()
+
+
+def words_of_page_one(data: bytes, tmp_path) -> list[tuple[float, float, float, float, str]]:
+    """What a reader sees on page 1 (field appearances flattened into the page): words and their boxes."""
+    src, flat = tmp_path / "issued.pdf", tmp_path / "flat.pdf"
+    src.write_bytes(data)
+    subprocess.run(["qpdf", "--flatten-annotations=all", str(src), str(flat)], check=True)
+    out = subprocess.run(["pdftotext", "-f", "1", "-l", "1", "-bbox", str(flat), "-"], capture_output=True, text=True,
+                         check=True).stdout
+    return [(float(a), float(b), float(c), float(d), w) for a, b, c, d, w in re.findall(
+        r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', out)]
+
+
 @pytest.mark.slow
-def test_sign_download_then_verify_in_a_browser(app, server, page, tmp_path):
-    policy = app.extensions["kyso"].office.policy
-    # log in with the official's token
-    page.goto(f"{server}/web/sign")
-    expect(page).to_have_url(f"{server}/web/login?next=/web/sign")
-    page.fill("#token", dev_token("nguyen-van-an"))
-    page.click("button[type=submit]")
-    expect(page).to_have_url(f"{server}/web/sign")
-    expect(page.locator("header .user")).to_contain_text("Nguyễn Văn An")
+def test_the_office_as_its_people_use_it(office_app, browser, tmp_path):
+    app, base = office_app
+    office = app.extensions["kyso"]
+    draft = make_decree30_draft()
+    from signer.blanks import detect
 
-    # choose a PDF: page 1 is previewed; sign it at B-T and download it
-    page.set_input_files("#file", files=[pdf("Công văn 125.pdf", make_pdf(pages=2, title="Cong van 125"))])
-    expect(page.locator("#preview")).to_be_visible()
-    assert page.eval_on_selector("#preview", "img => img.naturalWidth") > 100
-    page.select_option("#level", "B-T")
-    page.fill("#reason", "Phê duyệt")
-    page.click("form button.primary")
-    expect(page.locator("h1")).to_have_text("Đã ký số văn bản")
-    with page.expect_download() as download_info:
-        page.click("#download")
-    download = download_info.value
-    assert download.suggested_filename.endswith("-signed.pdf")
-    signed_path = tmp_path / "signed.pdf"
-    download.save_as(signed_path)
-    signed = signed_path.read_bytes()
-    report = verified(signed, policy)
-    assert report.verdict.value == "valid" and report.signatures[0].signer.common_name == "Nguyễn Văn An"
+    blanks = in_thread(detect, draft)
 
-    # verify two files chosen with the file picker: the table fills in, green and red
-    tampered = bytearray(signed)
-    tampered[400] ^= 1      # one bit in the signed content
-    page.click("nav.main >> text=Kiểm tra chữ ký")
-    expect(page).to_have_url(f"{server}/web/verify")
-    page.set_input_files("#files", files=[pdf("hop-le.pdf", signed), pdf("bi-sua.pdf", bytes(tampered))])
-    rows = page.locator("#results tbody tr")
-    expect(rows).to_have_count(2)
-    expect(page.locator('#results tr[data-verdict="valid"]')).to_have_count(1)
-    expect(page.locator('#results tr[data-verdict="invalid"]')).to_have_count(1)
-    valid = page.locator('#results tr[data-verdict="valid"]')
-    expect(valid.locator(".chip")).to_have_text("HỢP LỆ")
-    expect(valid).to_contain_text("hop-le.pdf")
-    expect(valid).to_contain_text("Nguyễn Văn An")
-    expect(page.locator('#results tr[data-verdict="invalid"] .chip')).to_have_text("KHÔNG HỢP LỆ")
-    expect(page.locator('#results tr[data-verdict="invalid"]')).to_contain_text("bi-sua.pdf")
+    # -- the Chairman signs the draft, with his signature image ------------------------------------
+    chairman = person(browser, base, "nguyen-van-an")
+    expect(chairman).to_have_url(re.compile(r"/web/sign$"))
+    chairman.set_input_files("#file", pdf("Dự thảo quyết định quy chế văn thư.pdf", draft))
+    expect(chairman.locator("#preview")).to_be_visible()
+    chairman.check("input[name=appearance][value=personal]")
+    chairman.click("button.primary[type=submit]")
+    expect(chairman.locator("h1")).to_contain_text("Đã ký số văn bản")
+    signed = download(chairman, "#download")
+    chairman.screenshot(path=str(tmp_path / "1-chairman-signed.png"), full_page=True)
 
-    # a third file dropped on the drop zone: an unsigned PDF, grey
-    page.evaluate("""(bytes) => {
-        const transfer = new DataTransfer();
-        transfer.items.add(new File([new Uint8Array(bytes)], "chua-ky.pdf", {type: "application/pdf"}));
-        document.getElementById("dropzone").dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true, cancelable: true}));
-    }""", list(make_pdf()))
-    expect(page.locator('#results tr[data-verdict="unsigned"] .chip')).to_have_text("KHÔNG CÓ CHỮ KÝ")
-    expect(page.locator("#progress")).to_have_text("(3/3 đã xong)")
-    page.screenshot(path=str(tmp_path / "verify-page.png"), full_page=True)
+    # -- the clerk: the draft waits for her; she sees where the number and the date go; she issues ----
+    clerk = person(browser, base, "agency-ubnd-hung-yen")
+    clerk.goto(base + "/web/issue")
+    expect(clerk.locator("#waiting")).to_contain_text("Nguyễn Văn An")
+    clerk.click("#waiting a.button.primary")
+    expect(clerk.locator("section.preview img")).to_be_visible()
+    expect(clerk.locator("#type")).to_have_value("QĐ")                  # read off the draft's own symbol
+    expect(clerk.locator("#place")).to_have_value("Hưng Yên")
+    clerk.fill("#summary", "Ban hành Quy chế công tác văn thư")
+    clerk.fill("#recipients", "Các sở, ban, ngành\nLưu: VT")
+    clerk.screenshot(path=str(tmp_path / "2-clerk-issue.png"), full_page=True)
+    clerk.click("#issue")
+    expect(clerk.locator("#number")).to_have_text("01/QĐ-UBND")
+    expect(clerk.locator("#outcome")).to_have_text("HỢP LỆ")
+    issued = download(clerk, "#download")
+    clerk.screenshot(path=str(tmp_path / "3-clerk-issued.png"), full_page=True)
 
-    # each row links to the document's full report, with its certificate chain
-    with page.context.expect_page() as report_tab:
-        valid.locator("a").click()
-    report_page = report_tab.value
-    report_page.wait_for_load_state()
-    expect(report_page.locator(".report")).to_contain_text("Nguyễn Văn An")
-    assert report_page.locator("ol.chain li").count() >= 2
-    assert page.problems == [], page.problems
+    # the number and the date stand in the draft's blanks, once each
+    words = in_thread(words_of_page_one, issued, tmp_path)
+    height = 842
+    number_box = blanks.number_box
+    numbers = [w for w in words if "01/QĐ-UBND" in w[4]]
+    assert len(numbers) == 1, numbers
+    x0, top, x1, bottom, _ = numbers[0]
+    assert number_box[0] - 2 <= x0 and x1 <= number_box[2] + 2, "the number is in the blank after 'Số:'"
+    assert number_box[1] - 2 <= height - bottom and height - top <= number_box[3] + 2
+    date_words = [w for w in words if w[4] in ("ngày", "tháng") and
+                  blanks.date_box[1] - 2 <= height - w[3] <= blanks.date_box[3] + 2]
+    assert sorted(w[4] for w in date_words).count("ngày") >= 1
+    from datetime import datetime
+
+    from kyso.decree30 import VN_TZ, vn_date_text
+
+    today = vn_date_text(datetime.now(VN_TZ).date(), place="Hưng Yên").split()
+    day, month = today[today.index("ngày") + 1], today[today.index("tháng") + 1]
+
+    def in_date_blank(w):
+        return (blanks.date_box[0] - 2 <= w[0] and w[2] <= blanks.date_box[2] + 2
+                and blanks.date_box[1] - 2 <= height - w[3] <= blanks.date_box[3] + 2)
+
+    header = [w for w in words if height - w[3] >= blanks.date_box[1] - 40]   # the page's top block
+    assert [w[4] for w in header].count(day) == 1, "the day, once"
+    assert [w[4] for w in header if in_date_blank(w)].count(day) == 1, "the day in the date blank"
+    assert [w[4] for w in header if in_date_blank(w)].count(month) == 1, "the month in the date blank"
+
+    # -- a clerk of another agency cannot issue it; the same draft is refused a second time ---------
+    other = person(browser, base, "agency-so-noi-vu-hung-yen")
+    other.goto(base + "/web/issue")
+    expect(other.locator("#waiting")).not_to_contain_text("Nguyễn Văn An")
+    other.set_input_files("#file", pdf("du-thao.pdf", signed))
+    other.click("#issue")
+    expect(other.locator(".alert.error")).to_be_visible()
+    assert "01/QĐ-UBND" not in other.content() or "đã được ban hành" in other.content()
+    clerk.goto(base + "/web/issue")
+    clerk.set_input_files("#file", pdf("du-thao.pdf", signed))
+    clerk.click("#issue")
+    expect(clerk.locator(".alert.error")).to_contain_text("01/QĐ-UBND")
+
+    # -- the receiving clerk: checks, registers; a tampered copy goes back with a signed notice -------
+    receiver = person(browser, base, "receiver")
+    expect(receiver).to_have_url(re.compile(r"/web/receive$"))
+    receiver.set_input_files("#file", pdf("van-ban-den.pdf", issued))
+    receiver.click("#check")
+    expect(receiver.locator("#outcome")).to_have_text("HỢP LỆ")
+    receiver.fill("#sender", "UBND tỉnh Hưng Yên")
+    receiver.fill("#reference", "01/QĐ-UBND")
+    receiver.click("#register")
+    expect(receiver.locator("#incoming-number")).to_contain_text("01/")
+    expect(receiver.locator("#entry")).to_contain_text("(UTC+07:00)")
+    receiver.screenshot(path=str(tmp_path / "4-receiver-registered.png"), full_page=True)
+    tampered = bytearray(issued)
+    tampered[len(tampered) // 3] ^= 0x01
+    receiver.goto(base + "/web/receive")
+    receiver.set_input_files("#file", pdf("ban-sua.pdf", bytes(tampered)))
+    receiver.click("#check")
+    expect(receiver.locator("#outcome")).not_to_have_text("HỢP LỆ")
+    assert receiver.locator("#register").count() == 0
+    receiver.fill("#sender", "UBND tỉnh Hưng Yên")
+    receiver.click("#return")
+    expect(receiver.locator("#entry")).to_contain_text("Đã trả lại nơi gửi")
+    notice = download(receiver, "#notice")
+    receiver.screenshot(path=str(tmp_path / "5-receiver-returned.png"), full_page=True)
+    from verifier import verify
+
+    report = in_thread(verify, notice, policy=office.verification)
+    assert report.verdict.value == "valid" and report.signatures[0].signer.common_name == "UBND tỉnh Hưng Yên"
+
+    # -- the auditor, on the web, reads the register and the issued document's history --------------
+    auditor = person(browser, base, "auditor")
+    auditor.goto(base + "/web/registers/outgoing")
+    expect(auditor.locator("#register")).to_contain_text("01/QĐ-UBND")
+    auditor.click("#register a")
+    expect(auditor.locator("#entries")).to_contain_text("01/QĐ-UBND")
+    expect(auditor.locator("#audit")).to_contain_text("agency-ubnd-hung-yen")
+    expect(auditor.locator("#audit")).to_contain_text("(UTC+07:00)")
+    auditor.screenshot(path=str(tmp_path / "6-auditor-history.png"), full_page=True)
+    assert "token=" not in auditor.url
+
+    for tab in (chairman, clerk, other, receiver, auditor):
+        assert tab.problems == [], tab.problems

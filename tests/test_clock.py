@@ -16,7 +16,7 @@ from asn1crypto import cms, ocsp, tsp
 
 from certs_dev.images import load_dev_image
 from kyso.clock import fixed
-from kyso.samples import make_pdf
+from kyso.samples import make_decree30_draft, make_pdf
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.dss import DocumentSecurityStore
@@ -152,13 +152,14 @@ def test_the_service_with_its_clock_in_2033_signs_issues_and_records_in_2033(pki
     """One clock for the whole service: the signature, the number's year, the date, the register
     rows and the audit records of a request all carry the moment the service's clock gave."""
     from api import create_app
-    from kyso.services import Services, dev_token
     from kyso.settings import Settings
+    from office import Office
+    from office.compose import dev_token
 
     settings = Settings(dev_pki_url=pki_server.base_url, data_dir=tmp_path / "data",
                         pkcs11_token=softhsm_token.token_label, pkcs11_pin=softhsm_token.user_pin)
-    services = Services.for_dev(settings, token=pkcs11_token, clock=fixed(IN_2033))
-    client = create_app(settings, services=services).test_client()
+    office = Office.from_settings(settings, token=pkcs11_token, clock=fixed(IN_2033))
+    client = create_app(settings, office=office).test_client()
 
     def auth(user):
         return {"Authorization": f"Bearer {dev_token(user)}"}
@@ -168,9 +169,9 @@ def test_the_service_with_its_clock_in_2033_signs_issues_and_records_in_2033(pki
     assert signed.status_code == 200, signed.get_json()
     assert timestamp_time(signed.data) == IN_2033
 
-    draft = IssuanceWorkflow(engine=SigningEngine.for_dev_pki(pki), numbering=None).prepare(make_pdf())
     personal = client.post("/api/v1/sign", headers=auth("nguyen-van-an"), content_type="multipart/form-data",
-                           data={"file": (io.BytesIO(draft), "du-thao.pdf"), "level": "B-T", "appearance": "personal"})
+                           data={"file": (io.BytesIO(make_decree30_draft()), "du-thao.pdf"), "level": "B-T",
+                                 "appearance": "personal"})
     assert personal.status_code == 200, personal.get_json()
     issued = client.post("/api/v1/issue", headers=auth("agency-ubnd-hung-yen"), content_type="multipart/form-data",
                          data={"file": (io.BytesIO(personal.data), "chi-thi.pdf"), "type": "CT", "place": "Hưng Yên",
@@ -180,13 +181,16 @@ def test_the_service_with_its_clock_in_2033_signs_issues_and_records_in_2033(pki
     [entry] = [e for e in outgoing["entries"] if e["status"] == "issued"]
     assert (entry["year"], entry["issue_date"]) == (2033, "2033-06-01")
 
-    received = services.office.receive(issued.data, sender="Sở Nội vụ tỉnh Nghệ An", actor="receiver")
+    received = client.post("/api/v1/incoming", headers=auth("receiver"), content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(issued.data), "den.pdf"), "sender": "UBND tỉnh Hưng Yên"})
+    assert received.status_code == 200, received.get_json()
+    received = office.incoming_entry(office.caller("receiver"), received.get_json()["id"])
     assert (received["status"], received["year"], received["verdict"]) == ("received", 2033, "valid")
     assert received["received_at"].startswith("2033-06-01T03:00:00")
     assert received["report"]["policy"]["validation_time"].startswith("2033-06-01T03:00:00")
 
     trail = io.StringIO()
-    assert services.office.audit.export_jsonl(trail) >= 4     # two signatures, an issuance, a receipt
+    assert office.audit.export_jsonl(trail) >= 4     # two signatures, an issuance, a receipt
     times = {json.loads(line)["time"] for line in trail.getvalue().splitlines()}
     assert times == {format_time(IN_2033)}
-    services.office.db.dispose()
+    office.db.dispose()

@@ -16,7 +16,8 @@ from certs_dev.images import load_dev_image
 from devpki.softhsm import put_key
 from commands.main import main
 from kyso.samples import make_pdf
-from kyso.services import Services, dev_token
+from office import Office
+from office.compose import dev_token
 from kyso.settings import Settings
 from signer import Level, SignRequest, SoftwareKeyHolder
 from signer.issuance import IssuanceWorkflow
@@ -37,8 +38,8 @@ def office(tmp_path, pki, pki_server, softhsm_token, pkcs11_token, monkeypatch):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     settings = Settings.from_env(env)
-    services = Services.for_dev(settings, token=pkcs11_token)
-    client = create_app(settings, services=services).test_client()
+    services = Office.from_settings(settings, token=pkcs11_token)
+    client = create_app(settings, office=services).test_client()
     runner = CliRunner()
 
     def kyso(*args, **extra_env):
@@ -47,7 +48,7 @@ def office(tmp_path, pki, pki_server, softhsm_token, pkcs11_token, monkeypatch):
         return json.loads(result.stdout.splitlines()[-1]) if result.stdout.strip().startswith("{") else result.stdout
 
     yield settings, services, client, kyso
-    services.office.db.dispose()
+    services.db.dispose()
 
 
 def auth(user: str, token: str | None = None) -> dict:
@@ -81,7 +82,7 @@ def test_bound_keys_and_images_are_never_served_and_not_world_readable(office, p
     assert stat.S_IMODE(keys.stat().st_mode) == 0o700
     assert {stat.S_IMODE(p.stat().st_mode) for p in keys.iterdir()} == {0o600}
     assert not any((settings.data_dir / "documents").rglob(f"{bound['key_ref']}*")), "no key in the document store"
-    stored = services.office.blobs.path(document)
+    stored = services.blobs.path(document)
     assert stat.S_IMODE(stored.stat().st_mode) & 0o007 == 0, "stored documents are not world-readable"
 
 
@@ -89,7 +90,8 @@ def test_a_clerk_whose_key_is_a_pkcs12_file_issues_with_its_passphrase(office, p
     settings, services, client, kyso = office
     p12 = tmp_path / "van-thu.p12"
     p12.write_bytes(pki.pkcs12_bytes("agency-ubnd-hung-yen", PASSPHRASE.encode()))
-    token = kyso("admin", "create-user", "van-thu", "--name", "Phạm Văn Thư", "--role", "clerk")["token"]
+    token = kyso("admin", "create-user", "van-thu", "--name", "Phạm Văn Thư", "--role", "clerk",
+                 "--agency", "UBND")["token"]
     kyso("admin", "bind-key", "van-thu", "--pkcs12", p12, KYSO_PKCS12_PASSPHRASE=PASSPHRASE)
     seal = tmp_path / "con-dau.png"
     seal.write_bytes(load_dev_image("agency-ubnd-hung-yen"))
@@ -129,7 +131,7 @@ def test_a_key_replaced_on_the_token_under_the_same_label_is_refused_until_rebou
         refused = sign()
         assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "key_binding_mismatch"
     trail = io.StringIO()
-    services.office.audit.export_jsonl(trail)
+    services.audit.export_jsonl(trail)
     records = [json.loads(line) for line in trail.getvalue().splitlines()]
     mismatches = [r for r in records if r["result"] == "key_binding_mismatch"]
     assert len(mismatches) == 2 and mismatches[0]["actor"] == "chu-tich"
@@ -160,7 +162,7 @@ def test_trust_store_changes_are_audited(office, pki, tmp_path):
     fingerprint = pki.identity("root-public").sha256_fingerprint
     kyso("trust", "remove", fingerprint)
     trail = io.StringIO()
-    services.office.audit.export_jsonl(trail)
+    services.audit.export_jsonl(trail)
     changes = [json.loads(line)["detail"] for line in trail.getvalue().splitlines()]
     assert [c["change"] for c in changes if c.get("change", "").startswith("trust_")] == ["trust_add", "trust_remove"]
     assert all(c["certificate"] == fingerprint for c in changes if c.get("change", "").startswith("trust_"))

@@ -195,8 +195,12 @@ def test_cookies_and_security_headers(prod):
     assert "kyso_session=" in cookie and "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     api = requests.get(base + "/api/v1/registers/outgoing", headers=bearer(prod, "kiem-toan"), timeout=10)
     assert api.headers["X-Content-Type-Options"] == "nosniff" and "max-age" in api.headers["Strict-Transport-Security"]
-    report = requests.get(base + "/auditor/registers/outgoing", headers=bearer(prod, "kiem-toan"), timeout=10)
-    assert report.status_code == 200 and "frame-ancestors" in report.headers["Content-Security-Policy"]
+    # the clerk's register page, in her session, carries the same protections
+    register = requests.get(base + "/web/registers/outgoing", timeout=10,
+                            headers={**https, "Cookie": cookie.split(";", 1)[0]}, allow_redirects=False)
+    assert register.status_code == 200 and "SỔ ĐĂNG KÝ VĂN BẢN ĐI" in register.text, register.status_code
+    assert "frame-ancestors 'none'" in register.headers["Content-Security-Policy"]
+    assert register.headers["X-Frame-Options"] == "DENY" and "max-age" in register.headers["Strict-Transport-Security"]
 
 
 def test_metrics_add_up_every_worker_and_are_for_operators_only(prod):

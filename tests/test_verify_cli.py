@@ -23,11 +23,25 @@ def run(pki_server, monkeypatch, tmp_path):
     return lambda *args: runner.invoke(main, [str(a) for a in args])
 
 
+@pytest.fixture(scope="module")
+def issued_document(engine, pki, tmp_path_factory) -> bytes:
+    """A document as an office receives it: the competent person's and the agency's signatures (B-LT)."""
+    from certs_dev.images import load_dev_image
+    from registers.numbering import SqliteNumbering
+    from signer.issuance import IssuanceWorkflow
+
+    workflow = IssuanceWorkflow(engine=engine, numbering=SqliteNumbering(tmp_path_factory.mktemp("n") / "n.db"))
+    personal = workflow.sign_personal(workflow.prepare(make_pdf()), key_holder=SoftwareKeyHolder.from_dev_pki(
+        pki, "nguyen-van-an"), signature_image=load_dev_image("nguyen-van-an"), level=Level.B_LT).data
+    return workflow.issue(personal, key_holder=SoftwareKeyHolder.from_dev_pki(pki, "agency-ubnd-hung-yen"),
+                          agency="UBND", doc_type="CT", seal_image=load_dev_image("agency-ubnd-hung-yen"),
+                          agency_name="UBND tỉnh Hưng Yên", level=Level.B_LT).signed.data
+
+
 @pytest.fixture()
-def files(engine, pki, tmp_path):
+def files(issued_document, tmp_path):
     good = tmp_path / "hop-le.pdf"
-    good.write_bytes(engine.sign(SignRequest(document=make_pdf(), level=Level.B_LT),
-                                 key_holder=SoftwareKeyHolder.from_dev_pki(pki, "nguyen-van-an")).data)
+    good.write_bytes(issued_document)
     tampered = tmp_path / "bi-sua.pdf"
     data = bytearray(good.read_bytes())
     data[200] ^= 0x01
@@ -82,7 +96,7 @@ def test_offline_and_trust_profile_options(run, files):
 
 def test_extract_what_the_signer_saw(run, files, tmp_path):
     out = tmp_path / "signed-revision.pdf"
-    result = run("verify", files[0], "--extract-signed", "Signature1", "--out", out)
+    result = run("verify", files[0], "--extract-signed", "ChuKyNguoiKy", "--out", out)   # what the Chairman saw
     assert result.exit_code == 0, result.output
     assert files[0].read_bytes().startswith(out.read_bytes()) and out.stat().st_size < files[0].stat().st_size
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 
+from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 
@@ -16,11 +17,19 @@ class RevisionNotFound(LookupError):
 
 
 def signed_revision(document: bytes, field: str) -> bytes:
-    """The bytes of the revision signed in ``field`` (raises :class:`RevisionNotFound`)."""
-    reader = PdfFileReader(io.BytesIO(document), strict=False)
-    for sig in reader.embedded_signatures:
-        if sig.field_name == field:
-            start, length1, offset2, length2 = (int(x) for x in sig.sig_object["/ByteRange"])
+    """The bytes of the revision signed in ``field`` (raises :class:`RevisionNotFound`, also when
+    the file cannot be read as a PDF or the signature's ByteRange is not four numbers)."""
+    try:
+        reader = PdfFileReader(io.BytesIO(document), strict=False)
+        signatures = [(sig.field_name, sig.sig_object.get("/ByteRange")) for sig in reader.embedded_signatures]
+    except (PdfError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise RevisionNotFound(f"the file cannot be read as a PDF: {type(exc).__name__}") from None
+    for name, byte_range in signatures:
+        if name == field:
+            try:
+                start, length1, offset2, length2 = (int(x) for x in byte_range)
+            except (TypeError, ValueError):
+                raise RevisionNotFound(f"the ByteRange of {field!r} is not four numbers") from None
             end = offset2 + length2
             if start != 0 or end > len(document) or end <= 0:
                 raise RevisionNotFound(f"the ByteRange of {field!r} does not delimit a revision")

@@ -30,13 +30,34 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flask import (Blueprint, Response, current_app, g, jsonify, redirect, render_template, request, send_file,
-                   session, url_for)
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 from flask_wtf.csrf import CSRFError
 
 from kyso.decree30 import DOCUMENT_TYPES, shown_time
 from kyso.errors import KysoError
-from office import READERS, ROLE_NAMES, SIGNERS, BadInput, Forbidden, Unauthenticated, http_status
+from office import (
+    READERS,
+    ROLE_NAMES,
+    SIGNERS,
+    BadInput,
+    FileMissing,
+    Forbidden,
+    Unauthenticated,
+    http_status,
+)
+from office.forms import register_form, register_title, report_page_parts
 
 log = logging.getLogger("kyso.web")
 
@@ -202,22 +223,9 @@ def _upload(name: str = "file", *, required: bool = True) -> tuple[bytes | None,
     upload = request.files.get(name)
     if upload is None or not upload.filename:
         if required:
-            from office.errors import FileMissing
-
             raise FileMissing("Choose a PDF file.", message_vi="Hãy chọn một tệp PDF.")
         return None, ""
     return upload.read(), upload.filename
-
-
-def _level():
-    from signer import Level
-
-    value = request.form.get("level") or office().settings.default_level
-    try:
-        return Level.parse(value)
-    except ValueError:
-        raise BadInput("Unknown PAdES level; use B-B, B-T, B-LT or B-LTA.",
-                       message_vi="Mức PAdES không hợp lệ; hãy dùng B-B, B-T, B-LT hoặc B-LTA.") from None
 
 
 def _text(name: str, limit: int = 500) -> str | None:
@@ -393,7 +401,7 @@ def sign_page(user):
         return render_template("web_sign.html", error=None, form={}, **_sign_context(user))
     try:
         data, filename = _upload()
-        signed = office().sign(user, data, level=_level(), appearance=request.form.get("appearance") or "invisible",
+        signed = office().sign(user, data, level=office().level(request.form.get("level")), appearance=request.form.get("appearance") or "invisible",
                                reason=_text("reason", 200), location=_text("location", 200),
                                passphrase=request.form.get("passphrase") or None)
     except KysoError as exc:
@@ -445,7 +453,7 @@ def issue_page(user):
                                 unit=_text("unit", 16), place=_text("place", 100), summary=_text("summary", 2000),
                                 recipients=[r.strip() for r in (request.form.get("recipients") or "").splitlines()
                                             if r.strip()] or None,
-                                level=_level(), passphrase=request.form.get("passphrase") or None)
+                                level=office().level(request.form.get("level")), passphrase=request.form.get("passphrase") or None)
     except KysoError as exc:
         context = _issue_context(user, error=_message(exc), form=request.form)
         if source and re.fullmatch(r"[0-9a-f]{64}", source):
@@ -461,16 +469,13 @@ def issue_page(user):
 
 def _draft_details(user, sha256: str) -> dict | None:
     """A waiting draft: where its number and date will go (outlined), and what its blanks say."""
-    from signer.blanks import detect
-
     try:
-        data = office().document(user, sha256)
+        data, blanks = office().draft(user, sha256)
     except KysoError:
         return None
-    blanks = detect(data)
-    outlines = [(p, b, c) for p, b, c in ((blanks.number_page, blanks.number_box, "#d32f2f"),
-                                          (blanks.date_page, blanks.date_box, "#1565c0")) if b]
-    return {"sha256": sha256, "blanks": blanks.to_dict(),
+    outlines = [(blanks[f"{what}_page"], tuple(blanks[f"{what}_box"]), colour)
+                for what, colour in (("number", "#d32f2f"), ("date", "#1565c0")) if blanks.get(f"{what}_box")]
+    return {"sha256": sha256, "blanks": blanks,
             "preview": _data_uri(render_first_page(data, boxes=outlines))}
 
 
@@ -549,12 +554,8 @@ def documents_page(user):
 @pages.get("/documents/<sha256>")
 @requires(*READERS)
 def document_page(user, sha256: str):
-    from verifier.render import to_html
-
     report = office().report(user, sha256)
-    page = to_html(report, lang=lang())
-    body = page.split("<body>", 1)[-1].rsplit("</body>", 1)[0]
-    style = page.split("<style>", 1)[-1].split("</style>", 1)[0] if "<style>" in page else ""
+    style, body = report_page_parts(report, lang=lang())
     return render_template("web_document.html", sha256=sha256, report=report, report_body=body, report_style=style,
                            download=url_for("pages.download", sha256=sha256),
                            history=url_for("pages.history_page", sha256=sha256) if user.role == "auditor" else None)
@@ -579,8 +580,6 @@ def registers_home(user):
 @pages.get("/registers/<name>")
 @requires("clerk", "receiver", "auditor")
 def register_page(user, name: str):
-    from registers import printing
-
     which, _, fmt = name.partition(".")
     if which not in ("outgoing", "incoming") or fmt not in ("", "csv", "pdf"):
         raise BadInput("the registers are outgoing and incoming (.csv, .pdf)")
@@ -590,15 +589,11 @@ def register_page(user, name: str):
         raise BadInput("year is a number", message_vi="Năm phải là số.") from None
     status = request.args.get("status") or None
     entries = office().registers(user, which, year=year, status=status)
-    columns = printing.OUTGOING_COLUMNS if which == "outgoing" else printing.INCOMING_COLUMNS
-    title = "SỔ ĐĂNG KÝ VĂN BẢN ĐI" if which == "outgoing" else "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN"
-    subtitle = f"{user.agency or tr('Mọi cơ quan', 'Every agency')}" + (f" — năm {year}" if year else "")
-    if fmt == "csv":
-        return send_file(io.BytesIO(printing.to_csv(entries, columns).encode("utf-8-sig")), mimetype="text/csv",
-                         as_attachment=True, download_name=f"so-{which}.csv")
-    if fmt == "pdf":
-        return send_file(io.BytesIO(printing.to_pdf(entries, columns, title=title, subtitle=subtitle)),
-                         mimetype="application/pdf", as_attachment=True, download_name=f"so-{which}.pdf")
+    title, subtitle = register_title(which, agency=user.agency, year=year)
+    if fmt:
+        form = register_form(entries, which, fmt, agency=user.agency, year=year)
+        return send_file(io.BytesIO(form.data), mimetype=form.mimetype, as_attachment=True,
+                         download_name=f"so-{which}{form.suffix}")
     return render_template("web_register.html", which=which, entries=entries, title=title, subtitle=subtitle,
                            year=year, status=status)
 
@@ -606,10 +601,6 @@ def register_page(user, name: str):
 @pages.get("/history/<sha256>")
 @requires("auditor")
 def history_page(user, sha256: str):
-    from verifier.render import to_html
-
     history = office().history(user, sha256)
-    page = to_html(history["report"], lang=lang())
-    body = page.split("<body>", 1)[-1].rsplit("</body>", 1)[0]
-    style = page.split("<style>", 1)[-1].split("</style>", 1)[0] if "<style>" in page else ""
+    style, body = report_page_parts(history["report"], lang=lang())
     return render_template("web_history.html", history=history, sha256=sha256, report_body=body, report_style=style)
