@@ -131,7 +131,7 @@ class OutgoingUseCases:
         from signer import SignRequest
         from signer.errors import CertificateNotPersonal, DraftNotPrepared
 
-        caller.require("official", "clerk")
+        caller.require("official")
         if appearance not in ("invisible", "personal"):
             raise BadInput("appearance is 'invisible' or 'personal'", message_vi="Hình thức chữ ký không hợp lệ.")
         try:

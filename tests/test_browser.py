@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 from werkzeug.serving import make_server
 
-from kyso.samples import make_decree30_draft
+from kyso.samples import make_decree30_draft, make_pdf
 from office.compose import dev_token
 
 CHROMIUM = "/usr/bin/chromium"
@@ -100,6 +100,38 @@ def words_of_page_one(data: bytes, tmp_path) -> list[tuple[float, float, float, 
         r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', out)]
 
 
+def page_one_png(data: bytes, tmp_path, name: str):
+    """Page 1 as a person sees it: rendered to PNG by Poppler at 72 dpi (one pixel per point), grey."""
+    from PIL import Image
+
+    src = tmp_path / f"{name}.pdf"
+    src.write_bytes(data)
+    subprocess.run(["pdftoppm", "-f", "1", "-l", "1", "-r", "72", "-gray", "-png", "-singlefile", str(src),
+                    str(tmp_path / name)], check=True)
+    return Image.open(tmp_path / f"{name}.png").convert("L")
+
+
+def changed_outside(before, after, allowed: list[tuple[float, float, float, float]], height: float):
+    """Pixels that differ between two renderings of a page, outside the allowed boxes (PDF points)
+    and inside each allowed box: (outside, [inside per box])."""
+    from PIL import ImageChops
+
+    diff = ImageChops.difference(before, after).point(lambda v: 255 if v > 60 else 0)
+    pixels = diff.load()
+    outside, inside = [], [0] * len(allowed)
+    for y in range(diff.height):
+        for x in range(diff.width):
+            if not pixels[x, y]:
+                continue
+            px, py = x + 0.5, height - (y + 0.5)
+            hits = [i for i, (x0, y0, x1, y1) in enumerate(allowed) if x0 <= px <= x1 and y0 <= py <= y1]
+            for i in hits:
+                inside[i] += 1
+            if not hits:
+                outside.append((x, y))
+    return outside, inside
+
+
 @pytest.mark.slow
 def test_the_office_as_its_people_use_it(office_app, browser, tmp_path):
     app, base = office_app
@@ -165,6 +197,22 @@ def test_the_office_as_its_people_use_it(office_app, browser, tmp_path):
     assert [w[4] for w in header if in_date_blank(w)].count(day) == 1, "the day in the date blank"
     assert [w[4] for w in header if in_date_blank(w)].count(month) == 1, "the month in the date blank"
 
+    # what a person sees: page 1 rendered to PNG, before and after issuing. Everything that changed is the
+    # number in the draft's own number blank, the date in its date blank, and the signature with the seal
+    # over the signer's block; nothing is printed a second time anywhere else.
+    before = in_thread(page_one_png, draft, tmp_path, "draft-page1")
+    after = in_thread(page_one_png, issued, tmp_path, "issued-page1")
+    after.save(tmp_path / "3a-issued-page1.png")
+
+    def grown(box, by):
+        return (box[0] - by, box[1] - by, box[2] + by, box[3] + by)
+
+    signature_area = grown(blanks.signature_box, 90)          # the seal sits over the signature's left third
+    outside, (in_number, in_date, in_signature) = changed_outside(
+        before, after, [grown(blanks.number_box, 2), grown(blanks.date_box, 2), signature_area], height)
+    assert len(outside) == 0, f"{len(outside)} pixels changed outside the blanks, e.g. {outside[:5]}"
+    assert in_number > 40 and in_date > 80 and in_signature > 400, (in_number, in_date, in_signature)
+
     # -- a clerk of another agency cannot issue it; the same draft is refused a second time ---------
     other = person(browser, base, "agency-so-noi-vu-hung-yen")
     other.goto(base + "/web/issue")
@@ -177,6 +225,20 @@ def test_the_office_as_its_people_use_it(office_app, browser, tmp_path):
     clerk.set_input_files("#file", pdf("du-thao.pdf", signed))
     clerk.click("#issue")
     expect(clerk.locator(".alert.error")).to_contain_text("01/QĐ-UBND")
+
+    # -- the clerk makes a true copy (SAO Y) of what she issued, and signs an attachment of it ---------
+    clerk.goto(base + "/web/copies")
+    clerk.select_option("#copy-source", clerk.locator("#copy-source option", has_text="01/QĐ-UBND").get_attribute("value"))
+    clerk.select_option("#form", "SY")
+    clerk.click("#copy")
+    expect(clerk.locator("#number")).to_have_text(re.compile(r"^\d{2}/SY-UBND$"))
+    expect(clerk.locator("#outcome")).to_have_text("HỢP LỆ")
+    clerk.screenshot(path=str(tmp_path / "3b-clerk-copy.png"), full_page=True)
+    clerk.goto(base + "/web/copies")
+    clerk.fill("#main_number", "01/QĐ-UBND")
+    clerk.set_input_files("#attachment-file", pdf("Phụ lục danh mục.pdf", make_pdf(title="Phu luc")))
+    clerk.click("#attach")
+    expect(clerk.locator("h1")).to_contain_text("Đã ký số phụ lục")
 
     # -- the receiving clerk: checks, registers; a tampered copy goes back with a signed notice -------
     receiver = person(browser, base, "receiver")

@@ -86,7 +86,7 @@ def test_refusals_exit_1_with_the_apis_json_and_no_file(run, doc, tmp_path):
     assert error["message_vi"] == "Chứng thư số của người ký đã bị thu hồi."
     assert not out.exists()
     clerk = run("sign", doc, out, "--as", "agency-ubnd-hung-yen", "--level", "B-B")
-    assert clerk.exit_code == 1 and json.loads(clerk.stderr)["error"]["code"] == "certificate_not_personal"
+    assert clerk.exit_code == 1 and json.loads(clerk.stderr)["error"]["code"] == "forbidden"   # a clerk seals
     nobody = run("sign", doc, out, "--as", "nobody-at-all")
     assert nobody.exit_code == 1 and json.loads(nobody.stderr)["error"]["code"] == "unauthenticated"
 

@@ -139,7 +139,7 @@ def test_two_step_signing_with_the_officials_device(client, pki):
     ("nguyen-van-an", "/api/v1/issue", {"type": "CT", "level": "B-B"}, 403),   # an official does not issue
     ("receiver", "/api/v1/sign", {"level": "B-B"}, 403),                       # a receiver does not sign
     ("auditor", "/api/v1/copy", {"form": "SY", "level": "B-B"}, 403),          # an auditor changes nothing
-    ("agency-ubnd-hung-yen", "/api/v1/sign", {"level": "B-B"}, 422),           # an agency key signs only by issuing
+    ("agency-ubnd-hung-yen", "/api/v1/sign", {"level": "B-B"}, 403),           # a clerk seals only by issuing
     ("nguyen-van-an", "/api/v1/verify", {}, 200),
 ])
 def test_roles(client, signed_b_t, user, path, form, status):

@@ -127,11 +127,12 @@ def test_login_navigation_by_role_and_logout(web, client):
 
 
 @pytest.mark.parametrize("user, labels, forbidden", [
-    (CLERK, ["Chuẩn bị dự thảo", "Cấp số, ban hành", "Tiếp nhận văn bản đến", "Kiểm tra chữ ký", "Văn bản",
-             "Sổ đăng ký"], ["/web/sign", "/web/history/" + "0" * 64]),
+    (CLERK, ["Chuẩn bị dự thảo", "Cấp số, ban hành", "Bản sao, phụ lục", "Tiếp nhận văn bản đến",
+             "Kiểm tra chữ ký", "Văn bản", "Sổ đăng ký"], ["/web/sign", "/web/history/" + "0" * 64]),
     (RECEIVER, ["Tiếp nhận văn bản đến", "Kiểm tra chữ ký", "Văn bản", "Sổ đăng ký"],
-     ["/web/sign", "/web/issue", "/web/prepare"]),
-    (AUDITOR, ["Kiểm tra chữ ký", "Sổ đăng ký"], ["/web/sign", "/web/issue", "/web/receive", "/web/documents"]),
+     ["/web/sign", "/web/issue", "/web/prepare", "/web/copies"]),
+    (AUDITOR, ["Kiểm tra chữ ký", "Sổ đăng ký"], ["/web/sign", "/web/issue", "/web/receive", "/web/documents",
+                                                  "/web/copies"]),
 ])
 def test_each_role_sees_its_pages(web, client, user, labels, forbidden):
     login(client, user)

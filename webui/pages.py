@@ -75,6 +75,7 @@ NAV = (
     ("pages.prepare_page", ("clerk",), "Chuẩn bị dự thảo", "Prepare a draft"),
     ("pages.sign_page", ("official",), "Ký số", "Sign"),
     ("pages.issue_page", ("clerk",), "Cấp số, ban hành", "Number and issue"),
+    ("pages.copies_page", ("clerk",), "Bản sao, phụ lục", "Copies, attachments"),
     ("pages.receive_page", ("receiver", "clerk"), "Tiếp nhận văn bản đến", "Receive"),
     ("pages.verify_page", READERS, "Kiểm tra chữ ký", "Verify signatures"),
     ("pages.documents_page", ("official", "clerk", "receiver"), "Văn bản", "Documents"),
@@ -278,8 +279,16 @@ def _data_uri(png: bytes | None) -> str | None:
     return "data:image/png;base64," + base64.b64encode(png).decode() if png else None
 
 
+class _Shown(str):
+    """An error message shown in a form, with the API's stable code beside it."""
+
+    code = ""
+
+
 def _message(exc: KysoError) -> str:
-    return tr(exc.message_vi_text, exc.message)
+    shown = _Shown(tr(exc.message_vi_text, exc.message))
+    shown.code = exc.code
+    return shown
 
 
 def _outcome_label(report: dict) -> str:
@@ -465,6 +474,62 @@ def issue_page(user):
                            preview=_data_uri(render_first_page(issued.stored.data)),
                            download=url_for("pages.download", sha256=issued.stored.sha256, name=name),
                            report=url_for("pages.document_page", sha256=issued.stored.sha256))
+
+
+# -- copies and attachments (the clerk) ------------------------------------------------------------------
+
+COPY_FORM_NAMES = (("SY", "Sao y", "True copy"), ("SL", "Sao lục", "Transcribed copy"),
+                   ("TrS", "Trích sao", "Excerpt"))
+
+
+def _copies_context(user, **extra) -> dict[str, Any]:
+    the_office = office()
+    issued = [e for e in the_office.registers(user, "outgoing", status="issued") if e.get("document_sha256")]
+    received = [e for e in the_office.registers(user, "incoming", status="received")]
+    return {"issued": issued[-100:][::-1], "received": received[-100:][::-1], "forms": COPY_FORM_NAMES,
+            "levels": LEVELS, "default_level": the_office.settings.default_level, "agency": user.agency,
+            "needs_passphrase": user.key_kind == "pkcs12", "error": None, "form": {}, **extra}
+
+
+@pages.route("/copies", methods=["GET", "POST"])
+@requires("clerk")
+def copies_page(user):
+    """SAO Y, SAO LỤC, TRÍCH SAO of a document the agency issued or received, and the agency's
+    signature on an attachment of an issued document."""
+    if request.method == "GET":
+        return render_template("web_copies.html", **_copies_context(user))
+    action = request.form.get("action")
+    try:
+        if action == "copy":
+            source = request.form.get("sha256") or None
+            data, _ = _upload(required=source is None)
+            pages_text = _text("pages", 200) or ""
+            if not re.fullmatch(r"\s*(\d+\s*(,\s*\d+\s*)*)?", pages_text):
+                raise BadInput("pages: numbers separated by commas, e.g. 1,3",
+                               message_vi="Trang: các số cách nhau bằng dấu phẩy, ví dụ 1,3.")
+            pages_list = [int(x) for x in pages_text.split(",") if x.strip()] or None
+            done = office().make_copy(user, data, sha256=source, form=request.form.get("form") or "",
+                                      pages=pages_list, level=office().level(request.form.get("level")),
+                                      passphrase=request.form.get("passphrase") or None)
+            number, outcome = done.number, done.report.get("outcome") or {}
+            label, name = _outcome_label(done.report), download_name(done.number.replace("/", "-"))
+        elif action == "attachment":
+            data, filename = _upload()
+            done = office().sign_attachment(user, data, main_number=_text("main_number", 100) or "",
+                                            level=office().level(request.form.get("level")),
+                                            passphrase=request.form.get("passphrase") or None)
+            number, outcome, label = None, {}, None
+            name = download_name(filename or "phu-luc.pdf", "-da-ky")
+        else:
+            raise BadInput("choose a copy or an attachment", message_vi="Hãy chọn sao văn bản hoặc ký phụ lục.")
+    except KysoError as exc:
+        return render_template("web_copies.html", **_copies_context(user, error=_message(exc), form=request.form,
+                                                                     action=action)), http_status(exc)
+    return render_template("web_copied.html", action=action, number=number, outcome=outcome, outcome_label=label,
+                           sha256=done.stored.sha256, name=name,
+                           preview=_data_uri(render_first_page(done.stored.data)),
+                           download=url_for("pages.download", sha256=done.stored.sha256, name=name),
+                           report=url_for("pages.document_page", sha256=done.stored.sha256))
 
 
 def _draft_details(user, sha256: str) -> dict | None:
