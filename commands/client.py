@@ -2,6 +2,8 @@
 
     export KYSO_SERVER_URL=http://127.0.0.1:8080 KYSO_TOKEN=...
     kyso-client sign IN.pdf OUT.pdf [--level B-LT] [--appearance personal]
+    kyso-client sign-device IN.pdf OUT.pdf --pkcs11-lib LIB --token-label T --key-label K   (your own USB token)
+    kyso-client sign-device IN.pdf OUT.pdf --pkcs12 FILE                                  (or a key file)
     kyso-client verify FILE... [--json]
     kyso-client verify-folder DIR [--json-out results.jsonl]     (progress bar, summary table)
     kyso-client report SHA256 --format html|pdf|json|etsi-xml --out FILE
@@ -41,6 +43,17 @@ class Client:
     def sign(self, path: Path, **form) -> requests.Response:
         with open(path, "rb") as f:
             return self._post("/api/v1/sign", files={"file": (path.name, f, "application/pdf")}, data=form)
+
+    def sign_prepare(self, path: Path, **form) -> dict:
+        with open(path, "rb") as f:
+            return self._post("/api/v1/sign/prepare", files={"file": (path.name, f, "application/pdf")},
+                              data=form).json()
+
+    def sign_finish(self, handle: str, signature: bytes) -> requests.Response:
+        import base64
+
+        return self._post("/api/v1/sign/finish", files=None,
+                          data={"handle": handle, "signature": base64.b64encode(signature).decode()})
 
     def verify(self, path: Path) -> dict:
         with open(path, "rb") as f:
@@ -86,6 +99,125 @@ def sign(obj, input_pdf, output_pdf, level, appearance, reason, location) -> Non
     if passphrase:
         form["passphrase"] = passphrase
     response = client.sign(input_pdf, **form)
+    output_pdf.write_bytes(response.content)
+    click.echo(json.dumps({"output": str(output_pdf), "level": response.headers.get("X-Kyso-Level"),
+                           "sha256": response.headers.get("X-Kyso-Sha256")}))
+
+
+class DeviceKey:
+    """The official's own key, on the official's machine: a PKCS#11 token (a USB token's library) or a
+    PKCS#12 file. It signs what the server prepared (``to_be_signed``) with the algorithm it names."""
+
+    def __init__(self, *, pkcs11_lib: str | None = None, token_label: str | None = None,
+                 key_label: str | None = None, pkcs12: Path | None = None, secret: str | None = None) -> None:
+        self.pkcs11_lib, self.token_label, self.key_label = pkcs11_lib, token_label, key_label
+        self.pkcs12, self.secret = pkcs12, secret
+
+    def sign(self, prepared: dict) -> bytes:
+        import base64
+
+        data = base64.b64decode(prepared["to_be_signed"])
+        algorithm = prepared["signature_algorithm"]
+        digest = prepared["digest_algorithm"]
+        if self.pkcs12 is not None:
+            return self._sign_pkcs12(data, algorithm, digest, prepared.get("pss_salt_length"))
+        return self._sign_pkcs11(data, algorithm, digest, prepared.get("pss_salt_length"))
+
+    def _sign_pkcs12(self, data: bytes, algorithm: str, digest: str, salt: int | None) -> bytes:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+        from cryptography.hazmat.primitives.serialization import pkcs12
+
+        try:
+            key, _, _ = pkcs12.load_key_and_certificates(self.pkcs12.read_bytes(), (self.secret or "").encode())
+        except ValueError:
+            raise click.ClickException("the PKCS#12 passphrase is wrong (or the file is damaged)") from None
+        hash_ = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}[digest]
+        if isinstance(key, rsa.RSAPrivateKey):
+            pad = padding.PSS(mgf=padding.MGF1(hash_), salt_length=salt if salt is not None else hash_.digest_size) \
+                if algorithm == "rsassa_pss" else padding.PKCS1v15()
+            return key.sign(data, pad, hash_)
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            return key.sign(data, ec.ECDSA(hash_))
+        raise click.ClickException(f"this key type cannot sign {algorithm}")
+
+    def _sign_pkcs11(self, data: bytes, algorithm: str, digest: str, salt: int | None) -> bytes:
+        import pkcs11
+
+        try:
+            lib = pkcs11.lib(self.pkcs11_lib)
+            token = lib.get_token(token_label=self.token_label)
+        except (pkcs11.PKCS11Error, RuntimeError, OSError) as exc:
+            raise click.ClickException(f"cannot open the token {self.token_label!r} with {self.pkcs11_lib}: "
+                                       f"{type(exc).__name__} {exc}") from None
+        try:
+            session = token.open(user_pin=self.secret)
+        except pkcs11.PinIncorrect:
+            raise click.ClickException("the token's PIN is wrong (the token counts wrong attempts)") from None
+        with session:
+            try:
+                return self._sign_in_session(session, data, algorithm, digest, salt)
+            except pkcs11.PKCS11Error as exc:
+                raise click.ClickException(f"the token refused to sign: {type(exc).__name__} {exc}") from None
+
+    def _sign_in_session(self, session, data: bytes, algorithm: str, digest: str, salt: int | None) -> bytes:
+        import pkcs11
+        from pkcs11 import KeyType, Mechanism, ObjectClass
+
+        try:
+            key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=self.key_label)
+        except (pkcs11.NoSuchKey, pkcs11.MultipleObjectsReturned):
+            raise click.ClickException(f"no single private key labelled {self.key_label!r} on the token") from None
+        upper = digest.upper()
+        if key.key_type == KeyType.EC:
+            import hashlib
+
+            from cryptography.hazmat.primitives.asymmetric.utils import (
+                encode_dss_signature,
+            )
+
+            # plain CKM_ECDSA over the digest made here: what every token offers (SoftHSM2 and most
+            # USB tokens have no hashing ECDSA mechanism)
+            raw = key.sign(hashlib.new(digest, data).digest(), mechanism=Mechanism.ECDSA)
+            half = len(raw) // 2
+            return encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
+        if algorithm == "rsassa_pss":
+            from pkcs11 import MGF
+
+            size = {"sha256": 32, "sha384": 48, "sha512": 64}[digest]
+            return key.sign(data, mechanism=getattr(Mechanism, f"{upper}_RSA_PKCS_PSS"),
+                            mechanism_param=(getattr(Mechanism, upper), getattr(MGF, upper),
+                                             salt if salt is not None else size))
+        return key.sign(data, mechanism=getattr(Mechanism, f"{upper}_RSA_PKCS"))
+
+
+@main.command("sign-device")
+@click.argument("input_pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("output_pdf", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--level", default=None)
+@click.option("--reason", default=None)
+@click.option("--pkcs11-lib", default=None, help="Your USB token's PKCS#11 library (.so).")
+@click.option("--token-label", default=None, help="The token's label.")
+@click.option("--key-label", default=None, help="The label of your private key on the token.")
+@click.option("--pkcs12", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Or your key as a PKCS#12 file.")
+@click.pass_obj
+def sign_device(obj, input_pdf, output_pdf, level, reason, pkcs11_lib, token_label, key_label, pkcs12) -> None:
+    """Sign with your own device (two steps): the server prepares the document for the certificate
+    bound to your account, your token signs here, the server embeds the signature. The PIN (or the
+    PKCS#12 passphrase) is read from $KYSO_DEVICE_PIN or asked, and never leaves this machine."""
+    if (pkcs12 is None) == (pkcs11_lib is None):
+        raise click.UsageError("use a token (--pkcs11-lib, --token-label, --key-label) or --pkcs12 FILE")
+    if pkcs11_lib is not None and not (token_label and key_label):
+        raise click.UsageError("a token needs --token-label and --key-label")
+    client = _client(*obj)
+    secret = os.environ.get("KYSO_DEVICE_PIN")
+    if secret is None:
+        secret = click.prompt("PIN" if pkcs12 is None else "PKCS#12 passphrase", hide_input=True, err=True)
+    device = DeviceKey(pkcs11_lib=pkcs11_lib, token_label=token_label, key_label=key_label, pkcs12=pkcs12,
+                       secret=secret)
+    prepared = client.sign_prepare(input_pdf, **{k: v for k, v in {"level": level, "reason": reason}.items() if v})
+    response = client.sign_finish(prepared["handle"], device.sign(prepared))
     output_pdf.write_bytes(response.content)
     click.echo(json.dumps({"output": str(output_pdf), "level": response.headers.get("X-Kyso-Level"),
                            "sha256": response.headers.get("X-Kyso-Sha256")}))
@@ -155,3 +287,7 @@ def report(obj, sha256, fmt, out) -> None:
     """Download the report of a document stored on the server."""
     out.write_bytes(_client(*obj).report(sha256, fmt))
     click.echo(str(out))
+
+
+if __name__ == "__main__":
+    main()

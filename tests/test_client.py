@@ -72,3 +72,56 @@ def test_client_reports_server_errors_readably(server, tmp_path):
 def _write(path):
     path.write_bytes(make_pdf())
     return path
+
+
+def device_client(server, user, *args, pin):
+    """``kyso-client`` as an official runs it on her own machine, in its own process, with her token."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KYSO_SERVER_URL": server, "KYSO_TOKEN": dev_token(user), "KYSO_DEVICE_PIN": pin}
+    return subprocess.run([sys.executable, "-m", "commands.client", *[str(a) for a in args]], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_sign_with_the_officials_own_token_in_two_steps(server, tmp_path, softhsm, pki, kyso_office):
+    from verifier import verify
+
+    source, signed = tmp_path / "tờ-trình.pdf", tmp_path / "tờ-trình-đã-ký.pdf"
+    source.write_bytes(make_pdf(title="To trinh"))
+    token = ("--pkcs11-lib", softhsm.module_path, "--token-label", softhsm.token_label)
+    done = device_client(server, "tran-thi-bich-ngoc", "sign-device", source, signed, *token,
+                         "--key-label", "tran-thi-bich-ngoc", "--level", "B-T", pin=softhsm.user_pin)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["level"] == "B-T"
+    report = verify(signed.read_bytes(), policy=kyso_office.verification)
+    assert report.verdict.value == "valid" and report.signatures[0].signer.common_name == "Trần Thị Bích Ngọc"
+
+    # another official's key on the token: the server refuses the answer, nothing is written
+    wrong = tmp_path / "sai.pdf"
+    refused = device_client(server, "tran-thi-bich-ngoc", "sign-device", source, wrong, *token,
+                            "--key-label", "pham-thu-ha", pin=softhsm.user_pin)
+    assert refused.returncode == 1 and not wrong.exists()
+    assert "signature" in refused.stderr, refused.stderr
+    # a wrong PIN is said plainly
+    bad_pin = device_client(server, "tran-thi-bich-ngoc", "sign-device", source, wrong, *token,
+                            "--key-label", "tran-thi-bich-ngoc", pin="0000")
+    assert bad_pin.returncode == 1 and "PIN" in bad_pin.stderr and not wrong.exists()
+
+
+def test_sign_with_the_officials_key_file_in_two_steps(server, tmp_path, pki, kyso_office):
+    from verifier import verify
+
+    p12 = tmp_path / "khoa.p12"
+    p12.write_bytes(pki.pkcs12_bytes("tran-thi-bich-ngoc", "mật-khẩu".encode()))
+    source, signed = _write(tmp_path / "a.pdf"), tmp_path / "a-signed.pdf"
+    result = CliRunner().invoke(main, ["sign-device", str(source), str(signed), "--pkcs12", str(p12)],
+                                env={"KYSO_SERVER_URL": server, "KYSO_TOKEN": dev_token("tran-thi-bich-ngoc"),
+                                     "KYSO_DEVICE_PIN": "mật-khẩu"})
+    assert result.exit_code == 0, result.output
+    assert verify(signed.read_bytes(), policy=kyso_office.verification).verdict.value == "valid"
+    wrong = CliRunner().invoke(main, ["sign-device", str(source), str(tmp_path / "x.pdf"), "--pkcs12", str(p12)],
+                               env={"KYSO_SERVER_URL": server, "KYSO_TOKEN": dev_token("tran-thi-bich-ngoc")},
+                               input="sai\n")
+    assert wrong.exit_code == 1 and "passphrase" in wrong.output and "sai" not in wrong.stdout
