@@ -30,7 +30,6 @@ from flask import (
     jsonify,
     redirect,
     request,
-    send_file,
     url_for,
 )
 from werkzeug.exceptions import HTTPException
@@ -43,6 +42,7 @@ from office import Office, http_status
 from office.errors import BadInput, Forbidden
 from office.forms import report_form
 from webui import schemas as S
+from webui.downloads import attachment
 
 log = logging.getLogger("kyso.api")
 
@@ -156,8 +156,7 @@ def header_text(value: Any) -> str:
 
 def pdf_response(data: bytes, filename: str, **headers: Any) -> Response:
     """A PDF download; a Vietnamese file name travels as ``filename*=UTF-8''...`` (RFC 6266/8187)."""
-    response = send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
-                         download_name=filename.replace("/", "-") or "document.pdf")
+    response = attachment(data, filename=filename or "document.pdf", mimetype="application/pdf")
     for key, value in headers.items():
         if value is not None:
             response.headers["X-Kyso-" + "-".join(p.capitalize() for p in key.split("_"))] = header_text(value)

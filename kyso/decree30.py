@@ -39,7 +39,7 @@ _SYMBOL_PART = re.compile(r"^[0-9A-Za-zĐđÀ-ỹ]+$")
 
 class NumberTaken(KysoError):
     code = "number_taken"
-    kind = ErrorKind.REFUSED
+    kind = ErrorKind.CONFLICT
     message_en = "This document number is already taken in this year's book."
     message_vi = "Số văn bản này đã được dùng trong sổ năm nay."
 
@@ -108,6 +108,16 @@ def format_vn_time(moment: datetime) -> str:
     appearances' form)."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("the time must be timezone-aware")
+    return moment.astimezone(VN_TZ).replace(microsecond=0).isoformat()
+
+
+def vn_iso(moment: datetime | None) -> str | None:
+    """A register's time for machines and people alike: ISO 8601 in Vietnam's time zone, whole
+    seconds (``2026-11-30T13:10:37+07:00``). A naive value (as SQLite returns) is taken to be UTC."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(VN_TZ).replace(microsecond=0).isoformat()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kyso.decree30 import vn_iso
 from office.caller import READERS, Caller
 from office.errors import BadInput, DocumentNotFound
 
@@ -82,10 +83,10 @@ class ReadingUseCases:
                 (OutgoingEntry.document_sha256 == sha256) | (OutgoingEntry.source_sha256 == sha256)))]
             incoming = [incoming_dict(e) for e in s.scalars(select(IncomingEntry).where(
                 IncomingEntry.document_sha256 == sha256))]
-            records = [{"seq": r.seq, "time": r.time.isoformat(), "actor": r.actor, "role": r.role, "action": r.action,
+            records = [{"seq": r.seq, "time": vn_iso(r.time), "actor": r.actor, "role": r.role, "action": r.action,
                         "result": r.result, "client": r.client}
                        for r in s.scalars(select(AuditRecord).order_by(AuditRecord.seq)) if sha256 in (r.documents or [])]
-            access = [{"agency": a.agency, "reason": a.reason, "username": a.username, "at": a.at.isoformat()}
+            access = [{"agency": a.agency, "reason": a.reason, "username": a.username, "at": vn_iso(a.at)}
                       for a in s.scalars(select(DocumentAccess).where(DocumentAccess.sha256 == sha256))]
         history = {"sha256": sha256, "outgoing": outgoing, "incoming": incoming, "audit": records, "access": access,
                    "report": self._verify(self.blobs.path(sha256), file_name=f"{sha256[:12]}.pdf")}

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from kyso.decree30 import vn_iso
 from registers.db import Database
 from registers.models import DocumentAccess, StoredDocument
 
@@ -40,5 +41,5 @@ class DocumentAccessRegister:
             query = query.where(DocumentAccess.reason.in_(reasons))
         with self.db.read_session() as s:
             rows = s.execute(query.order_by(DocumentAccess.at.desc()).limit(limit)).all()
-            return [{"sha256": a.sha256, "reason": a.reason, "username": a.username, "at": a.at.isoformat(),
+            return [{"sha256": a.sha256, "reason": a.reason, "username": a.username, "at": vn_iso(a.at),
                      "size": d.size, "origin": d.origin} for a, d in rows]

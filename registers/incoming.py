@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, IO, Mapping
+from typing import IO, Any, Callable, Mapping
 
 from sqlalchemy import select
 
-from registers.audit import utc
+from kyso.decree30 import vn_iso
 from registers.blobstore import BlobStore, record
 from registers.db import Database
 from registers.models import IncomingCounter, IncomingEntry
@@ -158,13 +158,13 @@ class IncomingRegister:
 def incoming_dict(r: IncomingEntry, *, with_report: bool = False) -> dict:
     d = {
         "id": r.id, "agency": r.agency, "year": r.year, "number": r.number, "number_text": f"{r.number:02d}",
-        "received_at": utc(r.received_at).isoformat(), "sender": r.sender, "sender_reference": r.sender_reference,
+        "received_at": vn_iso(r.received_at), "sender": r.sender, "sender_reference": r.sender_reference,
         "summary": r.summary, "document_sha256": r.document_sha256, "verdict": r.verdict, "status": r.status,
         "return_reason_vi": r.return_reason_vi, "return_reason_en": r.return_reason_en,
         "notice_sha256": r.notice_sha256,
-        "acknowledgement": {"received_at": utc(r.received_at).isoformat(), "incoming_number": r.number,
+        "acknowledgement": {"received_at": vn_iso(r.received_at), "incoming_number": r.number,
                             "year": r.year, "sha256": r.document_sha256, "status": r.status,
-                            "acknowledged_at": utc(r.acknowledged_at).isoformat() if r.acknowledged_at else None},
+                            "acknowledged_at": vn_iso(r.acknowledged_at)},
         "has_evidence": bool(r.evidence),
     }
     d["report"] = r.report

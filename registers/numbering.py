@@ -15,10 +15,9 @@ from typing import Any, Callable, Mapping
 
 from sqlalchemy import select
 
-from registers.audit import utc
+from kyso.decree30 import AlreadyIssued, DocumentNumber, NumberTaken, vn_iso
 from registers.db import Database
 from registers.models import NumberCounter, OutgoingEntry
-from kyso.decree30 import AlreadyIssued, DocumentNumber, NumberTaken
 
 
 def _now() -> datetime:
@@ -191,8 +190,8 @@ def entry_dict(e: OutgoingEntry) -> dict:
         "issue_date": e.issue_date.isoformat() if e.issue_date else None, "recipients": e.recipients or [],
         "document_sha256": e.document_sha256, "has_report": e.report is not None,
         "verdict": (e.report or {}).get("verdict"),
-        "reserved_at": utc(e.reserved_at).isoformat() if e.reserved_at else None,
-        "closed_at": utc(e.closed_at).isoformat() if e.closed_at else None,
+        "reserved_at": vn_iso(e.reserved_at),
+        "closed_at": vn_iso(e.closed_at),
         "source_sha256": e.source_sha256, "personal_signature_sha256": e.personal_signature_sha256,
         "clerk": e.clerk,
     }

@@ -514,4 +514,7 @@ def test_vietnamese_never_raw_in_a_header(door, shared):
         assert value.isascii(), (name, value)
     if door.name == "api":
         assert unquote(headers["X-Kyso-Signature-Field"]) == "Chữ ký"
-        assert "filename*=UTF-8''Quy%E1%BA%BFt" in headers["Content-Disposition"]
+        assert "filename*=UTF-8''Quy%E1%BA%BFt%20%C4%91%E1%BB%8Bnh-signed.pdf" in headers["Content-Disposition"]
+        assert 'filename="Quyet dinh-signed.pdf"' in headers["Content-Disposition"], "an old client's name"
+    else:
+        assert f'filename="{number.replace("/", "-").replace("Đ", "D")}.pdf"' in headers["Content-Disposition"]

@@ -53,7 +53,7 @@ def test_receiving_and_returning(office, from_nghe_an, tmp_path):
                            summary="V/v báo cáo công tác văn thư")
     assert (valid["number"], valid["status"], valid["verdict"]) == (1, "received", "valid")
     assert valid["acknowledgement"]["acknowledged_at"][:10] == valid["received_at"][:10], "acknowledged the same day"
-    assert valid["received_at"].endswith("+00:00"), "an aware time: shown in Vietnam's time where people read it"
+    assert valid["received_at"].endswith("+07:00"), "a register time is in Vietnam's time zone, saying so"
     assert office.blobs.read(valid["document_sha256"]) == issued
 
     from kyso.errors import KysoError

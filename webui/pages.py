@@ -39,7 +39,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
@@ -58,6 +57,7 @@ from office import (
     http_status,
 )
 from office.forms import register_form, register_title, report_page_parts
+from webui.downloads import attachment
 
 log = logging.getLogger("kyso.web")
 
@@ -630,8 +630,8 @@ def document_page(user, sha256: str):
 @requires(*READERS)
 def download(user, sha256: str):
     data = office().document(user, sha256)
-    return send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
-                     download_name=download_name(request.args.get("name") or f"{sha256[:16]}.pdf"))
+    return attachment(data, mimetype="application/pdf",
+                      filename=download_name(request.args.get("name") or f"{sha256[:16]}.pdf"))
 
 
 # -- registers and history -------------------------------------------------------------------------
@@ -657,8 +657,7 @@ def register_page(user, name: str):
     title, subtitle = register_title(which, agency=user.agency, year=year)
     if fmt:
         form = register_form(entries, which, fmt, agency=user.agency, year=year)
-        return send_file(io.BytesIO(form.data), mimetype=form.mimetype, as_attachment=True,
-                         download_name=f"so-{which}{form.suffix}")
+        return attachment(form.data, mimetype=form.mimetype, filename=f"so-{which}{form.suffix}")
     return render_template("web_register.html", which=which, entries=entries, title=title, subtitle=subtitle,
                            year=year, status=status)
 
