@@ -83,9 +83,14 @@ class ReadingUseCases:
                 (OutgoingEntry.document_sha256 == sha256) | (OutgoingEntry.source_sha256 == sha256)))]
             incoming = [incoming_dict(e) for e in s.scalars(select(IncomingEntry).where(
                 IncomingEntry.document_sha256 == sha256))]
+            # the document's own records and those of the draft it was issued from (who signed it, when)
+            related = {sha256} | {e["source_sha256"] for e in outgoing
+                                  if e.get("source_sha256") and e.get("document_sha256") == sha256}
             records = [{"seq": r.seq, "time": vn_iso(r.time), "actor": r.actor, "role": r.role, "action": r.action,
-                        "result": r.result, "client": r.client}
-                       for r in s.scalars(select(AuditRecord).order_by(AuditRecord.seq)) if sha256 in (r.documents or [])]
+                        "result": r.result, "client": r.client,
+                        "document": "draft" if sha256 not in (r.documents or []) else "this"}
+                       for r in s.scalars(select(AuditRecord).order_by(AuditRecord.seq))
+                       if related & set(r.documents or [])]
             access = [{"agency": a.agency, "reason": a.reason, "username": a.username, "at": vn_iso(a.at)}
                       for a in s.scalars(select(DocumentAccess).where(DocumentAccess.sha256 == sha256))]
         history = {"sha256": sha256, "outgoing": outgoing, "incoming": incoming, "audit": records, "access": access,

@@ -84,6 +84,14 @@ BLACK = (0.0, 0.0, 0.0)
 _SAMPLE_TIME = "2026-12-28T08:08:08+07:00"   # for natural sizes; digits are tabular in both fonts
 
 
+class _Template(str):
+    """A line that is already a template: literal text escaped, and the signing time's placeholder."""
+
+
+def _with_time(literal: str) -> _Template:
+    return _Template(literal.replace("%", "%%") + "%(vn_time)s")
+
+
 class AppearanceError(SigningError):
     """The appearance cannot be drawn (bad image, text outside the font's repertoire, bad box)."""
 
@@ -146,6 +154,7 @@ class AttachmentAppearance:
 
     agency_name: str
     main_document_number: str
+    compact: bool = False    # two lines instead of three, for a page with little room at its top right
 
 
 class CopyForm(enum.Enum):
@@ -166,6 +175,7 @@ class CopyAppearance:
     form: CopyForm
     agency_name: str
     copy_number: str
+    compact: bool = False    # two lines instead of four, for a page with little room at its top right
 
 
 Appearance = Union[PersonalAppearance, AgencyAppearance, AttachmentAppearance, CopyAppearance]
@@ -716,15 +726,15 @@ class AppearanceRenderer:
             return _Prepared(style, (width, height))
         font = self.font("serif")
         if isinstance(appearance, AttachmentAppearance):
-            texts = [font.check_text(appearance.agency_name.strip()),
-                     font.check_text(f"Kèm theo văn bản số: {appearance.main_document_number.strip()}"),
-                     "%(vn_time)s"]
+            agency = font.check_text(appearance.agency_name.strip())
+            main = font.check_text(f"Kèm theo văn bản số: {appearance.main_document_number.strip()}")
+            texts = [f"{agency} — {main}", "%(vn_time)s"] if appearance.compact else [agency, main, "%(vn_time)s"]
             align, bold = Align.LEFT, ()
         else:
-            texts = [appearance.form.title,
-                     font.check_text(appearance.agency_name.strip()),
-                     font.check_text(f"Số: {appearance.copy_number.strip()}"),
-                     "%(vn_time)s"]
+            agency = font.check_text(appearance.agency_name.strip())
+            number = font.check_text(f"Số: {appearance.copy_number.strip()}")
+            texts = [f"{appearance.form.title} — {agency}", _with_time(f"{number} — ")] if appearance.compact \
+                else [appearance.form.title, agency, number, "%(vn_time)s"]
             align, bold = Align.CENTRE, (0,)
         size = self.TEXT_SIZE
         width = max(self._text_width(font, t, size) for t in texts) + 2 * self.PAD
@@ -746,7 +756,8 @@ class AppearanceRenderer:
     @staticmethod
     def _text_width(font: PreparedFont, template: str, size: float) -> float:
         """Width of a line (the time line measured on a sample time), with a little slack."""
-        text = template % {"vn_time": _SAMPLE_TIME} if template == "%(vn_time)s" else template
+        text = template % {"vn_time": _SAMPLE_TIME} \
+            if template == "%(vn_time)s" or isinstance(template, _Template) else template
         return font.width(text, size) * 1.02 + (size * 0.07)
 
     def _lines(self, texts, size, *, x, align, bold=(), leading=None) -> tuple[tuple[TextLine, ...], float]:
@@ -756,7 +767,7 @@ class AppearanceRenderer:
         height = len(texts) * leading + 2 * self.PAD
         lines = []
         for i, text in enumerate(texts):
-            template = text if text == "%(vn_time)s" else text.replace("%", "%%")
+            template = str(text) if text == "%(vn_time)s" or isinstance(text, _Template) else text.replace("%", "%%")
             # baseline: i + 1 lines below the top padding, raised by the descender room (~0.22 em)
             baseline = height - self.PAD - (i + 1) * leading + 0.22 * size + (leading - size) / 2
             lines.append(TextLine(template=template, baseline=baseline, size=size, x=x, align=align,

@@ -24,7 +24,7 @@ from signer import errors
 
 Box = tuple[float, float, float, float]
 
-__all__ = ["Blanks", "Word", "detect", "words"]
+__all__ = ["Blanks", "Word", "detect", "free_top_right", "words"]
 
 # title lines of a signature block, the last words before the signature (Decree 30 Appendix I)
 _TITLES = ("CHỦ TỊCH", "PHÓ CHỦ TỊCH", "GIÁM ĐỐC", "PHÓ GIÁM ĐỐC", "CHÁNH VĂN PHÒNG", "PHÓ CHÁNH VĂN PHÒNG",
@@ -251,3 +251,62 @@ def draft_layout(blanks: Blanks, *, base=None):
     if blanks.signature_box is not None:
         changes.update(personal_page=blanks.signature_page, personal_box=blanks.signature_box)
     return dataclasses.replace(layout, **changes)
+
+
+def _occupied(document: bytes, page: int) -> tuple[list[Box], float, float]:
+    """What is already on a page, in PDF points (origin bottom left): its words and the rectangles
+    of its annotations (form fields and earlier signatures, which pdftotext does not see), and the
+    page's width and height."""
+    ws, heights = words(document, pages=(page,))
+    with pikepdf.open(io.BytesIO(document)) as pdf:
+        index = page if page >= 0 else len(pdf.pages) + page
+        p = pdf.pages[index]
+        x0, y0, x1, y1 = (float(v) for v in p.mediabox)
+        boxes: list[Box] = [(w.x0 + x0, y1 - w.bottom, w.x1 + x0, y1 - w.top) for w in ws]
+        for annot in p.obj.get("/Annots") or []:
+            try:
+                rect = [float(v) for v in annot.get("/Rect")]
+            except (TypeError, ValueError):
+                continue
+            if len(rect) == 4 and rect[2] - rect[0] > 0.5 and rect[3] - rect[1] > 0.5:
+                boxes.append((min(rect[0], rect[2]), min(rect[1], rect[3]), max(rect[0], rect[2]),
+                              max(rect[1], rect[3])))
+    return boxes, x1 - x0, y1 - y0
+
+
+def free_top_right(document: bytes, size: tuple[float, float], *, page: int = 0, margin: float = 28.35,
+                   min_scale: float = 1.0, gap: float = 2.0, scan_down: bool = True,
+                   corner_anyway: bool = False) -> Box | None:
+    """Where a block of ``size`` points goes at the top right of ``page`` (Decree 30: an attachment's
+    or a copy's agency signature) without covering what the page already shows: 1 cm from the top
+    and right edges if that is free; else in the top margin above the page's first line, drawn
+    smaller (down to ``min_scale`` of its size); else lower down the right side, in the first free
+    space of the top half. None if there is no such place (the corner itself with ``corner_anyway``:
+    the block then overlaps what is there)."""
+    w, h = size
+    occupied, width, height = _occupied(document, page)
+    right = width - margin
+
+    def free(box: Box) -> bool:
+        return not any(box[0] - gap < o[2] and o[0] < box[2] + gap and box[1] - gap < o[3] and o[1] < box[3] + gap
+                       for o in occupied)
+
+    corner = (right - w, height - margin - h, right, height - margin)
+    if free(corner):
+        return corner
+    top = height - min(margin, 14.0)                       # 5 mm from the edge: printable on any printer
+    below = [o[3] for o in occupied if o[0] < right and o[2] > right - w and o[3] <= top]
+    ceiling = max(below, default=0.0)
+    room = top - ceiling - 2 * gap
+    if room >= h * min_scale:
+        scale = min(1.0, room / h)
+        box = (right - w * scale, top - h * scale, right, top)
+        if free(box):
+            return box
+    y = height - margin
+    while scan_down and y - h > height / 2:
+        box = (right - w, y - h, right, y)
+        if free(box):
+            return box
+        y -= 2.0
+    return corner if corner_anyway else None

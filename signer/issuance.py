@@ -43,7 +43,6 @@ from signer.appearance import (
     PersonalAppearance,
     Placement,
     seal_placement_over,
-    top_right_placement,
 )
 from signer.engine import SignedDocument, SigningEngine
 from signer.keyholders import KeyHolder
@@ -220,7 +219,7 @@ class IssuanceWorkflow:
         the main document's number and the signing time."""
         require_kind(key_holder, CertificateKind.ORGANISATION)
         appearance = AttachmentAppearance(agency_name=agency_name, main_document_number=main_document_number)
-        placement = self._top_right(document, appearance)
+        appearance, placement = self._top_right(document, appearance)
         return self.engine.sign(SignRequest(document=document, level=level, appearance=appearance,
                                             placement=placement), key_holder=key_holder, output=output,
                                 at=self.now())
@@ -247,7 +246,7 @@ class IssuanceWorkflow:
                                             symbol=symbol)
         appearance = CopyAppearance(form=form, agency_name=agency_name, copy_number=allocated.text)
         try:
-            placement = self._top_right(original, appearance)
+            appearance, placement = self._top_right(original, appearance)
             signed = self.engine.sign(SignRequest(document=original, level=level, appearance=appearance,
                                                   placement=placement), key_holder=key_holder, output=output,
                                       at=moment)
@@ -261,10 +260,26 @@ class IssuanceWorkflow:
             self.numbering.confirm(allocated, document_sha256=signed.sha256, details=copy.details)
         return copy
 
-    def _top_right(self, document: bytes, appearance) -> Placement:
-        size = self.engine.renderer.natural_size(appearance)
-        width, height = _page_size(document, 0)
-        return top_right_placement(width, height, size, page=0)
+    def _top_right(self, document: bytes, appearance):
+        """(the appearance, its placement): top right of page 1, where the block covers none of the
+        page's text or fields; at full size (10 pt) if there is room, in its two-line form if that
+        fits, else drawn smaller in the top margin (down to 6 pt)."""
+        import dataclasses
+
+        from signer.blanks import free_top_right
+
+        full, compact = appearance, dataclasses.replace(appearance, compact=True)
+        size = self.engine.renderer.natural_size
+        # in order: the corner or the top margin at full size, then lower down the right side, then
+        # the two-line form drawn smaller in the top margin, then the corner whatever is there
+        tries = ((full, 1.0, False), (compact, 1.0, False), (full, 1.0, True), (compact, 1.0, True),
+                 (compact, 0.6, False))
+        for variant, min_scale, scan_down in tries:
+            box = free_top_right(document, size(variant), min_scale=min_scale, scan_down=scan_down)
+            if box is not None:
+                return variant, Placement(page=0, box=box)
+        return full, Placement(page=0, box=free_top_right(document, size(full), scan_down=False,
+                                                          corner_anyway=True))
 
 
 def require_kind(key_holder: KeyHolder, kind: CertificateKind) -> None:
@@ -301,12 +316,6 @@ def _fields(document: bytes) -> dict[str, object]:
 
 def _has_field(document: bytes, name: str) -> bool:
     return name in _fields(document)
-
-
-def _page_size(document: bytes, index: int) -> tuple[float, float]:
-    with _open_pikepdf(document) as pdf:
-        box = pdf.pages[index].mediabox
-        return float(box[2]) - float(box[0]), float(box[3]) - float(box[1])
 
 
 def _extract_pages(document: bytes, pages: list[int]) -> bytes:

@@ -176,6 +176,38 @@ def test_copy_of_an_issued_original(workflow, draft, chairman, agency, pki, nssd
     assert title in text and f"01/{form}-UBND" in text and "UBND tỉnh Hưng Yên" in text
 
 
+def _overlaps(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.mark.parametrize("what", ["copy", "attachment"])
+def test_the_copy_or_attachment_block_covers_nothing_on_a_real_page(workflow, chairman, agency, tmp_path, what):
+    """A Decree 30 page has its agency name and national motto right at the top: the block goes where
+    it covers no word and no field (the top margin, in its two-line form), not over the motto."""
+    from kyso.samples import make_decree30_draft
+    from signer.blanks import _occupied
+
+    original = issue(workflow, personally_signed(workflow, make_decree30_draft(), chairman), agency,
+                     doc_type="QĐ").signed.data
+    before, width, height = _occupied(original, 0)
+    if what == "copy":
+        signed = workflow.make_copy(original, key_holder=agency, form="SY", agency="UBND",
+                                    agency_name="UBND tỉnh Hưng Yên", level=Level.B_B).signed.data
+    else:
+        signed = workflow.sign_attachment(original, key_holder=agency, main_document_number="01/QĐ-UBND",
+                                          agency_name="UBND tỉnh Hưng Yên", level=Level.B_B).data
+    after, _, _ = _occupied(signed, 0)
+    added = [box for box in after if box not in before]      # the widget, and the words drawn in it
+    block = max(added, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
+    assert all(block[0] - 1 <= b[0] and b[2] <= block[2] + 1 and block[1] - 1 <= b[1] and b[3] <= block[3] + 1
+               for b in added), (block, added)
+    assert not [box for box in before if _overlaps(block, box)], "the block covers something on the page"
+    assert block[3] > height * 0.9 and block[2] > width * 0.8, "top right of page 1"
+    text = flattened_text(signed, tmp_path, 1)
+    assert ("SAO Y" in text and "/SY-UBND" in text) if what == "copy" else "01/QĐ-UBND" in text
+    assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in text, "the motto reads as before"
+
+
 def test_excerpt_copy_takes_the_named_pages(workflow, draft, chairman, agency, pki, tmp_path):
     original = issue(workflow, personally_signed(workflow, draft, chairman), agency).signed.data
     excerpt = workflow.make_copy(original, key_holder=agency, form="TrS", agency="UBND",

@@ -110,3 +110,17 @@ def test_document_history_for_an_auditor(office, from_nghe_an):
     assert history["report"]["verdict"] == "valid"
     assert history["report"]["signatures"][0]["chain"][-1]["is_trust_anchor"]
     assert office.audit.verify().ok
+
+
+def test_an_issued_documents_history_tells_who_signed_it_in_what_order(office):
+    """An auditor reads, on the issued document, the Chairman's signature of its draft and the clerk's
+    issuance, in order, with Vietnam's time."""
+    signed = office.sign(office.caller("nguyen-van-an"), make_decree30_draft(), appearance="personal",
+                         level="B-B")
+    issued = office.issue(office.caller("agency-ubnd-hung-yen"), signed.stored.data, doc_type="QĐ", level="B-B")
+    history = office.history(office.caller("auditor"), issued.stored.sha256)
+    steps = [(a["actor"], a["action"], a["document"]) for a in history["audit"]]
+    assert steps[:2] == [("nguyen-van-an", "sign", "draft"), ("agency-ubnd-hung-yen", "issue", "this")], steps
+    assert all(a["time"].endswith("+07:00") for a in history["audit"])
+    assert history["outgoing"][0]["number_text"] == issued.number
+    assert history["outgoing"][0]["source_sha256"] == signed.stored.sha256
