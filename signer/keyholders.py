@@ -627,6 +627,13 @@ def _locked_pkcs11_signer_class():
                         return await super().async_sign_raw(data, digest_algorithm, dry_run=False)
                     except SigningError:
                         raise
+                    except Exception:  # noqa: BLE001 - the key object replaced on the token (a stale handle)?
+                        self._loaded = False
+                        self._key_handle = None
+                    try:
+                        return await super().async_sign_raw(data, digest_algorithm, dry_run=False)
+                    except SigningError:
+                        raise
                     except Exception:  # noqa: BLE001 - logged out by someone else? log in once more
                         token.renew()
                         self.pkcs11_session = token.session

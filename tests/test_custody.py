@@ -143,6 +143,27 @@ def test_a_key_replaced_on_the_token_under_the_same_label_is_refused_until_rebou
     assert again.headers["X-Kyso-Signer-Fingerprint"] == pki.identity("le-hoang-phuc").sha256_fingerprint
 
 
+def test_the_same_key_put_back_on_the_token_signs_again(office, pki, softhsm_token):
+    """An administrator restores the bound key (from the HSM's backup) after a wrong one was put under
+    its label: the worker that signed before, and never saw the wrong key, signs again; it does not
+    keep the deleted key's handle (this answered 503 key_unavailable)."""
+    settings, services, client, kyso = office
+    put_key(softhsm_token, pki, "pham-thu-ha", object_label="ky-so-lai")
+    token = kyso("admin", "create-user", "chu-tich-2", "--name", "Phạm Thu Hà", "--role", "official")["token"]
+    kyso("admin", "bind-key", "chu-tich-2", "--pkcs11-label", "ky-so-lai")
+
+    def sign():
+        return client.post("/api/v1/sign", headers=auth("chu-tich-2", token), content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(make_pdf()), "cv.pdf"), "level": "B-B"})
+
+    assert sign().status_code == 200
+    put_key(softhsm_token, pki, "le-hoang-phuc", object_label="ky-so-lai")
+    put_key(softhsm_token, pki, "pham-thu-ha", object_label="ky-so-lai")
+    restored = sign()
+    assert restored.status_code == 200, restored.get_json()
+    assert restored.headers["X-Kyso-Signer-Fingerprint"] == pki.identity("pham-thu-ha").sha256_fingerprint
+
+
 def test_bind_key_names_a_missing_label_and_the_labels_present(office):
     settings, services, client, kyso = office
     kyso("admin", "create-user", "x", "--name", "X", "--role", "official")
