@@ -113,16 +113,24 @@ def test_a_clerk_whose_key_is_a_pkcs12_file_issues_with_its_passphrase(office, p
     assert issued.headers["X-Kyso-Number"] == "01/CT-UBND"
 
 
-def test_a_key_replaced_on_the_token_under_the_same_label_is_refused_until_rebound(office, pki, softhsm_token):
+def bound_official(office, pki, softhsm_token, username: str, label: str):
+    """Phạm Thu Hà's key put on the token under ``label``, bound to a new official's account; her
+    signing through the API."""
     settings, services, client, kyso = office
-    put_key(softhsm_token, pki, "pham-thu-ha", object_label="ky-so-chu-tich")
-    token = kyso("admin", "create-user", "chu-tich", "--name", "Phạm Thu Hà", "--role", "official")["token"]
-    kyso("admin", "bind-key", "chu-tich", "--pkcs11-label", "ky-so-chu-tich")
+    put_key(softhsm_token, pki, "pham-thu-ha", object_label=label)
+    token = kyso("admin", "create-user", username, "--name", "Phạm Thu Hà", "--role", "official")["token"]
+    kyso("admin", "bind-key", username, "--pkcs11-label", label)
 
     def sign():
-        return client.post("/api/v1/sign", headers=auth("chu-tich", token), content_type="multipart/form-data",
+        return client.post("/api/v1/sign", headers=auth(username, token), content_type="multipart/form-data",
                            data={"file": (io.BytesIO(make_pdf()), "cv.pdf"), "level": "B-B"})
 
+    return sign
+
+
+def test_a_key_replaced_on_the_token_under_the_same_label_is_refused_until_rebound(office, pki, softhsm_token):
+    settings, services, client, kyso = office
+    sign = bound_official(office, pki, softhsm_token, "chu-tich", "ky-so-chu-tich")
     first = sign()
     assert first.status_code == 200 and \
         first.headers["X-Kyso-Signer-Fingerprint"] == pki.identity("pham-thu-ha").sha256_fingerprint
@@ -147,15 +155,7 @@ def test_the_same_key_put_back_on_the_token_signs_again(office, pki, softhsm_tok
     """An administrator restores the bound key (from the HSM's backup) after a wrong one was put under
     its label: the worker that signed before, and never saw the wrong key, signs again; it does not
     keep the deleted key's handle (this answered 503 key_unavailable)."""
-    settings, services, client, kyso = office
-    put_key(softhsm_token, pki, "pham-thu-ha", object_label="ky-so-lai")
-    token = kyso("admin", "create-user", "chu-tich-2", "--name", "Phạm Thu Hà", "--role", "official")["token"]
-    kyso("admin", "bind-key", "chu-tich-2", "--pkcs11-label", "ky-so-lai")
-
-    def sign():
-        return client.post("/api/v1/sign", headers=auth("chu-tich-2", token), content_type="multipart/form-data",
-                           data={"file": (io.BytesIO(make_pdf()), "cv.pdf"), "level": "B-B"})
-
+    sign = bound_official(office, pki, softhsm_token, "chu-tich-2", "ky-so-lai")
     assert sign().status_code == 200
     put_key(softhsm_token, pki, "le-hoang-phuc", object_label="ky-so-lai")
     put_key(softhsm_token, pki, "pham-thu-ha", object_label="ky-so-lai")
