@@ -23,6 +23,10 @@ _settings = Settings.from_env()       # unknown or unsafe settings stop here, be
 _metrics = Path(_settings.data_dir).resolve() / "metrics"
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics)   # before a worker imports prometheus_client
 
+# imported here, once, before any worker forks: child_exit runs in the arbiter's SIGCHLD handler, and an
+# import there can meet a half-imported module and crash the arbiter (seen when workers died at boot)
+from prometheus_client import multiprocess  # noqa: E402
+
 bind = [f"{_settings.host}:{_settings.port}"]
 worker_class = "sync"
 timeout = 120
@@ -42,6 +46,4 @@ def on_starting(server) -> None:
 
 
 def child_exit(server, worker) -> None:
-    from prometheus_client import multiprocess
-
     multiprocess.mark_process_dead(worker.pid)

@@ -65,7 +65,8 @@ def wait_ready(proc: subprocess.Popen, base: str, *, seconds: float = 90) -> Non
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"gunicorn exited {proc.returncode}: {proc.stderr.read()[-3000:]}")
+            err = proc.stderr.read()
+            raise AssertionError(f"gunicorn exited {proc.returncode}: {err[:4000]}\n...\n{err[-2000:]}")
         try:
             if requests.get(base + "/healthz", timeout=2).status_code == 200:
                 return
