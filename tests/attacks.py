@@ -514,6 +514,10 @@ class SignedFactory:
         return self._cached("locked", lambda: self.sign(
             field_draft(value=AMOUNT_SHOWN, lock=True, sig_fields=("Sig1",))))
 
+    def with_filled_text_field(self) -> bytes:
+        """``SoTien`` pre-filled (value and appearance), signed in Sig1 (an approval signature, no lock)."""
+        return self._cached("filled", lambda: self.sign(field_draft(value=AMOUNT_SHOWN, sig_fields=("Sig1",))))
+
     def with_text_field(self) -> bytes:
         """An EMPTY text field ``SoTien`` and an empty signature field Sig2, signed in Sig1."""
         return self._cached("textfield", lambda: self.sign(field_draft(sig_fields=("Sig1", "Sig2"))))
@@ -905,8 +909,9 @@ def shadow_hide_use_unused(data: bytes, objs: dict) -> bytes:
     return _set_page_contents(data, 0, generic.Reference(objs["unused_content"], 0))
 
 
-def shadow_replace_text_field(data: bytes, value: str = AMOUNT_HIDDEN) -> bytes:
-    """Value and appearance of text field SoTien replaced (a new /AP stream, /V changed)."""
+def shadow_replace_text_field(data: bytes, value: str = AMOUNT_HIDDEN, *, indirect_ap: bool = False) -> bytes:
+    """Value and appearance of text field SoTien replaced (a new /AP stream, /V changed);
+    ``indirect_ap``: the new appearance dictionary is an indirect object of its own."""
     def edit(w):
         acro = w.root["/AcroForm"]
         for ref in acro["/Fields"]:
@@ -914,8 +919,9 @@ def shadow_replace_text_field(data: bytes, value: str = AMOUNT_HIDDEN) -> bytes:
             if field.get("/T") == TEXT_FIELD:
                 x0, y0, x1, y1 = (float(v) for v in field["/Rect"])
                 field[pdf_name("/V")] = generic.TextStringObject(value)
-                field[pdf_name("/AP")] = generic.DictionaryObject(
+                appearance = generic.DictionaryObject(
                     {pdf_name("/N"): _text_box_appearance(w, value, x1 - x0, y1 - y0, opaque=False)})
+                field[pdf_name("/AP")] = w.add_object(appearance) if indirect_ap else appearance
                 w.mark_update(ref)
                 return
         raise ValueError("no SoTien field")
@@ -1099,6 +1105,8 @@ def attack_samples(make_signed: SignedFactory) -> list[Sample]:
     p1_filled = f.certified(MDPPerm.NO_CHANGES, prefilled=True)
     p1 = f.certified(MDPPerm.NO_CHANGES)
     p2 = f.certified(MDPPerm.FILL_FORMS)
+    p2_filled = f.certified(MDPPerm.FILL_FORMS, prefilled=True)
+    filled = f.with_filled_text_field()
     other_cert = f.pki.certificate(f.other)
     out = [
         # --- ISA
@@ -1202,8 +1210,16 @@ def attack_samples(make_signed: SignedFactory) -> list[Sample]:
            "new unsigned signature field with opaque appearance over the text, DocMDP P=1", p1),
         _s("ssa-signed-new-field-p1", "SSA", ssa_signed_new_field(p1, f),
            "new signature field signed by a colleague (trusted), opaque appearance over the text, P=1", p1),
-        _s("ssa-signed-new-field-p2", "SSA", ssa_signed_new_field(p2, f),
-           "new signature field signed by a colleague (trusted), opaque appearance over the text, P=2", p2),
+        _s("ssa-unsigned-field-p2", "SSA", ssa_unsigned_field(p2),
+           "new UNSIGNED signature field with opaque appearance over the text, DocMDP P=2", p2),
+        # --- a value the signer saw, replaced (the field was filled when signed)
+        _s("shadow-replace-field-approval", "shadow-replace", shadow_replace_text_field(filled),
+           "value+appearance of a pre-filled field replaced after an approval signature", filled),
+        _s("shadow-replace-field-approval-indirect-ap", "shadow-replace",
+           shadow_replace_text_field(filled, indirect_ap=True),
+           "the same through an indirect appearance dictionary", filled),
+        _s("shadow-replace-field-certified-p2", "shadow-replace", shadow_replace_text_field(p2_filled),
+           "value+appearance of a pre-filled field replaced on a DocMDP P=2 certified doc", p2_filled),
     ]
     return out
 
@@ -1233,4 +1249,13 @@ def legit_samples(make_signed: SignedFactory) -> list[Sample]:
         ok("legit-fill-field-certified-p2", fill_text_field(p2), "empty text field filled on a P=2 certified doc", p2),
         ok("legit-sign-existing-field-certified-p2", f.sign(p2, field="Sig2", label=f.other),
            "the PRE-EXISTING empty field Sig2 signed (Kyso, B-B) on a P=2 certified doc", p2),
+        # ISO 32000-2 12.8.2.2: P=2 permits signing; later signers of government documents add their
+        # signature field and sign it in one revision. The signer of that revision answers for what its
+        # widget draws (here an opaque box: the report names them; pyHanko and EU DSS accept it too).
+        ok("legit-new-signed-field-certified-p2", ssa_signed_new_field(p2, f),
+           "a NEW signature field added and signed in one revision by a trusted official, P=2", p2),
+        ok("legit-refill-field-filled-after-signing",
+           shadow_replace_text_field(fill_text_field(f.with_text_field())),
+           "a field empty when signed, filled, then filled again: the signer never saw a value",
+           f.with_text_field()),
     ]

@@ -158,9 +158,23 @@ def test_pyhanko_never_calls_an_attack_fully_valid(attacks, pyhanko_results):
         assert not all(_fully_valid(st) for st in result), (s.name, _describe(result))
 
 
+# Where stock pyHanko is stricter than ISO 32000-2 and Kyso (docs/verification.md, "Second opinions"):
+# it refuses any rewrite of a page dictionary after a certification signature, including the one
+# that adds a signature widget to the page's /Annots, which every later signer of a certified
+# government document makes. Kyso checks that the rewrite only appends signature widgets.
+PYHANKO_STRICTER = {"legit-new-signed-field-certified-p2"}
+
+
 def test_legit_samples_validate_with_pyhanko(legit, pyhanko_results):
     for s in legit:
         result = pyhanko_results[s.name]
+        if s.name in PYHANKO_STRICTER:
+            certification = result[0]
+            assert certification.intact and certification.valid and certification.trusted, s.name
+            assert certification.modification_level == ModificationLevel.OTHER, (
+                "pyHanko now accepts it: drop it from PYHANKO_STRICTER", s.name)
+            assert _fully_valid(result[-1]), s.name
+            continue
         assert not isinstance(result, Exception), (s.name, result)
         assert result, s.name
         for status in result:
@@ -169,8 +183,10 @@ def test_legit_samples_validate_with_pyhanko(legit, pyhanko_results):
                 assert status.modification_level in ALLOWED_LATER, (s.name, _describe(result))
             else:
                 assert status.intact and status.valid and status.trusted, s.name
+        # samples whose last revision is an unsigned update (validation data, form filling)
         assert _fully_valid(result[-1]) or s.name in ("legit-b-lt", "legit-dss-only-update",
-                                                      "legit-fill-field-certified-p2"), s.name
+                                                      "legit-fill-field-certified-p2",
+                                                      "legit-refill-field-filled-after-signing"), s.name
 
 
 def test_pdfsig_summary(attacks, legit, pyhanko_results, nssdb):

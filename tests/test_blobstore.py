@@ -315,9 +315,11 @@ def _run_writer(root: Path, url: str, *, kill_at: str | None = None, count: int 
         time.sleep(kill_after)
         child.send_signal(signal.SIGKILL)
     out, err = child.communicate(timeout=60)
-    lines = out.decode().splitlines()
-    tried = [line.split()[1] for line in lines if line.startswith("TRY ")]
-    acked = [line.split()[1] for line in lines if line.startswith("ACK ")]
+    text = out.decode(errors="replace")
+    # a line the kill cut short was never received whole: it acknowledges nothing
+    lines = text.split("\n")[:-1]
+    tried = [line.split()[1] for line in lines if line.startswith("TRY ") and len(line.split()) == 2]
+    acked = [line.split()[1] for line in lines if line.startswith("ACK ") and len(line.split()) == 2]
     if child.returncode not in (0, -signal.SIGKILL):
         raise AssertionError(f"writer failed ({child.returncode}): {err.decode()[-2000:]}")
     return child.returncode, tried, acked

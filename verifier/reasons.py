@@ -25,6 +25,12 @@ _TEXT = {
                            "Không xác định được tình trạng thu hồi của chứng thư số."),
     "expired_no_poe": ("The signer's certificate has expired and nothing proves the signature existed before.",
                        "Chứng thư số đã hết hạn và không có bằng chứng chữ ký tồn tại trước thời điểm đó."),
+    "before_proof": ("Nothing proves the signature existed at the requested validation time ({detail}).",
+                     "Không có bằng chứng chữ ký đã tồn tại tại thời điểm kiểm tra được yêu cầu ({detail})."),
+    "valid_at_proof": ("The signature is valid: its certificate was valid when a trusted timestamp proves it "
+                       "existed ({detail}).",
+                       "Chữ ký số hợp lệ: chứng thư số còn hiệu lực tại thời điểm dấu thời gian tin cậy chứng minh "
+                       "chữ ký đã tồn tại ({detail})."),
     "not_yet_valid": ("The signer's certificate was not yet valid when signing.",
                       "Chứng thư số của người ký chưa có hiệu lực tại thời điểm ký."),
     "crypto_constraints": ("An algorithm is too weak for this policy: {detail}.",
@@ -51,6 +57,10 @@ _TEXT = {
                     "Có chữ ký số không hợp lệ: trả lại văn bản cho nơi gửi."),
     "doc_indeterminate": ("At least one signature cannot be confirmed valid.",
                           "Có chữ ký số chưa thể xác nhận là hợp lệ."),
+    "decree30_required": ("This verification requires the Decree 30 pair (the competent person, then the "
+                          "agency) and the document does not carry it.",
+                          "Lần kiểm tra này yêu cầu đủ cặp chữ ký theo Nghị định 30 (người có thẩm quyền, sau đó "
+                          "cơ quan) nhưng văn bản không đáp ứng."),
     "decree30_ok": ("Signed by the competent person, then by the agency (Decree 30).",
                     "Có chữ ký số của người có thẩm quyền, sau đó là chữ ký số của cơ quan (Nghị định 30)."),
     "decree30_agency_only": ("Only the agency signed; the competent person's signature is missing (Decree 30).",

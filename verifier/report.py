@@ -50,6 +50,7 @@ class SubIndication(str, enum.Enum):
     OUT_OF_BOUNDS_NOT_REVOKED = "OUT_OF_BOUNDS_NOT_REVOKED"
     CRYPTO_CONSTRAINTS_FAILURE_NO_POE = "CRYPTO_CONSTRAINTS_FAILURE_NO_POE"
     TRY_LATER = "TRY_LATER"
+    NO_POE = "NO_POE"
     TIMESTAMP_ORDER_FAILURE = "TIMESTAMP_ORDER_FAILURE"
     GENERIC = "GENERIC"
 
@@ -180,6 +181,9 @@ class SignatureReport:
     docmdp: int | None           # 1, 2, 3 when this is a certification signature
     byte_range: tuple[int, ...]
     problems: tuple[Reason, ...] = ()
+    proof_of_existence: str | None = None   # earliest time a trusted timestamp proves (ISO 8601)
+    proof_source: str | None = None         # "signature_timestamp" | "document_timestamp" | "own_time"
+    validated_at: str | None = None         # the time the certificate path was judged as of
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -195,6 +199,8 @@ class SignatureReport:
             "digest_algorithm": self.digest_algorithm, "signature_algorithm": self.signature_algorithm,
             "docmdp": self.docmdp, "byte_range": list(self.byte_range),
             "problems": [p.to_dict() for p in self.problems],
+            "proof_of_existence": self.proof_of_existence, "proof_source": self.proof_source,
+            "validated_at": self.validated_at,
         }
 
 

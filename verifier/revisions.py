@@ -42,6 +42,11 @@ _CATALOG_FORM_KEYS = {"/AcroForm"}
 _FIELD_FILL_KEYS = {"/V", "/AP", "/AS", "/MK"}
 _WIDGET_KEYS_ON_SIGNING = {"/AP", "/AS", "/MK", "/F"}
 _ACROFORM_STRUCTURE_KEYS = {"/SigFlags", "/DR", "/DA"}
+# links from structure elements to what they describe (pages, annotations, content): not followed
+_STRUCT_LINK_KEYS = {"/Pg", "/Obj", "/Stm", "/StmOwn", "/P"}
+# entries of structure-tree objects that grow when a widget (a signature) is added: the element's
+# kids, the parent tree's numbers and kids, its next key, a number-tree node's limits
+_STRUCT_GROWTH_KEYS = {"/K", "/Nums", "/Kids", "/ParentTreeNextKey", "/Limits", "/ParentTree"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +56,8 @@ class ObjectChange:
     ref: str
     field: str | None = None       # the form field concerned (for FieldMDP)
     new_field: bool = False        # a signature FIELD was added (not an existing one signed)
+    new_field_signed: bool = False  # ... and every field added by the revision is signed in it
+    refilled: bool = False         # a form field that already had a value got another value or appearance
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,6 +140,7 @@ class _Revision:
         info = self.resolver.trailer_view.raw_get("/Info") if "/Info" in self.resolver.trailer_view else None
         self.info_ref = _raw_ref(info)
         self._dss_refs: set[generic.Reference] | None = None
+        self._struct_refs: set[generic.Reference] | None = None
         self._fields: dict[generic.Reference, str] | None = None
 
     def exists(self, ref: generic.Reference) -> bool:
@@ -166,6 +174,34 @@ class _Revision:
                     stack.extend(item)
             self._dss_refs = refs
         return self._dss_refs
+
+    def struct_refs(self) -> set[generic.Reference]:
+        """Objects of the logical structure tree (``/StructTreeRoot``: elements, parent tree,
+        its number-tree nodes and arrays), without following page, content or annotation links."""
+        if self._struct_refs is None:
+            refs: set[generic.Reference] = set()
+            root = self.root()
+            start = root.raw_get("/StructTreeRoot") if "/StructTreeRoot" in root else None
+            stack = [start] if start is not None else []
+            while stack and len(refs) < 200_000:
+                item = stack.pop()
+                if isinstance(item, generic.IndirectObject):
+                    if item.reference in refs:
+                        continue
+                    try:
+                        target = self.get(item.reference)
+                    except Exception:  # noqa: BLE001
+                        continue
+                    if not _looks_like_structure(target):
+                        continue   # what the structure points at (pages, annotations, content) is not structure
+                    refs.add(item.reference)
+                    item = target
+                if isinstance(item, generic.DictionaryObject):
+                    stack.extend(v for k, v in item.items() if k not in _STRUCT_LINK_KEYS)
+                elif isinstance(item, generic.ArrayObject):
+                    stack.extend(item)
+            self._struct_refs = refs
+        return self._struct_refs
 
     def fields(self) -> dict[generic.Reference, str]:
         """Form field (and widget) objects by reference, with their fully qualified names."""
@@ -207,6 +243,33 @@ def _field_type(obj, rev: _Revision) -> str | None:
         obj = _deref(parent)
         seen += 1
     return None
+
+
+def _has_value(field) -> bool:
+    """A field shows a value of its own: /V present and not empty (nor a check box's /Off)."""
+    if not isinstance(field, generic.DictionaryObject) or "/V" not in field:
+        return False
+    value = _deref(field.raw_get("/V"))
+    if value is None or isinstance(value, generic.NullObject):
+        return False
+    if isinstance(value, (generic.TextStringObject, generic.ByteStringObject)):
+        return len(str(value)) > 0 if isinstance(value, generic.TextStringObject) else len(bytes(value)) > 0
+    if isinstance(value, generic.NameObject):
+        return value != "/Off"
+    if isinstance(value, generic.ArrayObject):
+        return len(value) > 0
+    return True
+
+
+def field_has_value_at(reader: PdfFileReader, ref_text: str, revision: int) -> bool:
+    """Whether the form field ``ref_text`` ("12 0 R") had a value in ``revision``."""
+    try:
+        idnum, generation, _ = ref_text.split()
+        resolver = reader.get_historical_resolver(revision)
+        obj = resolver.get_object(generic.Reference(int(idnum), int(generation), reader))
+    except Exception:  # noqa: BLE001 - not there then: it had no value
+        return False
+    return _has_value(obj)
 
 
 def _is_signature_value(obj) -> bool:
@@ -438,7 +501,30 @@ def _analyse_one(reader: PdfFileReader, old: _Revision, new: _Revision) -> Itera
         # object via a reference that did not exist before (cannot happen: unchanged objects
         # keep their old references), so it draws nothing
         changes.append(ObjectChange(ChangeCategory.STRUCTURE, "an unreferenced new object", _ref_text(ref)))
+    if any(c.new_field for c in changes) and _new_fields_signed(old, new):
+        changes = [dataclasses.replace(c, new_field_signed=True) if c.new_field else c for c in changes]
     return changes
+
+
+def _new_fields_signed(old: _Revision, new: _Revision) -> bool:
+    """Every signature field the revision adds carries a signature value written in it (a field
+    added to be signed, as each later signer of a certified government document does), and the
+    revision adds no other field."""
+    old_fields = old.fields()
+    added = [ref for ref in new.fields() if ref not in old_fields]
+    if not added:
+        return False
+    for ref in added:
+        obj = new.get(ref)
+        if _field_type(obj, new) != "/Sig":
+            return False
+        holder, seen = obj, 0
+        while isinstance(holder, generic.DictionaryObject) and "/V" not in holder and "/Parent" in holder and seen < 50:
+            holder, seen = _deref(holder.raw_get("/Parent")), seen + 1
+        if not (isinstance(holder, generic.DictionaryObject) and "/V" in holder
+                and _is_signature_value(_deref(holder.raw_get("/V")))):
+            return False
+    return True
 
 
 def _classify_new(ref, obj, parent: ObjectChange, new: _Revision) -> ObjectChange:
@@ -468,6 +554,8 @@ def _classify_overwrite(ref, before, obj, old: _Revision, new: _Revision, old_fi
         # a content stream, font, image or form XObject of the signed revision rewritten in place
         return ObjectChange(ChangeCategory.PAGE_CONTENT,
                             "a stream of the signed content was replaced (content, font, image or form)", text)
+    if ref in old.struct_refs():
+        return _struct_change(text, before, obj)
     if not isinstance(obj, generic.DictionaryObject) or not isinstance(before, generic.DictionaryObject):
         if isinstance(obj, generic.ArrayObject) and isinstance(before, generic.ArrayObject):
             return _array_change(ref, before, obj, old, new, old_fields, new_fields)
@@ -503,6 +591,53 @@ _SEVERITY = {
 
 def severity(category: ChangeCategory) -> int:
     return _SEVERITY[category]
+
+
+def _looks_like_structure(obj) -> bool:
+    """A structure tree root, element, parent-tree node or array: never a page-tree node, a page,
+    an annotation, a stream or anything with a type of its own (a doctored tree may point anywhere)."""
+    if isinstance(obj, generic.ArrayObject):
+        return True
+    if not isinstance(obj, generic.DictionaryObject) or isinstance(obj, generic.StreamObject):
+        return False
+    if obj.get("/Type") not in (None, "/StructTreeRoot", "/StructElem"):
+        return False
+    return not any(k in obj for k in ("/Subtype", "/Count", "/MediaBox", "/Contents", "/Resources", "/Parent",
+                                      "/FT", "/Fields", "/Rect"))
+
+
+def _grows(before, after) -> bool:
+    """``after`` keeps everything ``before`` had, in order, and only adds (a single value may
+    become an array that starts with it)."""
+    if _same(before, after):
+        return True
+    if isinstance(before, generic.ArrayObject) and isinstance(after, generic.ArrayObject):
+        it = iter(after)
+        return all(any(_same(old_item, new_item) for new_item in it) for old_item in before)
+    if isinstance(after, generic.ArrayObject) and not isinstance(before, generic.ArrayObject):
+        return len(after) >= 1 and _same(before, after[0])
+    if isinstance(before, generic.DictionaryObject) and isinstance(after, generic.DictionaryObject):
+        return all(k in after and _grows(before.raw_get(k), after.raw_get(k)) for k in before.keys())
+    return False
+
+
+def _struct_change(text: str, before, obj) -> ObjectChange:
+    """An object of the structure tree rewritten: entries added when widgets are added (a new
+    element's kids, parent-tree numbers, its next key) are bookkeeping; anything else (alternate
+    or actual text, roles, removed elements) changes what assistive technology reads."""
+    if isinstance(before, generic.ArrayObject) and isinstance(obj, generic.ArrayObject):
+        if _grows(before, obj):
+            return ObjectChange(ChangeCategory.STRUCTURE, "structure tree: entries added", text)
+        return ObjectChange(ChangeCategory.OTHER, "structure tree entries were changed or removed", text)
+    if isinstance(before, generic.DictionaryObject) and isinstance(obj, generic.DictionaryObject):
+        keys = _changed_keys(before, obj)
+        if keys <= _STRUCT_GROWTH_KEYS and all(
+                k not in before or k == "/ParentTreeNextKey" or k == "/Limits"
+                or _grows(before.raw_get(k), obj.raw_get(k)) for k in keys):
+            return ObjectChange(ChangeCategory.STRUCTURE, "structure tree: entries added", text)
+        return ObjectChange(ChangeCategory.OTHER,
+                            f"structure tree entries changed ({', '.join(sorted(keys))[:80]})", text)
+    return ObjectChange(ChangeCategory.OTHER, "a structure tree object changed type", text)
 
 
 def _catalog_changes(before, obj, ref, old: _Revision, new: _Revision) -> list[ObjectChange]:
@@ -674,5 +809,8 @@ def _field_change(ref, before, obj, keys, old, new, old_fields, new_fields) -> O
             return ObjectChange(ChangeCategory.FORM_FILLING, "appearance of an empty signature field", text, name)
         return ObjectChange(ChangeCategory.OTHER, f"a signature field changed ({', '.join(sorted(keys))})", text, name)
     if keys <= _FIELD_FILL_KEYS:
+        if _has_value(before):
+            return ObjectChange(ChangeCategory.FORM_FILLING, "the value or appearance of a filled form field was "
+                                "replaced", text, name, refilled=True)
         return ObjectChange(ChangeCategory.FORM_FILLING, "form field value filled", text, name)
     return ObjectChange(ChangeCategory.OTHER, f"form field definition changed ({', '.join(sorted(keys))})", text, name)

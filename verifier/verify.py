@@ -29,7 +29,7 @@ import os
 import re
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +52,10 @@ from pyhanko_certvalidator.util import get_pyca_cryptography_hash, process_pss_p
 
 from kyso.certificates import CertificateKind, certificate_kind
 from verifier import revisions as rev
+from verifier.existence import DocumentTimestamps, Proof, best_proof
 from verifier.fetching import DEFAULT_POOL
 from verifier.policy import VerificationPolicy
+from verifier.decision import DocumentFacts, PathOutcome, SignatureFacts, decide, decide_document
 from verifier.reasons import reason
 from verifier.report import (
     Change,
@@ -74,6 +76,8 @@ from verifier.report import (
 # A document signature needs digitalSignature or nonRepudiation (either suffices; see docs/verification.md)
 _KEY_USAGE = KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"}, match_all_key_usages=False)
 _KNOWN_SUBFILTERS = {"/ETSI.CAdES.detached", "/adbe.pkcs7.detached"}
+# a validation time this far before the verification still counts as "now" (clock skew, slow requests)
+_CLOCK_TOLERANCE = timedelta(minutes=5)
 _LEGACY_SUBFILTERS = {"/adbe.pkcs7.sha1": "adbe.pkcs7.sha1", "/adbe.x509.rsa_sha1": "adbe.x509.rsa_sha1"}
 
 
@@ -107,7 +111,8 @@ def verify(document: bytes | bytearray | memoryview | Path | str, *, policy: Ver
     signature timestamp token: what the 2025 rules ask a receiver to store.
     """
     started = time.perf_counter()
-    moment = policy.validation_time or datetime.now(timezone.utc)
+    now = datetime.now(timezone.utc)        # the one reading of the clock for this verification
+    moment = policy.validation_time or now
     name = file_name
     mapped = None
     try:
@@ -132,7 +137,7 @@ def verify(document: bytes | bytearray | memoryview | Path | str, *, policy: Ver
     try:
         file_hash = _BackgroundHash(data)
         try:
-            report = _verify(data, name, None, moment, policy, started, evidence)
+            report = _verify(data, name, None, moment, policy, started, evidence, now=now)
         except Exception as exc:  # noqa: BLE001 - never crash, never valid by default
             report = _document_level(name, None, len(data), moment, policy, started,
                                      reason("cannot_judge", f"{type(exc).__name__}: {exc}"[:300]))
@@ -182,7 +187,7 @@ def _document_level(name, digest, size, moment, policy, started, why: Reason,
 
 
 def _verify(data: bytes, name, digest, moment, policy: VerificationPolicy, started,
-            want_evidence: bool = False) -> VerificationReport:
+            want_evidence: bool = False, *, now: datetime | None = None) -> VerificationReport:
     budget = _Budget(policy.time_budget_seconds)
     if len(data) > policy.max_bytes:
         return _document_level(name, digest, len(data), moment, policy, started,
@@ -246,7 +251,7 @@ def _verify(data: bytes, name, digest, moment, policy: VerificationPolicy, start
     else:
         digests = None
         _precompute_digests(embedded, data)
-    context = _Contexts(reader, policy, moment)
+    context = _Contexts(reader, policy, moment, now)
     context.collect = {} if want_evidence else None
     if digests is not None:
         digests.join()
@@ -296,7 +301,8 @@ def _signature_fields(reader: PdfFileReader) -> list[str]:
 class _Contexts:
     """Validation contexts built once per document, with its embedded validation data."""
 
-    def __init__(self, reader: PdfFileReader, policy: VerificationPolicy, moment: datetime) -> None:
+    def __init__(self, reader: PdfFileReader, policy: VerificationPolicy, moment: datetime,
+                 now: datetime | None = None) -> None:
         self.policy = policy
         self.moment = moment
         self.dss_ocsps = []
@@ -324,6 +330,10 @@ class _Contexts:
                 self.dss_error = f"the document's validation data (DSS) is damaged: {detail}"
         self._contexts: list[ValidationContext] = []
         self._fetchers = None
+        self._fetchers_at: dict[datetime, Any] = {}
+        self._timestamps: DocumentTimestamps | None = None
+        self.reader = reader
+        self.now = now or datetime.now(timezone.utc)
         self.collect: dict | None = None
 
     def fetchers(self):
@@ -340,7 +350,30 @@ class _Contexts:
             return self._fetchers
         return DEFAULT_POOL.current()
 
-    def make(self, *, moment: datetime | None = None) -> ValidationContext:
+    def fetchers_as_of(self, when: datetime):
+        """Fetchers for a validation as of ``when`` (a proof of existence): the development PKI
+        answers as of that time; real responders answer as of now, which pyHanko accepts for a past
+        time (revocation data issued after the time it is about)."""
+        policy = self.policy
+        if policy.offline or policy.answers_at_moment is None:
+            return self.fetchers()
+        if when not in self._fetchers_at:
+            self._fetchers_at[when] = policy.answers_at_moment.fetchers(when, timeout=policy.http_timeout_seconds)
+        return self._fetchers_at[when]
+
+    @property
+    def timestamps(self) -> DocumentTimestamps:
+        if self._timestamps is None:
+            self._timestamps = DocumentTimestamps(self.reader, self, _run)
+        return self._timestamps
+
+    @property
+    def past_request(self) -> bool:
+        """The policy asks for a validation time before this verification: the signature must be
+        proven to have existed then."""
+        return self.policy.validation_time is not None and self.moment < self.now - _CLOCK_TOLERANCE
+
+    def make(self, *, moment: datetime | None = None, fetch_as_of: datetime | None = None) -> ValidationContext:
         policy = self.policy
         weak = set() if policy.sha1_ca_cutoff else set(policy.weak_digests)
         vc = ValidationContext(
@@ -348,7 +381,7 @@ class _Contexts:
             other_certs=list(policy.trust.intermediates) + self.dss_certs,
             moment=moment or self.moment,
             allow_fetching=not policy.offline,
-            fetchers=self.fetchers(),
+            fetchers=self.fetchers_as_of(fetch_as_of) if fetch_as_of is not None else self.fetchers(),
             ocsps=self.dss_ocsps, crls=self.dss_crls,
             revocation_mode="hard-fail",
             weak_hash_algos=weak,
@@ -358,9 +391,10 @@ class _Contexts:
         return vc
 
     def cms_policy(self) -> CMSAlgorithmUsagePolicy:
-        """The document signature's own digest: SHA-1 and weaker never accepted."""
-        return CMSAlgorithmUsagePolicy.lift_policy(
-            DisallowWeakAlgorithmsPolicy(weak_hash_algos=set(self.policy.weak_digests)))
+        """The document signature's own digest: SHA-1 and weaker never accepted as valid."""
+        # every digest is checked for what it is (intact or not); a weak one is then a fact of its own
+        # (decision row 7: indeterminate, never proof of forgery)
+        return CMSAlgorithmUsagePolicy.lift_policy(DisallowWeakAlgorithmsPolicy(weak_hash_algos=set()))
 
 
 
@@ -434,18 +468,7 @@ def _judge(sig: EmbeddedPdfSignature, reader: PdfFileReader, data: bytes, change
         return _unsupported(sig, kind, subfilter, "unknown", padding_problem, byte_range,
                             SubIndication.FORMAT_FAILURE, indication=Indication.TOTAL_FAILED)
     vc = contexts.make()
-
-    async def validate():
-        try:
-            if kind == "signature":
-                return await async_validate_pdf_signature(sig, vc, vc, skip_diff=True,
-                                                          algorithm_policy=contexts.cms_policy(),
-                                                          key_usage_settings=_KEY_USAGE)
-            return await async_validate_pdf_timestamp(sig, validation_context=vc, skip_diff=True)
-        finally:
-            await vc.aclose()
-
-    status = _run(validate())
+    status = _validate(sig, kind, vc, contexts)
     if contexts.collect is not None:
         contexts.collect[sig.field_name] = _evidence(status, vc, sig)
     coverage = status.coverage
@@ -464,7 +487,8 @@ def _judge(sig: EmbeddedPdfSignature, reader: PdfFileReader, data: bytes, change
         for rc in changes:
             if rc.revision <= revision:
                 continue
-            after.extend(_judge_changes(rc, docmdp, locked, sig.field_name, policy))
+            after.extend(_judge_changes(rc, docmdp, locked, sig.field_name, policy,
+                                        signed_revision=revision, reader=reader))
     tail = _unaccounted_tail(reader, data)
     if tail:
         after.append(Change(revision=reader.xrefs.total_revisions, category=ChangeCategory.OTHER,
@@ -472,38 +496,56 @@ def _judge(sig: EmbeddedPdfSignature, reader: PdfFileReader, data: bytes, change
                             permitted_by_docmdp=False, permitted_by_policy=False))
     not_permitted = [c for c in after if not (c.permitted_by_docmdp and c.permitted_by_policy)]
 
+    # -- the certificate path, now or as of the signature's proof of existence ----------------
+    path = _path_outcome(status, _timestamp_info(status, kind))
+    proof: Proof | None = None
+    validated_at = contexts.moment
+    time_related = path.indication is Indication.INDETERMINATE and path.sub in _TIME_RELATED
+    if time_related or contexts.past_request:
+        proof = _proof(sig, kind, contexts)
+    before_proof = None
+    if contexts.past_request and (proof is None or proof.time > contexts.moment):
+        before_proof = (f"{_utc(contexts.moment)}; earliest proof: {proof.describe()}" if proof is not None
+                        else f"{_utc(contexts.moment)}; the signature carries no timestamp")
+    elif time_related and proof is not None and proof.time <= contexts.moment:
+        past_vc = contexts.make(moment=proof.time, fetch_as_of=proof.time)
+        past_status = _validate(sig, kind, past_vc, contexts)
+        past = _path_outcome(past_status, _timestamp_info(past_status, kind))
+        if past.indication is None or (past.indication is Indication.TOTAL_FAILED
+                                       and past.sub is SubIndication.REVOKED):
+            status, path, validated_at = past_status, past, proof.time
+            if contexts.collect is not None:
+                contexts.collect[sig.field_name] = _evidence(status, past_vc, sig)
+
     signer_cert = status.signing_cert
     chain = _chain(status, sig, policy)
     signer = _signer_info(signer_cert) if signer_cert is not None else None
-    ts_info = None
-    if kind == "signature" and getattr(status, "timestamp_validity", None) is not None:
-        ts = status.timestamp_validity
-        ts_info = TimestampInfo(time=_utc(ts.timestamp), tsa=ts.signing_cert.subject.human_friendly
-                                if ts.signing_cert else None, intact=bool(ts.intact), valid=bool(ts.valid),
-                                trusted=bool(ts.trusted))
-    elif kind == "document_timestamp":
-        ts_info = TimestampInfo(time=_utc(status.timestamp), tsa=signer_cert.subject.human_friendly
-                                if signer_cert else None, intact=bool(status.intact), valid=bool(status.valid),
-                                trusted=bool(status.trusted))
-    revocation = _revocation(status, contexts)
+    ts_info = _timestamp_info(status, kind)
+    revocation = _revocation(status, contexts, checked_at=validated_at)
 
-    # -- SHA-1 and other algorithm rules on the path ---------------------------------------
+    # -- the facts, then the one decision ---------------------------------------------------
     crypto_problem = _path_algorithm_problem(status, policy)
     altered = _altered_embedded_certificates(status, sig)
     damaged = contexts.dss_error or _damaged_carried_data(status, sig, contexts)
+    weak_digest = None
+    if kind == "signature" and status.md_algorithm in policy.weak_digests:
+        weak_digest = f"the signature's digest is {status.md_algorithm}"
+    facts = SignatureFacts(
+        kind=kind, intact=bool(status.intact), crypto_valid=bool(status.valid), coverage=coverage_text,
+        not_permitted=tuple(not_permitted), altered=altered, weak_signature_digest=weak_digest,
+        before_proof=before_proof, path=path, path_algorithm_problem=crypto_problem,
+        timestamp_problem=(ts_info is not None and kind == "signature"
+                           and not (ts_info.intact and ts_info.valid and ts_info.trusted)),
+        damaged=damaged)
+    indication, sub, bottom = decide(facts)
+    if indication is Indication.TOTAL_PASSED and proof is not None and validated_at != contexts.moment:
+        bottom = reason("valid_at_proof", proof.describe())
     if altered:
         problems.append(reason("format_failure"))
-
-    # -- the ETSI indication ----------------------------------------------------------------
-    indication, sub, bottom = _indication(status, kind, coverage_text, not_permitted, crypto_problem,
-                                          ts_info, signer_cert)
-    if altered and indication is not Indication.TOTAL_FAILED:
-        indication, sub = Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE
-        bottom = reason("cannot_judge", altered)
-    elif damaged and indication is Indication.TOTAL_PASSED:
-        indication, sub = Indication.INDETERMINATE, SubIndication.GENERIC
-        bottom = reason("cannot_judge", damaged)
-        problems.append(bottom)
+    if damaged:
+        problems.append(reason("cannot_judge", damaged))
+    if weak_digest:
+        problems.append(reason("crypto_constraints", weak_digest))
     if crypto_problem:
         problems.append(reason("crypto_constraints", crypto_problem))
     for change in not_permitted:
@@ -516,7 +558,53 @@ def _judge(sig: EmbeddedPdfSignature, reader: PdfFileReader, data: bytes, change
         revocation=revocation, level=_level(sig, kind, subfilter, ts_info, contexts, reader, revision),
         subfilter=subfilter.lstrip("/") if subfilter else None, digest_algorithm=status.md_algorithm,
         signature_algorithm=_mechanism_name(status), docmdp=int(docmdp.value) if docmdp else None,
-        byte_range=byte_range, problems=tuple(problems))
+        byte_range=byte_range, problems=tuple(problems),
+        proof_of_existence=_utc(proof.time) if proof is not None else None,
+        proof_source=proof.source if proof is not None else None, validated_at=_utc(validated_at))
+
+
+def _timestamp_info(status, kind: str) -> TimestampInfo | None:
+    if kind == "signature" and getattr(status, "timestamp_validity", None) is not None:
+        ts = status.timestamp_validity
+        return TimestampInfo(time=_utc(ts.timestamp), tsa=ts.signing_cert.subject.human_friendly
+                             if ts.signing_cert else None, intact=bool(ts.intact), valid=bool(ts.valid),
+                             trusted=bool(ts.trusted))
+    if kind == "document_timestamp":
+        signer_cert = status.signing_cert
+        return TimestampInfo(time=_utc(status.timestamp), tsa=signer_cert.subject.human_friendly
+                             if signer_cert else None, intact=bool(status.intact), valid=bool(status.valid),
+                             trusted=bool(status.trusted))
+    return None
+
+
+def _validate(sig: EmbeddedPdfSignature, kind: str, vc: ValidationContext, contexts: _Contexts):
+    """pyHanko's validation of one signature or document timestamp under ``vc`` (its moment)."""
+    async def validate():
+        try:
+            if kind == "signature":
+                return await async_validate_pdf_signature(sig, vc, vc, skip_diff=True,
+                                                          algorithm_policy=contexts.cms_policy(),
+                                                          key_usage_settings=_KEY_USAGE)
+            return await async_validate_pdf_timestamp(sig, validation_context=vc, skip_diff=True)
+        finally:
+            await vc.aclose()
+
+    return _run(validate())
+
+
+# Indeterminate now for a reason of time: a proof that the signature existed earlier can settle it.
+_TIME_RELATED = frozenset({
+    SubIndication.OUT_OF_BOUNDS_NO_POE, SubIndication.OUT_OF_BOUNDS_NOT_REVOKED, SubIndication.EXPIRED,
+    SubIndication.REVOKED_NO_POE, SubIndication.REVOKED_CA_NO_POE, SubIndication.TRY_LATER,
+    SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE, SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
+})
+
+
+def _proof(sig, kind: str, contexts: _Contexts) -> Proof | None:
+    if kind == "document_timestamp":
+        return contexts.timestamps.own_proof(sig.signed_revision) or contexts.timestamps.proof_after(
+            sig.signed_revision)
+    return best_proof(sig, contexts, _run)
 
 
 def _altered_embedded_certificates(status, sig: EmbeddedPdfSignature) -> str | None:
@@ -815,68 +903,56 @@ def _mechanism_name(status) -> str | None:
     return str(mech) if mech else None
 
 
-def _indication(status, kind, coverage_text, not_permitted, crypto_problem, ts_info, signer_cert):
-    if not status.intact:
-        return Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE, reason("hash_failure")
-    if not status.valid:
-        return Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE, reason("sig_crypto_failure")
-    if coverage_text == "partial":
-        return Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, reason("format_failure")
-    if not_permitted:
-        worst = max(not_permitted, key=lambda c: rev.severity(c.category))
-        return (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
-                reason("modified_after_signing", f"{worst.category.value}: {worst.description}"))
+def _path_outcome(status, ts_info: TimestampInfo | None) -> PathOutcome:
+    """The certificate path's part of the facts: passed, failed or indeterminate, with why."""
     indic = status.trust_problem_indic
+    signer_cert = status.signing_cert
     if indic is not None and signer_cert is not None and signer_cert.self_signed != "no" and not status.trusted:
-        return Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, reason("no_chain")
+        return PathOutcome(Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, reason("no_chain"))
     if indic is AdESIndeterminate.REVOKED_NO_POE and ts_info is not None and ts_info.valid and ts_info.trusted:
         revoked_at = status.revocation_details.revocation_date if status.revocation_details else None
         if revoked_at is not None and datetime.fromisoformat(ts_info.time) >= revoked_at:
             # the signature timestamp proves the signature was made after the revocation
-            return Indication.TOTAL_FAILED, SubIndication.REVOKED, reason("revoked")
+            return PathOutcome(Indication.TOTAL_FAILED, SubIndication.REVOKED, reason("revoked"))
     if indic is not None:
         sub = SubIndication.__members__.get(indic.name, SubIndication.GENERIC)
         if isinstance(indic, AdESFailure):
             if indic is AdESFailure.REVOKED:
-                return Indication.TOTAL_FAILED, SubIndication.REVOKED, reason("revoked")
-            return Indication.TOTAL_FAILED, sub, reason("chain_failure", indic.name)
+                return PathOutcome(Indication.TOTAL_FAILED, SubIndication.REVOKED, reason("revoked"))
+            return PathOutcome(Indication.TOTAL_FAILED, sub, reason("chain_failure", indic.name))
         if indic is AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND:
-            return Indication.INDETERMINATE, sub, reason("no_chain")
+            return PathOutcome(Indication.INDETERMINATE, sub, reason("no_chain"))
         if indic in (AdESIndeterminate.OUT_OF_BOUNDS_NO_POE, AdESIndeterminate.EXPIRED):
-            return Indication.INDETERMINATE, sub, reason("expired_no_poe")
+            return PathOutcome(Indication.INDETERMINATE, sub, reason("expired_no_poe"))
         if indic in (AdESIndeterminate.NOT_YET_VALID,):
-            return Indication.INDETERMINATE, sub, reason("not_yet_valid")
+            return PathOutcome(Indication.INDETERMINATE, sub, reason("not_yet_valid"))
         if indic in (AdESIndeterminate.TRY_LATER, AdESIndeterminate.REVOCATION_OUT_OF_BOUNDS_NO_POE):
-            return Indication.INDETERMINATE, SubIndication.TRY_LATER, reason("revocation_unknown")
+            return PathOutcome(Indication.INDETERMINATE, SubIndication.TRY_LATER, reason("revocation_unknown"))
         if indic in (AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE,
                      AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE_NO_POE):
-            return Indication.INDETERMINATE, sub, reason("crypto_constraints", indic.name)
+            return PathOutcome(Indication.INDETERMINATE, sub, reason("crypto_constraints", indic.name))
         if indic is AdESIndeterminate.CHAIN_CONSTRAINTS_FAILURE:
-            return Indication.INDETERMINATE, sub, reason("chain_failure", "path constraints (key usage, policies)")
-        return Indication.INDETERMINATE, sub, reason("chain_failure", indic.name)
+            return PathOutcome(Indication.INDETERMINATE, sub,
+                               reason("chain_failure", "path constraints (key usage, policies)"))
+        return PathOutcome(Indication.INDETERMINATE, sub, reason("chain_failure", indic.name))
     if not status.trusted:
-        return Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, reason("no_chain")
-    if crypto_problem:
-        return Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE, reason("crypto_constraints",
-                                                                                          crypto_problem)
-    if ts_info is not None and kind == "signature" and not (ts_info.intact and ts_info.valid and ts_info.trusted):
-        return Indication.INDETERMINATE, SubIndication.GENERIC, reason("chain_failure", "signature timestamp")
-    if kind == "document_timestamp":
-        return Indication.TOTAL_PASSED, None, reason("timestamp_valid")
-    return Indication.TOTAL_PASSED, None, reason("valid")
+        return PathOutcome(Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, reason("no_chain"))
+    return PathOutcome.PASSED
 
 
-def _judge_changes(rc: rev.RevisionChanges, docmdp, locked, field_name, policy: VerificationPolicy) -> list[Change]:
+def _judge_changes(rc: rev.RevisionChanges, docmdp, locked, field_name, policy: VerificationPolicy, *,
+                   signed_revision: int = 0, reader=None) -> list[Change]:
     """One entry per (category, description, permission) of a revision, with the objects concerned."""
     grouped: dict[tuple, list[str]] = {}
-    for change in _judge_each(rc, docmdp, locked, policy):
+    for change in _judge_each(rc, docmdp, locked, policy, signed_revision=signed_revision, reader=reader):
         key = (change.category, change.description, change.permitted_by_docmdp, change.permitted_by_policy)
         grouped.setdefault(key, []).extend(change.objects)
     return [Change(revision=rc.revision, category=k[0], description=k[1], objects=tuple(v),
                    permitted_by_docmdp=k[2], permitted_by_policy=k[3]) for k, v in grouped.items()]
 
 
-def _judge_each(rc: rev.RevisionChanges, docmdp, locked, policy: VerificationPolicy) -> list[Change]:
+def _judge_each(rc: rev.RevisionChanges, docmdp, locked, policy: VerificationPolicy, *,
+                signed_revision: int = 0, reader=None) -> list[Change]:
     out = []
     for change in rc.changes:
         category = change.category
@@ -889,14 +965,21 @@ def _judge_each(rc: rev.RevisionChanges, docmdp, locked, policy: VerificationPol
             if level >= 3:
                 allowed |= {ChangeCategory.ANNOTATION}
             by_docmdp = category in allowed
-            if category is ChangeCategory.NEW_SIGNATURE and change.new_field:
-                # a certified document may be signed in the fields it already has; a new signature
-                # field (a new visible widget) is how the "sneaky signature" attack covers content
+            if category is ChangeCategory.NEW_SIGNATURE and change.new_field and not change.new_field_signed:
+                # P=2 permits signing (ISO 32000-2, 12.8.2.2), in the fields the document has or in
+                # fields added to be signed in the same revision (each later signer of a certified
+                # government document does this); an EMPTY new field is a widget nobody signs,
+                # which is how the "sneaky signature" attack covers content
                 by_docmdp = False
         if category is ChangeCategory.FORM_FILLING and change.field and _is_locked(change.field, locked):
             by_docmdp = False
         by_policy = category in policy.permitted_changes
         description = change.description
+        if change.refilled and reader is not None and rev.field_has_value_at(reader, change.ref, signed_revision):
+            # filling a field that was empty when this signature was made is legitimate; replacing
+            # a value the signer saw is not (a shadow "replace")
+            by_policy = False
+            description += " (it had a value when this signature was made)"
         if not by_docmdp and docmdp is not None:
             description += f" (not allowed by the certification, P={int(docmdp.value)})"
         out.append(Change(revision=rc.revision, category=category, description=description,
@@ -1022,20 +1105,20 @@ def _chain(status, sig: EmbeddedPdfSignature, policy: VerificationPolicy) -> tup
     return tuple(_cert_info(c, anchor=False) for c in chain)
 
 
-def _revocation(status, contexts: _Contexts) -> RevocationInfo:
+def _revocation(status, contexts: _Contexts, *, checked_at: datetime) -> RevocationInfo:
     details = status.revocation_details
     if details is not None:
-        return RevocationInfo(status="revoked", source=None, checked_at=_utc(contexts.moment),
+        return RevocationInfo(status="revoked", source=None, checked_at=_utc(checked_at),
                               revoked_at=_utc(details.revocation_date),
                               detail=str(details.revocation_reason.native) if details.revocation_reason else None)
     source = "dss" if (contexts.dss_ocsps or contexts.dss_crls) else ("fetched" if not contexts.policy.offline
                                                                        else None)
     if status.trusted:
-        return RevocationInfo(status="good", source=source, checked_at=_utc(contexts.moment))
+        return RevocationInfo(status="good", source=source, checked_at=_utc(checked_at))
     if status.trust_problem_indic in (AdESIndeterminate.TRY_LATER, AdESIndeterminate.REVOCATION_OUT_OF_BOUNDS_NO_POE):
-        return RevocationInfo(status="unknown", source=source, checked_at=_utc(contexts.moment),
+        return RevocationInfo(status="unknown", source=source, checked_at=_utc(checked_at),
                               detail="no usable OCSP response or CRL")
-    return RevocationInfo(status="not_checked", source=None, checked_at=_utc(contexts.moment))
+    return RevocationInfo(status="not_checked", source=None, checked_at=_utc(checked_at))
 
 
 def _level(sig, kind, subfilter, ts_info, contexts: _Contexts, reader, revision) -> str:
@@ -1081,7 +1164,6 @@ def _broken_signature(field: str, why: Reason, detail: str, *,
         byte_range=(), problems=(why,))
 
 
-DECREE30_NOT_ISSUED = frozenset({"personal_only", "wrong_order", "not_valid"})
 
 
 def _decree30(reports: list[SignatureReport]) -> Decree30Check:
@@ -1122,40 +1204,19 @@ def _finish(name, digest, data, reader, moment, policy: VerificationPolicy, star
     total = reader.xrefs.total_revisions
     covered = any(r.coverage == "entire_file" and r.intact for r in reports)
     decree = _decree30(reports)
-    reasons: list[Reason] = []
-    if not reports and _has_signature_bytes(data):
-        # a signature dictionary is in the file, but no field of the current document uses it
-        verdict = Verdict.INDETERMINATE
-        reasons.append(reason("hidden_signature"))
-    elif not reports:
-        verdict = Verdict.UNSIGNED
-        reasons.append(reason("unsigned"))
-    else:
-        indications = [r.indication for r in reports]
-        if Indication.TOTAL_FAILED in indications:
-            verdict = Verdict.INVALID
-            reasons.append(reason("doc_invalid"))
-        elif Indication.INDETERMINATE in indications:
-            verdict = Verdict.INDETERMINATE
-            reasons.append(reason("doc_indeterminate"))
-        else:
-            verdict = Verdict.VALID
-            reasons.append(reason("doc_valid"))
-        for r in reports:
-            if r.indication is not Indication.TOTAL_PASSED:
-                reasons.append(r.reason)
-        if verdict is Verdict.VALID and not covered:
-            # every change after the last signature was permitted (DSS, ...) or the tail is whitespace
-            last = max(reports, key=lambda r: r.revision)
-            if any(not (c.permitted_by_docmdp and c.permitted_by_policy) for c in last.modifications_after):
-                verdict = Verdict.INVALID
-                reasons.append(reason("unsigned_tail"))
-        if decree.status not in ("ok", "not_applicable"):
-            reasons.append(decree.reason)
-            # an agency signature alone is legitimate (attachments, scanned originals, notices);
-            # a document the competent person signed and the agency did not is not issued
-            if policy.require_decree30 and verdict is Verdict.VALID and decree.status in DECREE30_NOT_ISSUED:
-                verdict = Verdict.INVALID
+    last = max(reports, key=lambda r: r.revision) if reports else None
+    facts = DocumentFacts(
+        signatures=len(reports), hidden_signature=not reports and _has_signature_bytes(data),
+        failed=sum(r.indication is Indication.TOTAL_FAILED for r in reports),
+        indeterminate=sum(r.indication is Indication.INDETERMINATE for r in reports),
+        uncovered_change=(last is not None and not covered and any(
+            not (c.permitted_by_docmdp and c.permitted_by_policy) for c in last.modifications_after)),
+        decree30_status=decree.status, require_decree30=policy.require_decree30)
+    _, verdict, headline = decide_document(facts)
+    reasons: list[Reason] = [headline]
+    reasons.extend(r.reason for r in reports if r.indication is not Indication.TOTAL_PASSED)
+    if reports and decree.status not in ("ok", "not_applicable"):
+        reasons.append(decree.reason)
     return VerificationReport(
         file=name, sha256=digest, size=len(data), verdict=verdict, reasons=tuple(_dedupe(reasons)),
         signatures=tuple(reports), decree30=decree, revisions=total, last_revision_covered=covered,
