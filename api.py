@@ -304,7 +304,7 @@ def sign(form) -> Response:
     signed = office().sign(caller(), _read(form["file"]), level=form.get("level"),
                            appearance=form.get("appearance") or "invisible", reason=form.get("reason"),
                            location=form.get("location"), field=form.get("field"), placement=placement,
-                           passphrase=form.get("passphrase"))
+                           passphrase=form.get("passphrase"), certify=form.get("certify"))
     stem = (form["file"].filename or "document.pdf").rsplit("/", 1)[-1]
     stem = stem[:-4] if stem.lower().endswith(".pdf") else stem
     return pdf_response(signed.stored.data, f"{stem or 'document'}-signed.pdf", signature_field=signed.field,
@@ -347,6 +347,42 @@ def make_copy(form) -> Response:
                         sha256=copy.stored.sha256)
 
 
+@api_v1.post("/extend")
+@api_v1.auth_required(bearer)
+@api_v1.input(S.ExtendForm, location="form_and_files", arg_name="form")
+@api_v1.doc(summary="Raise a signed document (any tool's) to B-LT or B-LTA, without a new signature",
+            responses={200: "The extended PDF"})
+def extend(form) -> Response:
+    archived = office().extend(caller(), _read(form.get("file")), sha256=form.get("sha256"), to=form["to"])
+    return _archived_response(archived, form.get("file"), "extended")
+
+
+@api_v1.post("/renew")
+@api_v1.auth_required(bearer)
+@api_v1.input(S.RenewForm, location="form_and_files", arg_name="form")
+@api_v1.doc(summary="Renew an archive: a new document timestamp with its validation data",
+            responses={200: "The renewed PDF"})
+def renew(form) -> Response:
+    archived = office().renew(caller(), _read(form.get("file")), sha256=form.get("sha256"))
+    return _archived_response(archived, form.get("file"), "renewed")
+
+
+@api_v1.get("/archive/due")
+@api_v1.auth_required(bearer)
+@api_v1.input(S.DueQuery, location="query", arg_name="query")
+@api_v1.doc(summary="Stored documents whose protection ends within N days (latest versions)")
+def archive_due(query) -> Any:
+    return {"days": query["days"], "documents": office().due_for_renewal(caller(), days=query["days"])}
+
+
+def _archived_response(archived, upload, suffix: str) -> Response:
+    stem = ((upload.filename if upload is not None else None) or archived.source_sha256[:12]).rsplit("/", 1)[-1]
+    stem = stem[:-4] if stem.lower().endswith(".pdf") else stem
+    return pdf_response(archived.stored.data, f"{stem}-{suffix}.pdf", level=archived.level,
+                        sha256=archived.stored.sha256, source_sha256=archived.source_sha256,
+                        protected_until=archived.protected_until)
+
+
 @api_v1.post("/sign/prepare")
 @api_v1.auth_required(bearer)
 @api_v1.input(S.TwoStepPrepareForm, location="form_and_files", arg_name="form")
@@ -380,7 +416,8 @@ def sign_finish(form) -> Response:
 def verify_one(form) -> Response:
     fmt = _wants(("json", "html", "pdf"), form.get("format") or request.args.get("format"))
     upload = form["file"]
-    report = office().verify(caller(), upload.read(), file_name=upload.filename)
+    report = office().verify(caller(), upload.read(), file_name=upload.filename, at=form.get("at"),
+                             decree30=bool(form.get("decree30")))
     return _render_report(report, fmt, "bao-cao-kiem-tra.pdf")
 
 

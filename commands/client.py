@@ -55,9 +55,10 @@ class Client:
         return self._post("/api/v1/sign/finish", files=None,
                           data={"handle": handle, "signature": base64.b64encode(signature).decode()})
 
-    def verify(self, path: Path) -> dict:
+    def verify(self, path: Path, **form) -> dict:
         with open(path, "rb") as f:
-            return self._post("/api/v1/verify", files={"file": (path.name, f, "application/pdf")}).json()
+            return self._post("/api/v1/verify", files={"file": (path.name, f, "application/pdf")},
+                              data=form or None).json()
 
     def report(self, sha256: str, fmt: str) -> bytes:
         response = self.session.get(f"{self.url}/api/v1/documents/{sha256}/report", params={"format": fmt},
@@ -89,12 +90,14 @@ def main(ctx, server, token) -> None:
 @click.option("--appearance", type=click.Choice(["invisible", "personal"]), default="invisible")
 @click.option("--reason", default=None)
 @click.option("--location", default=None)
+@click.option("--certify", type=click.IntRange(1, 3), default=None,
+              help="A certification signature with this DocMDP permission (2: issuance can follow).")
 @click.pass_obj
-def sign(obj, input_pdf, output_pdf, level, appearance, reason, location) -> None:
+def sign(obj, input_pdf, output_pdf, level, appearance, reason, location, certify) -> None:
     """Sign with your own key on the server."""
     client = _client(*obj)
     form = {k: v for k, v in {"level": level, "appearance": appearance, "reason": reason,
-                              "location": location}.items() if v}
+                              "location": location, "certify": certify}.items() if v}
     passphrase = os.environ.get("KYSO_PKCS12_PASSPHRASE")
     if passphrase:
         form["passphrase"] = passphrase
@@ -230,13 +233,16 @@ def _line(path, report) -> str:
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--at", default=None, help="Judge as of this time (ISO 8601 with its zone).")
+@click.option("--decree30", is_flag=True, help="Require the Decree 30 pair (the competent person, then the agency).")
 @click.pass_obj
-def verify(obj, files, as_json) -> None:
+def verify(obj, files, as_json, at, decree30) -> None:
     """Verify documents; exit 0 if all are valid, 1 otherwise."""
     client = _client(*obj)
     worst = 0
+    form = {k: v for k, v in {"at": at, "decree30": "true" if decree30 else None}.items() if v}
     for path in files:
-        report = client.verify(path)
+        report = client.verify(path, **form)
         worst = max(worst, 0 if report["verdict"] == "valid" else 1)
         click.echo(json.dumps(report, ensure_ascii=False) if as_json else _line(path, report))
         if not as_json and report["verdict"] != "valid":

@@ -199,7 +199,10 @@ def prepare(input_pdf, output_pdf, username, signer_name, number_box, date_box, 
 @click.option("--field", default=None, help="Signature field name (invisible signatures).")
 @click.option("--reason", default=None)
 @click.option("--location", default=None)
-def sign(input_pdf, output_pdf, username, level, appearance, field, reason, location) -> None:
+@click.option("--certify", is_flag=True, help="A certification signature (the document's first): see --docmdp.")
+@click.option("--docmdp", type=click.IntRange(1, 3), default=2, show_default=True,
+              help="With --certify: 1 no change, 2 form filling and signing (what issuance needs), 3 also comments.")
+def sign(input_pdf, output_pdf, username, level, appearance, field, reason, location, certify, docmdp) -> None:
     """Sign INPUT_PDF into OUTPUT_PDF with the account's own personal key."""
     def body():
         with Local() as local:
@@ -207,7 +210,7 @@ def sign(input_pdf, output_pdf, username, level, appearance, field, reason, loca
             caller = local.caller(username)
             signed = office.sign(caller, input_pdf.read_bytes(), level=level,
                                  appearance=appearance, field=field, reason=reason, location=location,
-                                 passphrase=_passphrase(office, caller))
+                                 passphrase=_passphrase(office, caller), certify=docmdp if certify else None)
             output_pdf.write_bytes(signed.stored.data)
             write_json({**signed.to_dict(), "path": str(output_pdf)})
 
@@ -257,6 +260,59 @@ def sign_attachment(input_pdf, output_pdf, username, level, main_number) -> None
                                             passphrase=_passphrase(office, caller))
             output_pdf.write_bytes(signed.stored.data)
             write_json({**signed.to_dict(), "path": str(output_pdf)})
+
+    run(body)
+
+
+@main.command("extend")
+@click.argument("input_pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("output_pdf", type=click.Path(dir_okay=False, path_type=Path))
+@as_option
+@click.option("--to", "to_level", type=click.Choice(["B-LT", "B-LTA"]), default="B-LTA", show_default=True,
+              help="B-LT: the validation data of every signature; B-LTA: also a document timestamp over it.")
+def extend_command(input_pdf, output_pdf, username, to_level) -> None:
+    """Raise INPUT_PDF's signatures (any tool's) to B-LT or B-LTA, without a new signature."""
+    def body():
+        with Local() as local:
+            archived = local.office.extend(local.caller(username), input_pdf.read_bytes(), to=to_level)
+            output_pdf.write_bytes(archived.stored.data)
+            write_json({**archived.to_dict(), "path": str(output_pdf)})
+
+    run(body)
+
+
+@main.command("renew")
+@click.argument("input_pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("output_pdf", type=click.Path(dir_okay=False, path_type=Path))
+@as_option
+def renew_command(input_pdf, output_pdf, username) -> None:
+    """A new document timestamp over an archive (the TSA of $KYSO_TSA_URL), with its validation data."""
+    def body():
+        with Local() as local:
+            archived = local.office.renew(local.caller(username), input_pdf.read_bytes())
+            output_pdf.write_bytes(archived.stored.data)
+            write_json({**archived.to_dict(), "path": str(output_pdf)})
+
+    run(body)
+
+
+@main.command("renew-due")
+@click.option("--days", type=click.IntRange(0, 36500), default=180, show_default=True,
+              help="Renew what stays protected fewer than this many days.")
+@click.option("--dry-run", is_flag=True, help="Only list what is due.")
+@click.option("--as", "username", envvar="KYSO_USER", default=None,
+              help="A clerk's account (default: the local administrator, as a daily job runs).")
+def renew_due_command(days, dry_run, username) -> None:
+    """List (and renew) the stored documents whose protection ends within --days days: a daily job."""
+    from office import Office
+
+    def body():
+        with Local() as local:
+            caller = local.caller(username) if username else Office.local_admin()
+            office = local.office
+            items = office.due_for_renewal(caller, days=days) if dry_run else office.renew_due(caller, days=days)
+            for item in items:
+                write_json(item)
 
     run(body)
 

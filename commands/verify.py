@@ -1,7 +1,7 @@
 """``kyso verify`` and ``kyso trust``.
 
     kyso verify FILE... [--json] [--trust PEM]... [--trust-profile dev|vn|none]
-                [--at ISO-8601-TIME] [--offline] [--report html|pdf|etsi-xml --out PATH] [--record --as USER]
+                [--at ISO-8601-TIME] [--offline] [--decree30] [--report html|pdf|etsi-xml --out PATH] [--record --as USER]
 
 Read-only: nothing is written unless ``--record`` asks for an audit record per file (as an account).
 Exit code 0 when every file is valid, 1 when any is not, 2 on usage errors or unreadable input.
@@ -37,6 +37,9 @@ def _quiet_libraries() -> None:
               help="Trust profile (default $KYSO_TRUST_PROFILE: dev in dev mode, vn in production).")
 @click.option("--at", "at_text", default=None, help="Validate at this time (ISO 8601), e.g. 2024-05-01T10:00:00+07:00.")
 @click.option("--offline", is_flag=True, help="Never fetch OCSP, CRLs or certificates.")
+@click.option("--decree30", "require_decree30", is_flag=True,
+              help="Require the Decree 30 pair (the competent person, then the agency): a document without it is "
+                   "not valid.")
 @click.option("--report", "report_format", type=click.Choice(["html", "pdf", "etsi-xml"]), default=None)
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Report file (one input) or folder (several inputs).")
@@ -44,8 +47,8 @@ def _quiet_libraries() -> None:
               help="Also write the revision signed in FIELD ('what the signer saw') to --out as a PDF.")
 @click.option("--record", is_flag=True, help="Leave an audit record per file, as the account --as names.")
 @click.option("--as", "username", envvar="KYSO_USER", default=None, help="The account that records (with --record).")
-def verify_command(files, as_json, trust_files, trust_profile, at_text, offline, report_format, out,
-                   extract_field, record, username) -> None:
+def verify_command(files, as_json, trust_files, trust_profile, at_text, offline, require_decree30, report_format,
+                   out, extract_field, record, username) -> None:
     """Verify signed PDFs: a verdict with reasons (Vietnamese and English) per file."""
     from commands.main import Local, settings_from_env
     from office.checking import check_files
@@ -80,7 +83,7 @@ def verify_command(files, as_json, trust_files, trust_profile, at_text, offline,
             recorder = Local(settings)
             caller = recorder.caller(username)
         for path, data in check_files(settings, list(files), trust_profile=trust_profile, trust_files=trust_files,
-                                      at=at, offline=offline):
+                                      at=at, offline=offline, require_decree30=require_decree30):
             codes = {r["code"] for r in data["reasons"]}
             code = 0 if data["outcome"]["code"] == "valid" else (2 if codes & UNREADABLE else 1)
             worst = max(worst, code)

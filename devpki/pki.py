@@ -374,6 +374,11 @@ class DevPKI:
         """RFC 3161 time-stamping endpoint (POST application/timestamp-query)."""
         return self.arch.service_registry.get_tsa_info(self._tsa_service).url
 
+    def tsa_url_for(self, service: str) -> str:
+        """Another time-stamping service of this PKI: ``tsa-renewed`` signs with a certificate valid to
+        2049 (the archive-renewal tests move to it before the first TSA's certificate ends in 2040)."""
+        return self.arch.service_registry.get_tsa_info(service).url
+
     def answers_at_moment(self):
         """This PKI's services answering as of each operation's moment (``kyso.network``)."""
         from .clocked import DevAnswers

@@ -11,6 +11,7 @@ register rows, the stored file and the audit record together. The doors (``api``
 reach the registers or the engines themselves.
 """
 from office.admin import AdminUseCases
+from office.archiving import Archived, ArchivingUseCases
 from office.caller import READERS, ROLE_NAMES, ROLES, SIGNERS, Caller
 from office.core import OfficeBase, Stored
 from office.errors import (
@@ -42,7 +43,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'office' has no attribute {name!r}")
 
 
-class Office(OutgoingUseCases, IncomingUseCases, ReadingUseCases, AdminUseCases, OfficeBase):
+class Office(OutgoingUseCases, IncomingUseCases, ReadingUseCases, ArchivingUseCases, AdminUseCases, OfficeBase):
     """One office's use cases (see the module docstring); build it with :meth:`from_settings`."""
 
     @staticmethod
@@ -72,6 +73,7 @@ __all__ = [
     "FileMissing",
     "Forbidden",
     "IncomingNotValid",
+    "Archived",
     "Issued",
     "LevelInvalid",
     "MissingImage",

@@ -57,7 +57,7 @@ def open_token(settings: Settings):
 
 
 def verification_policy(settings: Settings, *, dev_pki=None, trust_profile: str | None = None, trust_files=(),
-                        at=None, offline: bool = False):
+                        at=None, offline: bool = False, require_decree30: bool = False):
     """The verification policy of the settings' trust profile (plus the administrator's anchors)."""
     from verifier import VerificationPolicy
     from verifier.trust import TrustStore, load_certificates
@@ -69,7 +69,7 @@ def verification_policy(settings: Settings, *, dev_pki=None, trust_profile: str 
 
         dev_pki = DevPKI.load(settings.dev_pki_url) if settings.dev_pki_url else DevPKI.load()
     return VerificationPolicy.for_profile(name, extra_anchors=extra, dev_pki=dev_pki, validation_time=at,
-                                          offline=offline)
+                                          offline=offline, require_decree30=require_decree30)
 
 
 def serve_dev_pki_if_needed(settings: Settings):

@@ -279,7 +279,7 @@ class OfficeBase:
         from verifier import verify
 
         return verify(data, policy=self.verification_policy(at=at, decree30=decree30), evidence=evidence,
-                      file_name=file_name).to_dict()
+                      file_name=file_name, now=self.now() if self.clock is not None else None).to_dict()
 
     # -- life --------------------------------------------------------------------------------------
 

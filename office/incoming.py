@@ -11,11 +11,13 @@ from office.errors import BadInput, IncomingNotValid, NoAgencyKey
 
 class IncomingUseCases:
     def verify(self, caller: Caller, document: bytes, *, file_name: str | None = None,
-               keep: bool = True) -> dict:
+               keep: bool = True, at=None, decree30: bool = False) -> dict:
         """A verification report (Decree 30 outcome included). ``keep``: the PDF is kept for the
-        caller's agency, so that its report page and its receipt can follow."""
+        caller's agency, so that its report page and its receipt can follow. ``at``: judge as of that
+        time (never before the signature's proof of existence); ``decree30``: a document without the
+        competent person's and then the agency's signature is not valid."""
         caller.require(*READERS)
-        report = self._verify(document, file_name=(file_name or "")[:255] or None)
+        report = self._verify(document, file_name=(file_name or "")[:255] or None, at=at, decree30=decree30)
         sha = report.get("sha256")
         if keep and sha and b"%PDF" in bytes(document[:1024]):
             self.keep(caller, bytes(document), origin="checked", action="verify", result=report["verdict"])

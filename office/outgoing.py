@@ -122,7 +122,7 @@ class OutgoingUseCases:
 
     def sign(self, caller: Caller, document: bytes, *, level=None, appearance: str = "invisible",
              reason: str | None = None, location: str | None = None, field: str | None = None,
-             placement=None, passphrase: str | None = None) -> Signed:
+             placement=None, passphrase: str | None = None, certify: int | None = None) -> Signed:
         """The caller signs with their own, personal, key. ``appearance="personal"`` draws their
         signature image: in the draft's prepared field; an unprepared draft is prepared first, its
         fields put on its own blanks (see :meth:`prepare`)."""
@@ -159,14 +159,17 @@ class OutgoingUseCases:
                         blanks = detect(document, signer_name=caller.display_name)
                         prepared = workflow.prepare(document, layout=draft_layout(blanks))
                 signed = workflow.sign_personal(prepared, key_holder=holder, signature_image=image, level=level,
-                                                reason=reason, location=location, placement=placement)
+                                                reason=reason, location=location, placement=placement,
+                                                certify=certify)
             else:
                 signed = self.engine.sign(SignRequest(document=document, field=field, reason=reason,
-                                                      location=location, level=level), key_holder=holder)
+                                                      location=location, level=level, certify=certify),
+                                          key_holder=holder)
         except KysoError as exc:
             raise self.refused(caller, "sign", exc) from None
         stored = self.keep(caller, signed.data, origin="signed", action="sign", certificate=holder.fingerprint,
-                           detail={"level": signed.level.value, "field": signed.field})
+                           detail={"level": signed.level.value, "field": signed.field,
+                                   **({"certify": certify} if certify else {})})
         return Signed(stored=stored, field=signed.field, level=signed.level.value,
                       signer_fingerprint=holder.fingerprint, signing_time=signed.signing_time.isoformat())
 

@@ -70,7 +70,7 @@ from registers.models import AuditRecord
 
 ACTIONS = frozenset({"sign", "issue", "receive", "verify", "return", "acknowledge", "download", "login",
                      "login_failed", "forbidden", "admin_change", "prepare", "copy", "sign_attachment",
-                     "void", "logout", "read_report", "read_register", "read_history"})
+                     "void", "logout", "read_report", "read_register", "read_history", "extend", "renew"})
 PROBLEMS = ("edited", "deleted", "inserted", "reordered", "bad_mac", "broken_chain")
 GENESIS = "0" * 64
 MIN_KEY_BYTES = 16

@@ -47,7 +47,7 @@ CHUNK = 1024 * 1024
 SUFFIX = ".pdf"
 TMP_DIR = ".tmp"
 TMP_SUFFIX = ".part"
-ORIGINS = frozenset({"issued", "received", "signed", "copy", "notice", "prepared", "checked", "attachment", "draft"})
+ORIGINS = frozenset({"issued", "received", "signed", "copy", "notice", "prepared", "checked", "attachment", "draft", "extended", "renewed"})
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 

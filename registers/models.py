@@ -54,6 +54,21 @@ class OutgoingEntry(Base):
     __table_args__ = (UniqueConstraint("agency", "year", "number", "symbol", name="outgoing_number_symbol"),)
 
 
+class DocumentVersion(Base):
+    """A stored document replaced by a stronger version of itself: validation data and document
+    timestamps added (``extend``) or a new document timestamp (``renew``). The chain of successors
+    leads to the version to keep; the earlier ones stay in the store, unchanged."""
+
+    __tablename__ = "document_version"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    successor_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(16))            # extend | renew
+    level: Mapped[str] = mapped_column(String(8))              # what the successor carries
+    protected_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    username: Mapped[str | None] = mapped_column(String(64))
+
+
 class DocumentAccess(Base):
     """Who may read a stored document: the agencies that produced or received it (auditors read all)."""
 

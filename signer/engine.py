@@ -27,7 +27,7 @@ from pyhanko.sign import fields as pdf_fields
 from pyhanko.sign.attributes import CMSAttributeProvider, SignedAttributeProviderSpec
 from pyhanko.sign.general import as_signing_certificate_v2
 from pyhanko.sign import signers
-from pyhanko.sign.fields import SigSeedSubFilter
+from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.signers.pdf_signer import DSSContentSettings, TimestampDSSContentSettings
 from pyhanko.sign.timestamps import HTTPTimeStamper
@@ -161,7 +161,7 @@ class SigningEngine:
             return self._sign_file(request, key_holder, moment, output, durable, before_signing)
         buffer = io.BytesIO(request.document)
         writer = open_for_signing(buffer)
-        field = choose_field(writer, request.field)
+        field = choose_field(writer, request.field, certify=request.certify is not None)
         self._checker.check(key_holder, moment=moment, fetchers=self.fetchers(moment))
         if before_signing is not None:
             before_signing(writer)
@@ -188,7 +188,7 @@ class SigningEngine:
             overlay = fileio.AppendOverlay(src, size)
             stream = io.BufferedRandom(overlay, buffer_size=64 * 1024)
             writer = open_for_signing(stream, path=path)
-            field = choose_field(writer, request.field)
+            field = choose_field(writer, request.field, certify=request.certify is not None)
             self._checker.check(key_holder, moment=moment, fetchers=self.fetchers(moment))
             if before_signing is not None:
                 before_signing(writer)
@@ -254,6 +254,8 @@ class SigningEngine:
             use_pades_lta=(level is Level.B_LTA),
             signer_key_usage=set(self.policy.required_key_usage) if context else {"digital_signature"},
             dss_settings=DSS_SETTINGS,
+            certify=request.certify is not None,
+            docmdp_permissions=MDPPerm(request.certify) if request.certify is not None else MDPPerm.FILL_FORMS,
         )
         return meta, context
 
@@ -431,8 +433,9 @@ def classify_failure(exc: BaseException) -> errors.SigningError:
     return errors.SigningError(detail={"reason": reason})
 
 
-def choose_field(writer, requested: str | None) -> str:
-    """The field to sign: the requested one (refused if already signed) or the next free name."""
+def choose_field(writer, requested: str | None, *, certify: bool = False) -> str:
+    """The field to sign: the requested one (refused if already signed) or the next free name.
+    A certification must be the document's first signature (ISO 32000-2, 12.8.2.2)."""
     names = {}
     try:
         for name, value, _ref in pdf_fields.enumerate_sig_fields(writer.prev):
@@ -440,6 +443,8 @@ def choose_field(writer, requested: str | None) -> str:
     except Exception as exc:  # noqa: BLE001 - a damaged form is the document's fault
         raise document_fault(exc) or errors.DocumentMalformed(
             detail={"reason": f"{type(exc).__name__}: {exc}"[:500]}) from None
+    if certify and any(names.values()):
+        raise errors.CertificationNotFirst(detail={"signed_fields": sorted(n for n, v in names.items() if v)})
     if requested is not None:
         if names.get(requested):
             raise errors.SignatureFieldTaken(detail={"field": requested})

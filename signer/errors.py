@@ -48,6 +48,36 @@ class SignatureFieldTaken(SigningError):
     message_vi = "Trường chữ ký này đã được ký."
 
 
+class CertificationNotFirst(SigningError):
+    code = "certification_not_first"
+    kind = ErrorKind.CONFLICT
+    message_en = "A certification signature must be the document's first signature; this one is already signed."
+    message_vi = "Chữ ký chứng thực (certification) phải là chữ ký đầu tiên của văn bản; văn bản này đã được ký."
+
+
+class NothingToExtend(SigningError):
+    code = "nothing_to_extend"
+    kind = ErrorKind.INVALID_INPUT
+    message_en = "The document carries no signature to extend or renew."
+    message_vi = "Văn bản không có chữ ký số để bổ sung dữ liệu kiểm tra hoặc gia hạn."
+
+
+class RenewalNeedsNewerTsa(SigningError):
+    code = "renewal_needs_newer_tsa"
+    kind = ErrorKind.CONFLICT
+    message_en = ("The time-stamping authority's certificate ends no later than the archive's current protection: "
+                  "renewing with it gains nothing. Configure a TSA with a newer certificate (KYSO_TSA_URL).")
+    message_vi = ("Chứng thư của máy chủ cấp dấu thời gian hết hạn không muộn hơn thời hạn bảo vệ hiện tại của văn "
+                  "bản: gia hạn bằng máy chủ này không có tác dụng. Hãy cấu hình máy chủ có chứng thư mới hơn.")
+
+
+class LevelNotExtendable(SigningError):
+    code = "level_not_extendable"
+    kind = ErrorKind.INVALID_INPUT
+    message_en = "A document can be extended to B-LT or B-LTA only."
+    message_vi = "Chỉ có thể nâng văn bản lên mức B-LT hoặc B-LTA."
+
+
 # -- the certificate ---------------------------------------------------------
 
 class CertificateRefused(SigningError):

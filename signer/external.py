@@ -172,7 +172,7 @@ class ExternalSigning:
         moment = engine.now()
         with _open_source(request.document) as stream:
             writer = open_for_signing(stream)
-            field = choose_field(writer, request.field)
+            field = choose_field(writer, request.field, certify=request.certify is not None)
             engine.check_certificate(key_holder, at=moment)
             mechanism = external_mechanism(key_holder.certificate, policy.md_algorithm, policy.rsa_padding)
             ext = ExternalSigner(signing_cert=key_holder.certificate, cert_registry=key_holder.cert_registry(),

@@ -106,14 +106,17 @@ class IssuanceWorkflow:
 
     def sign_personal(self, document: bytes, *, key_holder: KeyHolder, signature_image: bytes,
                       level: Level = Level.B_T, reason: str | None = None, location: str | None = None,
-                      placement: Placement | None = None, output: Path | None = None) -> SignedDocument:
-        """The competent person signs their prepared field (or a new one at ``placement``)."""
+                      placement: Placement | None = None, output: Path | None = None,
+                      certify: int | None = None) -> SignedDocument:
+        """The competent person signs their prepared field (or a new one at ``placement``);
+        ``certify``: as a certification signature with that DocMDP permission."""
         require_kind(key_holder, CertificateKind.PERSONAL)
         field = formfields.PERSONAL_FIELD if placement is None else None
         if placement is None and not _has_field(document, formfields.PERSONAL_FIELD):
             raise errors.DraftNotPrepared(detail={"field": formfields.PERSONAL_FIELD})
         request = SignRequest(document=document, field=field, level=level, reason=reason, location=location,
-                              appearance=PersonalAppearance(image=signature_image), placement=placement)
+                              appearance=PersonalAppearance(image=signature_image), placement=placement,
+                              certify=certify)
         return self.engine.sign(request, key_holder=key_holder, output=output, at=self.now())
 
     # -- 3. the clerk: number, date and agency signature, in one update ------

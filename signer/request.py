@@ -65,6 +65,7 @@ class SignRequest:
     level: Level = Level.B_T
     appearance: Any = None       # a signer.appearance appearance; None = invisible
     placement: Any = None        # a signer.appearance.Placement for a NEW visible field
+    certify: int | None = None   # a certification signature with DocMDP P=1, 2 or 3 (the first signature only)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "level", Level.parse(self.level))
@@ -74,6 +75,8 @@ class SignRequest:
             object.__setattr__(self, "document", Path(self.document))
         if self.field is not None and (not self.field or "." in self.field):
             raise ValueError("a signature field name must be non-empty and contain no '.'")
+        if self.certify is not None and self.certify not in (1, 2, 3):
+            raise ValueError("a certification's DocMDP permission is 1, 2 or 3")
         if self.placement is not None and self.appearance is None:
             raise ValueError("a placement needs an appearance to draw")
 

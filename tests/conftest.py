@@ -151,3 +151,22 @@ def db(db_url):
     database.upgrade()
     yield database
     database.dispose()
+
+
+@pytest.fixture()
+def kyso_cli(pki_server, monkeypatch, tmp_path):
+    """The `kyso` command in this process, on a fresh data home, with the dev PKI of the run:
+    ``kyso_cli("verify", path, ...)`` returns click's result."""
+    import os
+
+    from click.testing import CliRunner
+
+    from commands.main import main
+
+    for var in list(os.environ):
+        if var.startswith("KYSO_"):
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("KYSO_DEV_PKI_URL", pki_server.base_url)
+    monkeypatch.setenv("KYSO_DATA_DIR", str(tmp_path / "var"))
+    runner = CliRunner()
+    return lambda *args: runner.invoke(main, [str(a) for a in args])

@@ -21,14 +21,16 @@ ROWS = [
     (4, dict(not_permitted=(CHANGE,)), "TOTAL_FAILED", "FORMAT_FAILURE", "modified_after_signing"),
     (5, dict(path=REVOKED), "TOTAL_FAILED", "REVOKED", "revoked"),
     (6, dict(altered="an altered copy of a certificate"), "TOTAL_FAILED", "FORMAT_FAILURE", "cannot_judge"),
-    (7, dict(weak_signature_digest="sha1"), "INDETERMINATE", "CRYPTO_CONSTRAINTS_FAILURE", "crypto_constraints"),
-    (8, dict(before_proof="2025-05-01"), "INDETERMINATE", "NO_POE", "before_proof"),
-    (9, dict(path=EXPIRED), "INDETERMINATE", "OUT_OF_BOUNDS_NO_POE", "expired_no_poe"),
-    (10, dict(path_algorithm_problem="sha1 in an end-entity certificate"), "INDETERMINATE",
+    (7, dict(changes_unknown="the updates after this signature could not be analysed"), "INDETERMINATE", "GENERIC",
+     "cannot_judge"),
+    (8, dict(weak_signature_digest="sha1"), "INDETERMINATE", "CRYPTO_CONSTRAINTS_FAILURE", "crypto_constraints"),
+    (9, dict(before_proof="2025-05-01"), "INDETERMINATE", "NO_POE", "before_proof"),
+    (10, dict(path=EXPIRED), "INDETERMINATE", "OUT_OF_BOUNDS_NO_POE", "expired_no_poe"),
+    (11, dict(path_algorithm_problem="sha1 in an end-entity certificate"), "INDETERMINATE",
      "CRYPTO_CONSTRAINTS_FAILURE", "crypto_constraints"),
-    (11, dict(timestamp_problem=True), "INDETERMINATE", "GENERIC", "chain_failure"),
-    (12, dict(damaged="an OCSP response does not verify"), "INDETERMINATE", "GENERIC", "cannot_judge"),
-    (13, dict(), "TOTAL_PASSED", None, "valid"),
+    (12, dict(timestamp_problem=True), "INDETERMINATE", "GENERIC", "chain_failure"),
+    (13, dict(damaged="an OCSP response does not verify"), "INDETERMINATE", "GENERIC", "cannot_judge"),
+    (14, dict(), "TOTAL_PASSED", None, "valid"),
 ]
 
 
@@ -56,7 +58,7 @@ def test_a_row_wins_over_every_row_below_it(upper):
     for _, kw, *_ in ROWS[upper:]:
         for key, value in kw.items():
             combined.setdefault(key, value)
-    # rows 5 and 9 both set the path: the upper one's value is kept by setdefault
+    # rows 5 and 10 both set the path: the upper one's value is kept by setdefault
     assert decide_row(facts(**combined))[0] == ROWS[upper][0]
 
 

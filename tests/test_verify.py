@@ -137,8 +137,11 @@ def test_trust_profiles(engine, pki):
 def test_vn_profile_holds_the_real_anchors_expired_ones_included():
     policy = VerificationPolicy.for_profile("vn")
     anchors = {c.subject.native["common_name"] for c in policy.trust.anchors}
-    assert anchors == {"Co quan chung thuc so chuyen dung Chinh phu (RootCA)", "MIC National Root CA"}
+    assert anchors == {"Co quan chung thuc so chuyen dung Chinh phu (RootCA)", "MIC National Root CA",
+                       "RootCA chuyên dùng Chính phủ G2", "Vietnam National Root CA"}
     names = {c.subject.native["common_name"] for c in policy.trust.intermediates}
+    # what signs government documents today; their PDFs often carry only the signer's certificate
+    assert {"CA phục vụ các cơ quan Nhà nước G2", "VNPT-CA SHA2"} <= names
     assert "VNPT Certification Authority" in names, "expired in 2019, kept for validation at past times"
     assert "Cơ quan chứng thực số Bộ Ngoại giao" in names
 

@@ -5,22 +5,14 @@ import json
 import subprocess
 
 import pytest
-from click.testing import CliRunner
 
-from commands.main import main
 from kyso.samples import make_pdf
 from signer import Level, SignRequest, SoftwareKeyHolder
 
 
 @pytest.fixture()
-def run(pki_server, monkeypatch, tmp_path):
-    for var in list(__import__("os").environ):
-        if var.startswith("KYSO_"):
-            monkeypatch.delenv(var)
-    monkeypatch.setenv("KYSO_DEV_PKI_URL", pki_server.base_url)
-    monkeypatch.setenv("KYSO_DATA_DIR", str(tmp_path / "var"))
-    runner = CliRunner()
-    return lambda *args: runner.invoke(main, [str(a) for a in args])
+def run(kyso_cli):
+    return kyso_cli
 
 
 @pytest.fixture(scope="module")

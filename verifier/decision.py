@@ -18,13 +18,14 @@ The rows, in order (tests/test_decision.py exercises each):
 4   a later change is not permitted             TOTAL_FAILED     FORMAT_FAILURE
 5   path failed (revoked before the proof...)   TOTAL_FAILED     REVOKED / from the path
 6   container altered (certificate swapped)     TOTAL_FAILED     FORMAT_FAILURE
-7   signature digest is weak (SHA-1...)         INDETERMINATE    CRYPTO_CONSTRAINTS_FAILURE
-8   validation time before every proof          INDETERMINATE    NO_POE
-9   path indeterminate (no chain, expired...)   INDETERMINATE    from the path
-10  weak algorithm on the path                  INDETERMINATE    CRYPTO_CONSTRAINTS_FAILURE
-11  signature timestamp does not validate       INDETERMINATE    GENERIC
-12  carried validation data damaged             INDETERMINATE    GENERIC
-13  otherwise                                   TOTAL_PASSED     -
+7   later updates cannot be read                INDETERMINATE    GENERIC
+8   signature digest is weak (SHA-1...)         INDETERMINATE    CRYPTO_CONSTRAINTS_FAILURE
+9   validation time before every proof          INDETERMINATE    NO_POE
+10  path indeterminate (no chain, expired...)   INDETERMINATE    from the path
+11  weak algorithm on the path                  INDETERMINATE    CRYPTO_CONSTRAINTS_FAILURE
+12  signature timestamp does not validate       INDETERMINATE    GENERIC
+13  carried validation data damaged             INDETERMINATE    GENERIC
+14  otherwise                                   TOTAL_PASSED     -
 ==  ==========================================  ===============  ==========================
 """
 from __future__ import annotations
@@ -64,6 +65,7 @@ class SignatureFacts:
     path_algorithm_problem: str | None = None
     timestamp_problem: bool = False            # a signature timestamp is present and does not validate
     damaged: str | None = None                 # carried certificates/OCSP/CRL/DSS damaged
+    changes_unknown: str | None = None         # the later updates could not be read
 
 
 def _modified(f: SignatureFacts):
@@ -94,20 +96,22 @@ TABLE = (
     (5, lambda f: f.path.indication is Indication.TOTAL_FAILED, _path),
     (6, lambda f: f.altered is not None,
      lambda f: (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, reason("cannot_judge", f.altered))),
-    (7, lambda f: f.weak_signature_digest is not None,
+    (7, lambda f: f.changes_unknown is not None,
+     lambda f: (Indication.INDETERMINATE, SubIndication.GENERIC, reason("cannot_judge", f.changes_unknown))),
+    (8, lambda f: f.weak_signature_digest is not None,
      lambda f: (Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
                 reason("crypto_constraints", f.weak_signature_digest))),
-    (8, lambda f: f.before_proof is not None,
+    (9, lambda f: f.before_proof is not None,
      lambda f: (Indication.INDETERMINATE, SubIndication.NO_POE, reason("before_proof", f.before_proof))),
-    (9, lambda f: f.path.indication is Indication.INDETERMINATE, _path),
-    (10, lambda f: f.path_algorithm_problem is not None,
+    (10, lambda f: f.path.indication is Indication.INDETERMINATE, _path),
+    (11, lambda f: f.path_algorithm_problem is not None,
      lambda f: (Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
                 reason("crypto_constraints", f.path_algorithm_problem))),
-    (11, lambda f: f.timestamp_problem,
+    (12, lambda f: f.timestamp_problem,
      lambda f: (Indication.INDETERMINATE, SubIndication.GENERIC, reason("chain_failure", "signature timestamp"))),
-    (12, lambda f: f.damaged is not None,
+    (13, lambda f: f.damaged is not None,
      lambda f: (Indication.INDETERMINATE, SubIndication.GENERIC, reason("cannot_judge", f.damaged))),
-    (13, lambda f: True, _passed),
+    (14, lambda f: True, _passed),
 )
 
 

@@ -31,6 +31,17 @@ _TEXT = {
                        "existed ({detail}).",
                        "Chữ ký số hợp lệ: chứng thư số còn hiệu lực tại thời điểm dấu thời gian tin cậy chứng minh "
                        "chữ ký đã tồn tại ({detail})."),
+    "signing_time_disagrees": ("The signing time written by the signer's software disagrees with the trusted "
+                               "timestamp ({detail}); often local time labelled as UTC. The timestamp counts.",
+                               "Thời điểm ký do phần mềm của người ký ghi khác với dấu thời gian tin cậy ({detail}); "
+                               "thường do ghi giờ địa phương nhưng đánh dấu là UTC. Dấu thời gian là căn cứ."),
+    "ber_encoded": ("The signature container is BER-encoded, not DER (accepted; some signing tools write it so).",
+                    "Cấu trúc chữ ký được mã hóa BER thay vì DER (vẫn chấp nhận; một số phần mềm ký tạo ra như vậy)."),
+    "encrypted_document": ("The document is encrypted with an empty user password; it was opened without one.",
+                           "Văn bản được mã hóa với mật khẩu người dùng rỗng; đã mở mà không cần mật khẩu."),
+    "timestamp_order": ("This signature's timestamp is earlier than the time of a signature in an earlier revision "
+                        "({detail}).",
+                        "Dấu thời gian của chữ ký này sớm hơn thời điểm của một chữ ký ở phiên bản trước ({detail})."),
     "not_yet_valid": ("The signer's certificate was not yet valid when signing.",
                       "Chứng thư số của người ký chưa có hiệu lực tại thời điểm ký."),
     "crypto_constraints": ("An algorithm is too weak for this policy: {detail}.",
@@ -43,8 +54,8 @@ _TEXT = {
     "limit": ("Verification stopped at a limit: {detail}.", "Dừng kiểm tra do vượt giới hạn: {detail}."),
     "not_pdf": ("The file is not a PDF document.", "Tệp không phải là văn bản PDF."),
     "unreadable": ("The PDF cannot be read: {detail}.", "Không đọc được tệp PDF: {detail}."),
-    "encrypted": ("The PDF is encrypted; its signatures cannot be checked.",
-                  "Tệp PDF đã bị mã hóa; không thể kiểm tra chữ ký."),
+    "encrypted": ("The PDF is encrypted and needs a password to open; its signatures cannot be checked.",
+                  "Tệp PDF đã bị mã hóa và cần mật khẩu để mở; không thể kiểm tra chữ ký."),
     "unsigned": ("The document carries no signature.", "Văn bản không có chữ ký số."),
     "hidden_signature": ("The file contains a signature that is not part of the document as displayed: a later "
                          "update detached it.",

@@ -184,6 +184,7 @@ class SignatureReport:
     proof_of_existence: str | None = None   # earliest time a trusted timestamp proves (ISO 8601)
     proof_source: str | None = None         # "signature_timestamp" | "document_timestamp" | "own_time"
     validated_at: str | None = None         # the time the certificate path was judged as of
+    warnings: tuple[Reason, ...] = ()       # odd but not less valid (signing time off, BER, order...)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -200,7 +201,7 @@ class SignatureReport:
             "docmdp": self.docmdp, "byte_range": list(self.byte_range),
             "problems": [p.to_dict() for p in self.problems],
             "proof_of_existence": self.proof_of_existence, "proof_source": self.proof_source,
-            "validated_at": self.validated_at,
+            "validated_at": self.validated_at, "warnings": [w.to_dict() for w in self.warnings],
         }
 
 

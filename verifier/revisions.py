@@ -132,11 +132,15 @@ def _changed_keys(old, new) -> set[str]:
 class _Revision:
     """The state of the document at one revision, with cheap lookups of object roles."""
 
-    def __init__(self, reader: PdfFileReader, revision: int) -> None:
+    def __init__(self, reader: PdfFileReader, revision: int, *, previous: "_Revision | None" = None) -> None:
         self.reader = reader
         self.revision = revision
         self.resolver = reader.get_historical_resolver(revision)
-        self.root_ref = _raw_ref(self.resolver.trailer_view.raw_get("/Root"))
+        trailer = self.resolver.trailer_view
+        if "/Root" in trailer or previous is None:
+            self.root_ref = _raw_ref(trailer.raw_get("/Root")) if "/Root" in trailer else None
+        else:
+            self.root_ref = previous.root_ref    # an update whose trailer omits /Root keeps the catalog
         info = self.resolver.trailer_view.raw_get("/Info") if "/Info" in self.resolver.trailer_view else None
         self.info_ref = _raw_ref(info)
         self._dss_refs: set[generic.Reference] | None = None
@@ -289,7 +293,7 @@ def analyse(reader: PdfFileReader, *, first: int = 1) -> list[RevisionChanges]:
     results: list[RevisionChanges] = []
     previous = _Revision(reader, first - 1) if first >= 1 else None
     for revision in range(first, total):
-        current = _Revision(reader, revision)
+        current = _Revision(reader, revision, previous=previous)
         malformed = [ObjectChange(ChangeCategory.OTHER, f"the update is malformed: {problem}", "xref")
                      for problem in syntax_problems(reader, revision)]
         results.append(RevisionChanges(revision=revision,

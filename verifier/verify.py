@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import logging
 import mmap
 import os
 import re
@@ -76,6 +77,8 @@ from verifier.report import (
 # A document signature needs digitalSignature or nonRepudiation (either suffices; see docs/verification.md)
 _KEY_USAGE = KeyUsageConstraints(key_usage={"digital_signature", "non_repudiation"}, match_all_key_usages=False)
 _KNOWN_SUBFILTERS = {"/ETSI.CAdES.detached", "/adbe.pkcs7.detached"}
+_LOG = logging.getLogger("kyso.verifier")
+
 # a validation time this far before the verification still counts as "now" (clock skew, slow requests)
 _CLOCK_TOLERANCE = timedelta(minutes=5)
 _LEGACY_SUBFILTERS = {"/adbe.pkcs7.sha1": "adbe.pkcs7.sha1", "/adbe.x509.rsa_sha1": "adbe.x509.rsa_sha1"}
@@ -99,7 +102,7 @@ class _Budget:
 
 
 def verify(document: bytes | bytearray | memoryview | Path | str, *, policy: VerificationPolicy,
-           file_name: str | None = None, evidence: bool = False) -> VerificationReport:
+           file_name: str | None = None, evidence: bool = False, now: datetime | None = None) -> VerificationReport:
     """Judge every signature of ``document`` under ``policy``. Never raises for bad input.
 
     A path is memory-mapped, not read: a 100 MB file costs no copy, and its
@@ -109,9 +112,13 @@ def verify(document: bytes | bytearray | memoryview | Path | str, *, policy: Ver
     ``evidence=True`` adds, per signature, the DER (base64) of the certificate
     path, the OCSP responses and CRLs known to the validation and the
     signature timestamp token: what the 2025 rules ask a receiver to store.
+
+    ``now`` is the operation's reading of its clock (default: the system clock). A policy
+    ``validation_time`` before it asks about the past: a signature not proven to have existed
+    then is indeterminate (NO_POE).
     """
     started = time.perf_counter()
-    now = datetime.now(timezone.utc)        # the one reading of the clock for this verification
+    now = now or datetime.now(timezone.utc)   # the one reading of the clock for this verification
     moment = policy.validation_time or now
     name = file_name
     mapped = None
@@ -202,7 +209,7 @@ def _verify(data: bytes, name, digest, moment, policy: VerificationPolicy, start
     except Exception as exc:  # noqa: BLE001
         return _document_level(name, digest, len(data), moment, policy, started,
                                reason("unreadable", f"{type(exc).__name__}: {exc}"[:300]))
-    if encrypted:
+    if encrypted and not _open_encrypted(reader):
         return _document_level(name, digest, len(data), moment, policy, started, reason("encrypted"))
     if total_revisions > policy.max_revisions:
         return _document_level(name, digest, len(data), moment, policy, started,
@@ -276,6 +283,32 @@ def _verify(data: bytes, name, digest, moment, policy: VerificationPolicy, start
     return result
 
 
+def _plain(value):
+    """A value of an encrypted document's signature dictionary, decrypted (pyHanko leaves those
+    wrapped: the signature's /Contents is never encrypted)."""
+    seen = 0
+    while isinstance(value, generic.DecryptedObjectProxy) and seen < 8:
+        value, seen = value.decrypted, seen + 1
+    return value
+
+
+def _raw_contents(sig_obj) -> bytes:
+    """The signature's /Contents as written (never decrypted: ISO 32000-2, 7.6.2)."""
+    return bytes(sig_obj.raw_get("/Contents", decrypt=generic.EncryptedObjAccess.RAW))
+
+
+def _open_encrypted(reader: PdfFileReader) -> bool:
+    """Open a document encrypted with an empty user password (the usual case for a published document
+    that allows signing: it opens in any viewer without a password). A document that needs a password
+    cannot be judged here."""
+    from pyhanko.pdf_utils.crypt.api import AuthStatus
+
+    try:
+        return reader.decrypt("").status is not AuthStatus.FAILED
+    except Exception:  # noqa: BLE001 - public-key encryption, unknown handler, damaged dictionary
+        return False
+
+
 def _signature_fields(reader: PdfFileReader) -> list[str]:
     """Names of signature fields that carry a value (a signature), valid or not."""
     out = []
@@ -292,7 +325,7 @@ def _signature_fields(reader: PdfFileReader) -> list[str]:
             if "/Kids" in field:
                 stack.extend(field["/Kids"])
             if field.get("/FT") == "/Sig" and "/V" in field:
-                out.append(str(field.get("/T", "?")))
+                out.append(str(_plain(field.get("/T", "?"))))
         except Exception:  # noqa: BLE001
             continue
     return out
@@ -418,10 +451,11 @@ def _dss_schema_problem(dss) -> str | None:
         return "its /Type is not /DSS"
     for key in ("/Certs", "/OCSPs", "/CRLs"):
         if key in dss:
-            items = dss[key]
+            raw = dss.raw_get(key)
+            items = raw.get_object() if isinstance(raw, generic.IndirectObject) else raw   # indirect arrays: allowed
             if not isinstance(items, generic.ArrayObject) or not all(
                     isinstance(x, generic.IndirectObject) and isinstance(x.get_object(), generic.StreamObject)
-                    for x in dss.raw_get(key)):
+                    for x in (items.raw_get(i) for i in range(len(items)))):
                 return f"{key} is not an array of streams"
     if "/VRI" in dss:
         vri = dss["/VRI"]
@@ -449,9 +483,9 @@ def _run(coro):
 def _judge(sig: EmbeddedPdfSignature, reader: PdfFileReader, data: bytes, changes, analysis_error,
            contexts: _Contexts, policy: VerificationPolicy) -> SignatureReport:
     sig_obj = sig.sig_object
-    kind = "document_timestamp" if sig_obj.get("/Type") == "/DocTimeStamp" else "signature"
-    subfilter = str(sig_obj.get("/SubFilter")) if "/SubFilter" in sig_obj else None
-    byte_range = tuple(int(x) for x in sig_obj.get("/ByteRange", []))
+    kind = "document_timestamp" if _plain(sig_obj.get("/Type")) == "/DocTimeStamp" else "signature"
+    subfilter = str(_plain(sig_obj.get("/SubFilter"))) if "/SubFilter" in sig_obj else None
+    byte_range = tuple(int(_plain(x)) for x in _plain(sig_obj.get("/ByteRange", [])))
     revision = sig.signed_revision
     problems: list[Reason] = []
 
@@ -479,10 +513,12 @@ def _judge(sig: EmbeddedPdfSignature, reader: PdfFileReader, data: bytes, change
     docmdp = sig.docmdp_level
     locked = _fieldmdp_locks(sig_obj)
     after: list[Change] = []
+    changes_unknown = None
     if changes is None:
-        after.append(Change(revision=revision + 1, category=ChangeCategory.OTHER,
-                            description=f"later revisions could not be analysed: {analysis_error}",
-                            permitted_by_docmdp=False, permitted_by_policy=False))
+        if revision + 1 < reader.xrefs.total_revisions:
+            # Kyso could not read the updates: it cannot say they are harmless, nor that they are not
+            changes_unknown = "the updates after this signature could not be analysed"
+            _LOG.warning("revision analysis failed after %s: %s", sig.field_name, analysis_error)
     else:
         for rc in changes:
             if rc.revision <= revision:
@@ -533,11 +569,12 @@ def _judge(sig: EmbeddedPdfSignature, reader: PdfFileReader, data: bytes, change
     facts = SignatureFacts(
         kind=kind, intact=bool(status.intact), crypto_valid=bool(status.valid), coverage=coverage_text,
         not_permitted=tuple(not_permitted), altered=altered, weak_signature_digest=weak_digest,
-        before_proof=before_proof, path=path, path_algorithm_problem=crypto_problem,
+        before_proof=before_proof, path=path, path_algorithm_problem=crypto_problem, changes_unknown=changes_unknown,
         timestamp_problem=(ts_info is not None and kind == "signature"
                            and not (ts_info.intact and ts_info.valid and ts_info.trusted)),
         damaged=damaged)
     indication, sub, bottom = decide(facts)
+    warnings = _warnings(sig, status, ts_info, reader)
     if indication is Indication.TOTAL_PASSED and proof is not None and validated_at != contexts.moment:
         bottom = reason("valid_at_proof", proof.describe())
     if altered:
@@ -560,7 +597,39 @@ def _judge(sig: EmbeddedPdfSignature, reader: PdfFileReader, data: bytes, change
         signature_algorithm=_mechanism_name(status), docmdp=int(docmdp.value) if docmdp else None,
         byte_range=byte_range, problems=tuple(problems),
         proof_of_existence=_utc(proof.time) if proof is not None else None,
-        proof_source=proof.source if proof is not None else None, validated_at=_utc(validated_at))
+        proof_source=proof.source if proof is not None else None, validated_at=_utc(validated_at),
+        warnings=tuple(warnings))
+
+
+# the signing-time attribute is the signer's computer's claim; more than this away from a trusted
+# timestamp, it is reported (a common cause: local time written with a UTC label)
+_SIGNING_TIME_SLACK = timedelta(hours=1)
+
+
+def _warnings(sig: EmbeddedPdfSignature, status, ts_info: TimestampInfo | None, reader) -> list[Reason]:
+    """What is odd about a signature without making it less valid (facts of form, not of integrity)."""
+    out: list[Reason] = []
+    claimed = getattr(status, "signer_reported_dt", None)
+    if claimed is not None and ts_info is not None and ts_info.intact and ts_info.valid:
+        stamped = datetime.fromisoformat(ts_info.time)
+        claimed = claimed if claimed.tzinfo else claimed.replace(tzinfo=timezone.utc)
+        gap = claimed - stamped
+        if abs(gap) > _SIGNING_TIME_SLACK:
+            hours = gap.total_seconds() / 3600
+            out.append(reason("signing_time_disagrees", f"{_utc(claimed)} vs {ts_info.time}, {hours:+.1f} h"))
+    try:
+        raw = _raw_contents(sig.sig_object)
+        from asn1crypto import cms as _cms, parser
+
+        _, _, _, header, content, trailer = parser.parse(raw, strict=False)
+        used = raw[:len(header) + len(content) + len(trailer)]
+        if _cms.ContentInfo.load(used).dump(force=True) != used:
+            out.append(reason("ber_encoded"))
+    except Exception:  # noqa: BLE001 - a container that does not parse is judged elsewhere
+        pass
+    if getattr(reader, "encrypted", False):
+        out.append(reason("encrypted_document"))
+    return out
 
 
 def _timestamp_info(status, kind: str) -> TimestampInfo | None:
@@ -836,7 +905,7 @@ def _contents_padding_problem(sig_obj) -> str | None:
     from asn1crypto import parser
 
     try:
-        contents = bytes(sig_obj["/Contents"])
+        contents = _raw_contents(sig_obj)
         _, _, _, header, content, trailer = parser.parse(contents, strict=False)
         used = len(header) + len(content) + len(trailer)
     except Exception as exc:  # noqa: BLE001
@@ -990,7 +1059,7 @@ def _judge_each(rc: rev.RevisionChanges, docmdp, locked, policy: VerificationPol
 def _fieldmdp_locks(sig_obj) -> tuple[str, tuple[str, ...]] | None:
     """(action, fields) of a FieldMDP transform in the signature's /Reference, if any."""
     try:
-        for ref in sig_obj.get("/Reference", []):
+        for ref in _plain(sig_obj.get("/Reference", [])):
             ref = ref.get_object() if isinstance(ref, generic.IndirectObject) else ref
             if ref.get("/TransformMethod") == "/FieldMDP":
                 params = ref["/TransformParams"]
@@ -1017,6 +1086,9 @@ def _is_locked(field: str, locked) -> bool:
 
 def _unaccounted_tail(reader: PdfFileReader, data: bytes) -> int:
     """Bytes after the end of the last revision (its ``startxref N %%EOF``), other than white space."""
+    linearized = _linearized_tail(reader, data)
+    if linearized is not None:
+        return linearized
     try:
         info = reader.xrefs.get_xref_container_info(reader.xrefs.total_revisions - 1)
         start = data.find(b"startxref", info.end_location)
@@ -1027,6 +1099,29 @@ def _unaccounted_tail(reader: PdfFileReader, data: bytes) -> int:
         return len(data) - info.end_location
     tail = data[eof + 5:]
     return len(tail) if tail.strip(b" \r\n\t\x00\x0c") else 0
+
+
+def _linearized_tail(reader: PdfFileReader, data: bytes) -> int | None:
+    """A linearized file written in one piece ends with the main cross-reference table while its
+    final ``startxref`` points at the first-page table near the start: its last revision, as
+    parsed, ends early although nothing follows the file's own end. There, the tail is what follows
+    the %%EOF of the file's last ``startxref``, when that names a section the reader parsed."""
+    try:
+        if b"/Linearized" not in data[:2048]:
+            return None
+        last = data.rfind(b"startxref")
+        match = re.match(rb"startxref\s+(\d+)\s+%%EOF", data[last:last + 64])
+        if last < 0 or match is None:
+            return None
+        offset = int(match.group(1))
+        starts = [reader.xrefs.get_xref_container_info(i).start_location
+                  for i in range(reader.xrefs.total_revisions)]
+        if not any(abs(offset - start) <= 16 for start in starts):
+            return None
+        tail = data[last + match.end():]
+        return len(tail) if tail.strip(b" \r\n\t\x00\x0c") else 0
+    except Exception:  # noqa: BLE001 - not a shape we recognise: the general rule applies
+        return None
 
 
 def _path_algorithm_problem(status, policy: VerificationPolicy) -> str | None:
@@ -1203,6 +1298,7 @@ def _finish(name, digest, data, reader, moment, policy: VerificationPolicy, star
             reports: list[SignatureReport]) -> VerificationReport:
     total = reader.xrefs.total_revisions
     covered = any(r.coverage == "entire_file" and r.intact for r in reports)
+    reports = _order_warnings(reports)
     decree = _decree30(reports)
     last = max(reports, key=lambda r: r.revision) if reports else None
     facts = DocumentFacts(
@@ -1221,6 +1317,23 @@ def _finish(name, digest, data, reader, moment, policy: VerificationPolicy, star
         file=name, sha256=digest, size=len(data), verdict=verdict, reasons=tuple(_dedupe(reasons)),
         signatures=tuple(reports), decree30=decree, revisions=total, last_revision_covered=covered,
         validation_time=_utc(moment), policy=policy.describe(), duration_ms=(time.perf_counter() - started) * 1000)
+
+
+def _order_warnings(reports: list[SignatureReport]) -> list[SignatureReport]:
+    """A timestamp earlier than a time an earlier revision's signature carries: reported, not failed
+    (seen on genuine documents whose signers' clocks disagree)."""
+    out: list[SignatureReport] = []
+    latest: tuple[str, str] | None = None      # (time, field) of the latest time seen in earlier revisions
+    for report in sorted(reports, key=lambda r: r.revision):
+        own = report.timestamp.time if report.timestamp is not None and report.timestamp.intact else None
+        if own is not None and latest is not None and datetime.fromisoformat(own) < datetime.fromisoformat(latest[0]):
+            report = dataclasses.replace(report, warnings=report.warnings + (
+                reason("timestamp_order", f"{own} < {latest[0]} ({latest[1]})"),))
+        for candidate in (own, report.signing_time):
+            if candidate and (latest is None or datetime.fromisoformat(candidate) > datetime.fromisoformat(latest[0])):
+                latest = (candidate, report.field)
+        out.append(report)
+    return out
 
 
 def _has_signature_bytes(data: bytes) -> bool:

@@ -3,7 +3,7 @@ the OpenAPI document (``/api/v1/openapi.json``); nothing else describes the API.
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import File, Integer, List, String
+from apiflask.fields import AwareDateTime, Boolean, File, Integer, List, String
 from apiflask.validators import Length, OneOf, Range, Regexp
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
@@ -37,6 +37,10 @@ class SignForm(_Keyed):
     page = Integer(validate=Range(min=-1000, max=100000))
     box = String(validate=Regexp(r"^\d+(\.\d+)?,\d+(\.\d+)?,\d+(\.\d+)?,\d+(\.\d+)?$"),
                  metadata={"description": "x0,y0,x1,y1 of a new visible signature (points)"})
+    certify = Integer(validate=OneOf((1, 2, 3)),
+                      metadata={"description": "A certification signature with DocMDP P=1 (no change), 2 (form "
+                                               "filling and signing: what a Decree 30 issuance needs) or 3 (also "
+                                               "annotations); the document's first signature only"})
 
 
 class IssueForm(_Keyed):
@@ -77,11 +81,31 @@ class TwoStepFinishForm(Schema):
 class VerifyForm(Schema):
     file = File(required=True)
     format = String(validate=OneOf(("json", "html", "pdf")))
+    at = AwareDateTime(metadata={"description": "Judge as of this time (ISO 8601 with its zone); never before "
+                                                "the signature's proof of existence"})
+    decree30 = Boolean(metadata={"description": "Require the Decree 30 pair: the competent person, then the agency"})
 
 
 class BatchForm(Schema):
     files = List(File())
     zip = File()
+
+
+class ExtendForm(Schema):
+    file = File(metadata={"description": "A signed PDF (any tool's), or name a stored one with sha256"})
+    sha256 = String(validate=SHA256)
+    to = String(validate=OneOf(("B-LT", "B-LTA")), load_default="B-LTA",
+                metadata={"description": "B-LT: validation data; B-LTA: also a document timestamp"})
+
+
+class RenewForm(Schema):
+    file = File(metadata={"description": "An archive (B-LTA), or name a stored one with sha256"})
+    sha256 = String(validate=SHA256)
+
+
+class DueQuery(Schema):
+    days = Integer(load_default=180, validate=Range(min=0, max=36500),
+                   metadata={"description": "Protection ending within this many days"})
 
 
 class ReceiveForm(Schema):
