@@ -220,6 +220,46 @@ def ber_encoded_cms(data: bytes) -> bytes:
     return data[:start] + replacement + data[end:]
 
 
+def _long_form(der: bytes) -> bytes:
+    """The same TLV with its outer length in a longer form than DER allows (BER): same content."""
+    from asn1crypto import parser
+
+    _, _, _, header, content, _ = parser.parse(der)
+    return header[:1] + b"\x84" + len(content).to_bytes(4, "big") + content
+
+
+def reencoded_intermediate(data: bytes) -> bytes:
+    """The signature's copy of its issuing CA certificate re-encoded (a longer length form): the same
+    certificate written differently, as some tools and card middlewares do; not an altered copy."""
+    reader = PdfFileReader(io.BytesIO(data))
+    sig = reader.embedded_signatures[0]
+    der = bytes(sig.sig_object.raw_get("/Contents"))
+    info = cms.ContentInfo.load(der[:_der_length(der)])
+    signed = info["content"]
+    signer_serial = sig.signer_cert.serial_number
+    certs = []
+    for choice in signed["certificates"]:
+        cert = choice.chosen
+        if cert.serial_number != signer_serial and not cert.self_signed == "maybe":
+            cert = asn1_x509.Certificate.load(_long_form(cert.dump()))
+        certs.append(cms.CertificateChoices(name="certificate", value=cert))
+    signed["certificates"] = cms.CertificateSet(certs)
+    new = cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump(force=False)
+    hex_old = der[:_der_length(der)].hex().encode()
+    start = data.index(b"/Contents <") + len(b"/Contents <")
+    end = data.index(b">", start)
+    replacement = new.hex().encode().ljust(end - start, b"0")
+    assert len(replacement) == end - start and data[start:start + len(hex_old)].lower() == hex_old
+    return data[:start] + replacement + data[end:]
+
+
+def _der_length(der: bytes) -> int:
+    from asn1crypto import parser
+
+    _, _, _, header, content, trailer = parser.parse(der, strict=False)
+    return len(header) + len(content) + len(trailer)
+
+
 def endesive_sign(data: bytes, pki, label: str) -> bytes:
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
     from endesive.pdf import cms as endesive_cms
@@ -311,6 +351,9 @@ def foreign_samples(pki, *, tsa_url: str) -> tuple[list[Foreign], SmallCA]:
                 warning="signing_time_disagrees"),
         Foreign("linearized-whole-file", "pikepdf (qpdf) + pyHanko's CMS", linearized_signed(dev_signer(pki, official)),
                 "valid", "linearized, signed in one piece: the signature covers the whole file"),
+        Foreign("re-encoded-intermediate", "pyHanko + re-encoding",
+                reencoded_intermediate(pyhanko_sign(plain, dev_signer(pki, official))), "valid",
+                "the carried CA certificate written with a longer length form: the same certificate"),
         Foreign("ber-encoded-cms", "pyHanko + re-encoding", ber_encoded_cms(pyhanko_sign(plain, dev_signer(pki, official))),
                 "valid", "the CMS container BER-encoded (indefinite lengths)", warning="ber_encoded"),
     ]

@@ -125,3 +125,18 @@ def test_sign_with_the_officials_key_file_in_two_steps(server, tmp_path, pki, ky
                                env={"KYSO_SERVER_URL": server, "KYSO_TOKEN": dev_token("tran-thi-bich-ngoc")},
                                input="sai\n")
     assert wrong.exit_code == 1 and "passphrase" in wrong.output and "sai" not in wrong.stdout
+
+
+def test_certify_then_verify_strictly_and_at_a_time(server, tmp_path):
+    source, certified = tmp_path / "quyet-dinh.pdf", tmp_path / "quyet-dinh-chung-thuc.pdf"
+    source.write_bytes(make_pdf())
+    result = run(server, "nguyen-van-an", "sign", source, certified, "--level", "B-T", "--certify", "2")
+    assert result.exit_code == 0, result.output
+    plain = run(server, "receiver", "verify", "--json", certified)
+    report = json.loads(plain.stdout)
+    assert report["verdict"] == "valid" and report["signatures"][0]["docmdp"] == 2
+    strict = json.loads(run(server, "receiver", "verify", "--json", "--decree30", certified).stdout)
+    assert strict["verdict"] == "invalid" and strict["reasons"][0]["code"] == "decree30_required"
+    earlier = json.loads(run(server, "receiver", "verify", "--json", "--at", "2025-06-01T08:00:00+07:00",
+                             certified).stdout)
+    assert earlier["signatures"][0]["sub_indication"] == "NO_POE"

@@ -618,18 +618,52 @@ def _warnings(sig: EmbeddedPdfSignature, status, ts_info: TimestampInfo | None, 
             hours = gap.total_seconds() / 3600
             out.append(reason("signing_time_disagrees", f"{_utc(claimed)} vs {ts_info.time}, {hours:+.1f} h"))
     try:
-        raw = _raw_contents(sig.sig_object)
-        from asn1crypto import cms as _cms, parser
-
-        _, _, _, header, content, trailer = parser.parse(raw, strict=False)
-        used = raw[:len(header) + len(content) + len(trailer)]
-        if _cms.ContentInfo.load(used).dump(force=True) != used:
+        if _ber_headers(_raw_contents(sig.sig_object)):
             out.append(reason("ber_encoded"))
     except Exception:  # noqa: BLE001 - a container that does not parse is judged elsewhere
         pass
     if getattr(reader, "encrypted", False):
         out.append(reason("encrypted_document"))
     return out
+
+
+def _ber_headers(data: bytes, *, depth: int = 4) -> bool:
+    """Whether the outer layers of a DER-expected structure use BER lengths (indefinite, or longer than
+    needed): the headers only, a few levels deep (re-encoding a whole CMS costs hundreds of ms)."""
+    from asn1crypto import parser
+
+    budget = [200]
+
+    def walk(chunk: bytes, level: int) -> bool:
+        pos = 0
+        while pos < len(chunk) and budget[0] > 0:
+            budget[0] -= 1
+            _, method, _, header, content, trailer = parser.parse(chunk[pos:], strict=False)
+            if _ber_length(header):
+                return True
+            if method == 1 and level < depth and walk(content, level + 1):
+                return True
+            pos += len(header) + len(content) + len(trailer)
+            if level == 0:
+                break            # the padding after the container is not part of it
+        return False
+
+    return walk(data, 0)
+
+
+def _ber_length(header: bytes) -> bool:
+    i = 1
+    if header[0] & 0x1F == 0x1F:
+        while header[i] & 0x80:
+            i += 1
+        i += 1
+    first = header[i]
+    if first == 0x80:
+        return True                                   # indefinite length
+    if first & 0x80:
+        octets = header[i + 1:i + 1 + (first & 0x7F)]
+        return octets[:1] == b"\x00" or (len(octets) == 1 and octets[0] < 0x80)   # not the shortest form
+    return False
 
 
 def _timestamp_info(status, kind: str) -> TimestampInfo | None:
@@ -689,11 +723,23 @@ def _altered_embedded_certificates(status, sig: EmbeddedPdfSignature) -> str | N
                 continue
             cert = choice.chosen
             key = (cert.issuer.dump(), cert.serial_number)
-            if key in genuine and genuine[key] != cert.dump():
+            if key in genuine and genuine[key] != cert.dump() and not _same_certificate(genuine[key], cert):
                 return f"an altered copy of the certificate of {cert.subject.human_friendly} is in the signature"
     except Exception as exc:  # noqa: BLE001
         return f"the certificates in the signature cannot be read: {type(exc).__name__}"
     return None
+
+
+def _same_certificate(genuine_der: bytes, carried) -> bool:
+    """The same certificate written differently (BER lengths, a re-encoded string): equal content and
+    the same signature value. Only a different content is an altered copy."""
+    try:
+        genuine = x509.Certificate.load(genuine_der)
+        return (genuine["tbs_certificate"].native == carried["tbs_certificate"].native
+                and genuine["signature_value"].native == carried["signature_value"].native
+                and genuine["signature_algorithm"].native == carried["signature_algorithm"].native)
+    except Exception:  # noqa: BLE001
+        return False
 
 
 def _damaged_carried_data(status, sig: EmbeddedPdfSignature, contexts: "_Contexts") -> str | None:
@@ -739,7 +785,11 @@ def _damaged_carried_data(status, sig: EmbeddedPdfSignature, contexts: "_Context
     def load(cert):
         der = cert.dump()
         if der not in loaded:
-            loaded[der] = cx509.load_der_x509_certificate(der)
+            try:
+                loaded[der] = cx509.load_der_x509_certificate(der)
+            except ValueError:
+                # BER where DER is expected (a longer length form): the same certificate, re-encoded
+                loaded[der] = cx509.load_der_x509_certificate(x509.Certificate.load(der).dump(force=True))
         return loaded[der]
 
     trusted = status.validation_path is not None
