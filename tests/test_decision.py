@@ -24,7 +24,8 @@ ROWS = [
     (7, dict(changes_unknown="the updates after this signature could not be analysed"), "INDETERMINATE", "GENERIC",
      "cannot_judge"),
     (8, dict(weak_signature_digest="sha1"), "INDETERMINATE", "CRYPTO_CONSTRAINTS_FAILURE", "crypto_constraints"),
-    (9, dict(before_proof="2025-05-01"), "INDETERMINATE", "NO_POE", "before_proof"),
+    (9, dict(before_proof=("2025-05-01T08:00:00+07:00", "2025-07-01T16:00:00+07:00")), "INDETERMINATE", "NO_POE",
+     "before_proof"),
     (10, dict(path=EXPIRED), "INDETERMINATE", "OUT_OF_BOUNDS_NO_POE", "expired_no_poe"),
     (11, dict(path_algorithm_problem="sha1 in an end-entity certificate"), "INDETERMINATE",
      "CRYPTO_CONSTRAINTS_FAILURE", "crypto_constraints"),
@@ -110,3 +111,9 @@ def test_a_report_never_contradicts_itself(engine, pki):
     assert report.verdict.value == "invalid"
     codes = [r.code for r in report.reasons]
     assert codes[0] == "decree30_required" and "doc_valid" not in codes
+
+
+def test_a_past_time_without_any_proof_says_so():
+    indication, sub, why = decide(facts(before_proof=("2025-05-01T08:00:00+07:00", None)))
+    assert (indication.value, sub.value, why.code) == ("INDETERMINATE", "NO_POE", "no_proof")
+    assert "2025-05-01T08:00:00+07:00" in why.vi

@@ -60,7 +60,8 @@ class SignatureFacts:
     not_permitted: tuple[Change, ...] = ()
     altered: str | None = None                 # the container was tampered with
     weak_signature_digest: str | None = None   # the signature's own digest algorithm is weak
-    before_proof: str | None = None            # the validation time precedes every proof of existence
+    before_proof: tuple[str, str | None] | None = None   # (validation time, earliest proof or None) when the
+                                                         # validation time precedes every proof of existence
     path: PathOutcome = PathOutcome.PASSED
     path_algorithm_problem: str | None = None
     timestamp_problem: bool = False            # a signature timestamp is present and does not validate
@@ -101,8 +102,9 @@ TABLE = (
     (8, lambda f: f.weak_signature_digest is not None,
      lambda f: (Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
                 reason("crypto_constraints", f.weak_signature_digest))),
-    (9, lambda f: f.before_proof is not None,
-     lambda f: (Indication.INDETERMINATE, SubIndication.NO_POE, reason("before_proof", f.before_proof))),
+    (9, lambda f: f.before_proof is not None, lambda f: (Indication.INDETERMINATE, SubIndication.NO_POE, (
+        reason("before_proof", f"{f.before_proof[0]} < {f.before_proof[1]}") if f.before_proof[1]
+        else reason("no_proof", f.before_proof[0])))),
     (10, lambda f: f.path.indication is Indication.INDETERMINATE, _path),
     (11, lambda f: f.path_algorithm_problem is not None,
      lambda f: (Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE,

@@ -48,14 +48,6 @@ class Proof:
     source: str            # "signature_timestamp" | "document_timestamp" | "own_time"
     revision: int | None = None
 
-    def describe(self) -> str:
-        where = f" (revision {self.revision})" if self.revision is not None else ""
-        return f"{self.source.replace('_', ' ')}{where} at {_iso(self.time)}"
-
-
-def _iso(dt: datetime) -> str:
-    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).isoformat()
-
 
 def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)

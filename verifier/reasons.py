@@ -25,8 +25,14 @@ _TEXT = {
                            "Không xác định được tình trạng thu hồi của chứng thư số."),
     "expired_no_poe": ("The signer's certificate has expired and nothing proves the signature existed before.",
                        "Chứng thư số đã hết hạn và không có bằng chứng chữ ký tồn tại trước thời điểm đó."),
-    "before_proof": ("Nothing proves the signature existed at the requested validation time ({detail}).",
-                     "Không có bằng chứng chữ ký đã tồn tại tại thời điểm kiểm tra được yêu cầu ({detail})."),
+    "before_proof": ("Nothing proves the signature existed at the requested validation time (requested < earliest "
+                     "proof: {detail}).",
+                     "Không có bằng chứng chữ ký đã tồn tại tại thời điểm kiểm tra được yêu cầu (thời điểm yêu cầu < "
+                     "bằng chứng sớm nhất: {detail})."),
+    "no_proof": ("The signature carries no timestamp: nothing proves it existed at the requested validation time "
+                 "({detail}), which is in the past.",
+                 "Chữ ký không có dấu thời gian: không có bằng chứng chữ ký đã tồn tại tại thời điểm kiểm tra được yêu "
+                 "cầu ({detail}) trong quá khứ."),
     "valid_at_proof": ("The signature is valid: its certificate was valid when a trusted timestamp proves it "
                        "existed ({detail}).",
                        "Chữ ký số hợp lệ: chứng thư số còn hiệu lực tại thời điểm dấu thời gian tin cậy chứng minh "

@@ -52,6 +52,7 @@ from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash, process_pss_params
 
 from kyso.certificates import CertificateKind, certificate_kind
+from kyso.decree30 import vn_iso
 from verifier import revisions as rev
 from verifier.existence import DocumentTimestamps, Proof, best_proof
 from verifier.fetching import DEFAULT_POOL
@@ -541,8 +542,8 @@ def _judge(sig: EmbeddedPdfSignature, reader: PdfFileReader, data: bytes, change
         proof = _proof(sig, kind, contexts)
     before_proof = None
     if contexts.past_request and (proof is None or proof.time > contexts.moment):
-        before_proof = (f"{_utc(contexts.moment)}; earliest proof: {proof.describe()}" if proof is not None
-                        else f"{_utc(contexts.moment)}; the signature carries no timestamp")
+        # (requested time, earliest proof or None), in Vietnam's zone
+        before_proof = (vn_iso(contexts.moment), vn_iso(proof.time) if proof is not None else None)
     elif time_related and proof is not None and proof.time <= contexts.moment:
         past_vc = contexts.make(moment=proof.time, fetch_as_of=proof.time)
         past_status = _validate(sig, kind, past_vc, contexts)
@@ -576,7 +577,7 @@ def _judge(sig: EmbeddedPdfSignature, reader: PdfFileReader, data: bytes, change
     indication, sub, bottom = decide(facts)
     warnings = _warnings(sig, status, ts_info, reader)
     if indication is Indication.TOTAL_PASSED and proof is not None and validated_at != contexts.moment:
-        bottom = reason("valid_at_proof", proof.describe())
+        bottom = reason("valid_at_proof", vn_iso(proof.time))
     if altered:
         problems.append(reason("format_failure"))
     if damaged:
