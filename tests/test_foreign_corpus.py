@@ -100,3 +100,24 @@ def test_timestamps_out_of_order_are_a_warning(corpus, pki):
     report = verify(second, policy=VerificationPolicy.for_profile("dev", dev_pki=pki))
     assert report.verdict.value == "valid", [r.en for r in report.reasons]
     assert "timestamp_order" in [w.code for w in report.signatures[1].warnings]
+
+
+def test_a_changed_byte_inside_a_carried_certificate_is_never_valid(engine, pki):
+    """Re-encoding the outer wrapper of a carried certificate is tolerated; a byte changed inside what
+    its issuer signed is not, even when it means the same (a BOOLEAN TRUE written 0xDF, not 0xFF). The
+    third copy is the CA certificate inside the signature timestamp token of a B-LT signature: judged
+    valid once, when Kyso re-encoded a carried certificate to read it (found by tests/test_hostile.py)."""
+    import re as _re
+
+    data = engine.sign(SignRequest(document=make_pdf(pages=2), level=Level.B_LT),
+                       key_holder=SoftwareKeyHolder.from_dev_pki(pki, "nguyen-van-an")).data
+    start = data.index(b"/Contents <") + len(b"/Contents <")
+    end = data.index(b">", start)
+    hexed = data[start:end]
+    policy = VerificationPolicy.for_profile("dev", dev_pki=pki)
+    matches = list(_re.finditer(rb"551[dD]130101[fF][fF]", hexed))   # basicConstraints, critical TRUE
+    assert len(matches) >= 3, "CA certificates in the signature and in its timestamp token"
+    for match in matches:
+        changed = hexed[:match.end() - 2] + b"DF" + hexed[match.end():]
+        report = verify(data[:start] + changed + data[end:], policy=policy)
+        assert report.verdict.value != "valid", match.start()

@@ -718,28 +718,40 @@ def _altered_embedded_certificates(status, sig: EmbeddedPdfSignature) -> str | N
     if path is None:
         return None
     try:
-        genuine = {(c.issuer.dump(), c.serial_number): c.dump() for c in path.iter_certs(include_root=True)}
+        on_path = list(path.iter_certs(include_root=True))
+        genuine = {(c.issuer.dump(), c.serial_number): c.dump() for c in on_path}
+        issuers = {c.subject.dump(): c for c in on_path}
         for choice in sig.signed_data["certificates"]:
             if choice.name != "certificate":
                 continue
             cert = choice.chosen
             key = (cert.issuer.dump(), cert.serial_number)
-            if key in genuine and genuine[key] != cert.dump() and not _same_certificate(genuine[key], cert):
+            if key in genuine and genuine[key] != cert.dump() and not _same_certificate(
+                    genuine[key], cert, issuers.get(cert.issuer.dump())):
                 return f"an altered copy of the certificate of {cert.subject.human_friendly} is in the signature"
     except Exception as exc:  # noqa: BLE001
         return f"the certificates in the signature cannot be read: {type(exc).__name__}"
     return None
 
 
-def _same_certificate(genuine_der: bytes, carried) -> bool:
-    """The same certificate written differently (BER lengths, a re-encoded string): equal content and
-    the same signature value. Only a different content is an altered copy."""
+def _same_certificate(genuine_der: bytes, carried, issuer) -> bool:
+    """The same certificate written differently: the same content, and the carried copy is itself
+    authentic (its issuer's signature verifies over its own to-be-signed bytes). A re-encoded outer
+    wrapper passes; any change inside what the issuer signed (a string's type, a value) does not."""
+    from cryptography import x509 as cx509
+
+    if issuer is None:
+        return False
     try:
         genuine = x509.Certificate.load(genuine_der)
-        return (genuine["tbs_certificate"].native == carried["tbs_certificate"].native
-                and genuine["signature_value"].native == carried["signature_value"].native
-                and genuine["signature_algorithm"].native == carried["signature_algorithm"].native)
-    except Exception:  # noqa: BLE001
+        if not (genuine["tbs_certificate"].native == carried["tbs_certificate"].native
+                and genuine["signature_value"].native == carried["signature_value"].native):
+            return False
+        issuer_key = cx509.load_der_x509_certificate(issuer.dump()).public_key()
+        _verify_with(issuer_key, carried["signature_value"].native, carried["tbs_certificate"].dump(),
+                     carried["signature_algorithm"])
+        return True
+    except Exception:  # noqa: BLE001 - does not verify, or cannot be read: not the same certificate
         return False
 
 
@@ -789,8 +801,13 @@ def _damaged_carried_data(status, sig: EmbeddedPdfSignature, contexts: "_Context
             try:
                 loaded[der] = cx509.load_der_x509_certificate(der)
             except ValueError:
-                # BER where DER is expected (a longer length form): the same certificate, re-encoded
-                loaded[der] = cx509.load_der_x509_certificate(x509.Certificate.load(der).dump(force=True))
+                # the outer wrapper written in BER (a longer length form): rebuilt around the same
+                # to-be-signed bytes, which are never re-encoded (a change there must not verify)
+                parsed = x509.Certificate.load(der)
+                rebuilt = x509.Certificate({"tbs_certificate": parsed["tbs_certificate"],
+                                            "signature_algorithm": parsed["signature_algorithm"],
+                                            "signature_value": parsed["signature_value"]}).dump()
+                loaded[der] = cx509.load_der_x509_certificate(rebuilt)
         return loaded[der]
 
     trusted = status.validation_path is not None
