@@ -67,12 +67,14 @@ def test_the_weak_digest_is_named(reports):
 
 def test_second_opinions_find_the_same_signatures_intact(corpus, pki, nssdb):
     """pdfsig (poppler/NSS) and stock pyHanko on the same files: every signature Kyso calls intact
-    is intact for both (pdfsig lacks EdDSA and SHA-3: it is asked only about the others)."""
+    is intact for both (pdfsig lacks EdDSA and SHA-3; stock pyHanko's reader needs the empty password
+    given explicitly for the encrypted sample: each is asked only about what it can read)."""
     samples, _ = corpus
     for s in samples:
-        if s.name.startswith(("pyhanko-ed", "pyhanko-sha3", "encrypted")):
+        if not s.name.startswith(("pyhanko-ed", "pyhanko-sha3")):
+            assert all(sig.valid for sig in pdfsig(s.data, nssdb)), s.name
+        if s.name.startswith("encrypted"):
             continue
-        assert all(sig.valid for sig in pdfsig(s.data, nssdb)), s.name
         statuses = pyhanko_statuses(s.data, list(pki.trust_roots()))
         assert statuses and statuses[0].intact and statuses[0].valid, s.name
 
