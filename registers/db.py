@@ -21,6 +21,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from kyso.errors import ErrorKind, KysoError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# pg_advisory_xact_lock key of the migrations ("kyso" in ASCII)
+_MIGRATION_LOCK_KEY = 0x6B79736F
 
 
 class Base(DeclarativeBase):
@@ -102,9 +104,29 @@ class Database:
         config.set_main_option("script_location", str(MIGRATIONS))
         config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         self.check()   # an unreachable database is one line naming the setting, not a traceback
-        with self.engine.begin() as connection:
+        with self._migration_lock(), self.engine.begin() as connection:
+            if self.engine.dialect.name == "postgresql":
+                # one migrating process at a time; the lock ends with this transaction, after which the
+                # next process finds the schema at head and does nothing
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+    @contextlib.contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        """SQLite: an exclusive lock on a file beside the database (PostgreSQL locks in the database)."""
+        database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        if not database or database == ":memory:":
+            yield
+            return
+        import fcntl
+
+        with open(f"{database}.migrate.lock", "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def check(self) -> None:
         """Connect and run ``SELECT 1``; raise :class:`DatabaseUnreachable` (one line) if it fails."""
