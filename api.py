@@ -30,6 +30,7 @@ from flask import (
     jsonify,
     redirect,
     request,
+    stream_with_context,
     url_for,
 )
 from werkzeug.exceptions import HTTPException
@@ -38,7 +39,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from kyso import __version__
 from kyso.errors import ErrorKind, KysoError
 from kyso.settings import Settings
-from office import Office, http_status
+from office import Office, http_headers, http_status
 from office.errors import BadInput, Forbidden
 from office.forms import report_form
 from webui import schemas as S
@@ -426,34 +427,11 @@ def verify_one(form) -> Response:
 @api_v1.input(S.BatchForm, location="form_and_files", arg_name="form")
 @api_v1.doc(summary="Verify many files or a zip: one JSON line per file as each finishes")
 def verify_batch(form) -> Response:
-    import zipfile
-
-    who = caller()
-    items: list[tuple[str, bytes]] = [(f.filename or f"file-{i}", f.read()) for i, f in enumerate(form.get("files") or [])]
-    archive = form.get("zip")
-    if archive is not None:
-        try:
-            with zipfile.ZipFile(io.BytesIO(archive.read())) as zf:
-                members = [m for m in zf.infolist() if not m.is_dir()]
-                if len(members) > 500 or sum(m.file_size for m in members) > current_app.config["MAX_CONTENT_LENGTH"] * 4:
-                    raise BadInput("the zip is too large (more than 500 files or too many bytes when unpacked)",
-                                   message_vi="Tệp zip quá lớn.")
-                items += [(m.filename, zf.read(m)) for m in members]
-        except zipfile.BadZipFile:
-            raise BadInput("the 'zip' part is not a zip archive", message_vi="Tệp tải lên không phải tệp zip.") from None
-    if not items:
-        raise BadInput("upload files in 'files' parts or one 'zip' part",
-                       message_vi="Hãy tải các tệp lên trong trường 'files' hoặc một tệp 'zip'.")
-    the_office = office()
-
-    def generate():
-        for index, (name, data) in enumerate(items, 1):
-            report = the_office.verify(who, data, file_name=name, keep=False)
-            line = {"index": index, "total": len(items), "file": name, "verdict": report["verdict"],
-                    "outcome": report["outcome"], "reasons": report["reasons"], "report": report}
-            yield json.dumps(line, ensure_ascii=False) + "\n"
-
-    return Response(generate(), mimetype="application/x-ndjson")
+    lines = office().verify_batch(caller(), files=form.get("files") or [],
+                                  archive=form["zip"].stream if form.get("zip") is not None else None)
+    # the uploads are read one by one while the answer streams: keep the request open until the end
+    return Response(stream_with_context(json.dumps(line, ensure_ascii=False) + "\n" for line in lines),
+                    mimetype="application/x-ndjson")
 
 
 @api_v1.post("/incoming")
@@ -657,7 +635,7 @@ def create_app(settings: Settings | None = None, *, office: Office | None = None
         body, status = error_body(exc)
         if _browser():
             return render_error(status, exc.code, exc.message_vi_text, exc.message)
-        return jsonify(body), status
+        return jsonify(body), status, http_headers(exc)   # Retry-After with a 429
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

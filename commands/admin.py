@@ -102,14 +102,15 @@ def list_users() -> None:
 
 @click.group("audit")
 def audit() -> None:
-    """The audit trail: check its hash chain and HMACs, export it (nhật ký kiểm toán)."""
+    """The audit trail: check its hash chain and HMACs, export it, checkpoint its head (nhật ký kiểm toán)."""
 
 
 @audit.command("verify")
 @click.option("--expect-at-least", type=click.IntRange(min=0), default=None,
               help="Records known to exist (from an earlier report): fewer means the last ones were deleted.")
 def audit_verify(expect_at_least: int | None) -> None:
-    """Check every record; exit 0 when intact, 1 naming the first tampered record (2: cannot read)."""
+    """Check every record, then the latest checkpoint of the head (a truncated or emptied trail
+    fails); exit 0 when intact, 1 naming what was tampered with (2: cannot read)."""
     result = {}
 
     def body(local, me):
@@ -137,3 +138,14 @@ def audit_export(fmt: str, out: Path | None) -> None:
                 count = local.office.audit_export(me, handle, fmt=fmt)
         click.echo(f"{count} bản ghi / records", err=True)
     admin_office(body, code=2)
+
+
+@audit.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Write a checkpoint of the trail's head (HMAC'd, timestamped by the TSA) under
+    KYSO_DATA_DIR/audit-checkpoints; run it from a timer (e.g. every 10 minutes)."""
+    def body(local, me):
+        written = local.office.audit_checkpoint(me).to_dict()
+        _json(written)
+        click.echo(f"điểm kiểm tra / checkpoint: {written['file']} (bản ghi / record {written['seq']})", err=True)
+    admin_office(body)

@@ -6,4 +6,6 @@ version it was written and tested against, and is installed explicitly by the co
 
 * :mod:`hazmat.pyhanko_hexreader`: pyHanko's hex-string reader, one read per string instead of
   one Python call per character (same results; ``tests/test_pdfspeed.py`` proves it).
+* :mod:`hazmat.pyhanko_bounds`: bounds on pyHanko's array length and nesting depth, so that a
+  hostile file is refused as unreadable in milliseconds (``tests/test_bounds.py``).
 """

@@ -6,6 +6,6 @@ nesting, decompression bombs, huge page counts), files that are not what they cl
 not PDF, polyglots, encrypted), and signature-specific mutations of signed documents (ByteRange
 and Contents edits, CMS garbage). Every mutation of a signed document must never verify as valid.
 """
-from hostile.generator import Case, Sources, cases, families
+from hostile.generator import HOSTILE_FIELD_NAMES, Case, Sources, cases, door_cases, families
 
-__all__ = ["Case", "Sources", "cases", "families"]
+__all__ = ["HOSTILE_FIELD_NAMES", "Case", "Sources", "cases", "door_cases", "families"]

@@ -93,13 +93,18 @@ def _deep_dicts(depth: int) -> bytes:
 
 
 def _minimal_pdf(*, extra_objects=(), page_count: int = 1, page_contents: bytes | None = None,
-                 extra_catalog: bytes = b"") -> bytes:
+                 extra_catalog: bytes = b"", kids: bytes = b"[3 0 R]", extra_page: bytes = b"") -> bytes:
     objects = [b"<< /Type /Catalog /Pages 2 0 R " + extra_catalog + b">>",
-               b"<< /Type /Pages /Kids [3 0 R] /Count " + str(page_count).encode() + b" >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>"]
+               b"<< /Type /Pages /Kids " + kids + b" /Count " + str(page_count).encode() + b" >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R " + extra_page + b">>"]
     content = page_contents if page_contents is not None else b"BT /F1 12 Tf 72 720 Td (hostile) Tj ET"
     objects.append(b"<< /Length " + str(len(content)).encode() + b" >>\nstream\n" + content + b"\nendstream")
     objects.extend(extra_objects)
+    return _assemble(objects)
+
+
+def _assemble(objects: list[bytes]) -> bytes:
+    """A PDF of ``objects`` (numbered from 1, the first one the catalog) with a correct xref table."""
     out = io.BytesIO()
     out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
@@ -138,6 +143,74 @@ def _bomb_in_objstm(mebibytes: int) -> bytes:
     stream = (b"<< /Type /ObjStm /N 1 /First 4 /Length " + str(len(payload)).encode()
               + b" /Filter /FlateDecode >>\nstream\n" + payload + b"\nendstream")
     return _minimal_pdf(extra_objects=[stream])
+
+
+def _page_tree_duplicates(times: int) -> bytes:
+    """A page tree listing the same page ``times`` times (6 bytes a page: a million is a 6 MB file)."""
+    return _minimal_pdf(page_count=times, kids=b"[" + b"3 0 R " * times + b"]")
+
+
+def _nested_in_page(depth: int) -> bytes:
+    """Deep arrays inside the page dictionary, which every signer and stamper reads."""
+    return _minimal_pdf(extra_page=b"/Junk " + b"[" * depth + b"]" * depth + b" ")
+
+
+def _nested_in_form(depth: int) -> bytes:
+    """Deep arrays in the AcroForm's /Fields, which a signer walks to find or add its field."""
+    return _minimal_pdf(extra_catalog=b"/AcroForm << /Fields " + b"[" * depth + b"]" * depth + b" >> ")
+
+
+def _nested_dicts_in_catalog(depth: int) -> bytes:
+    return _minimal_pdf(extra_catalog=b"/Junk " + b"<< /A " * depth + b"1" + b" >>" * depth + b" ")
+
+
+def _form_with_field_names(names: list[str]) -> bytes:
+    """Existing form fields with hostile names (a dot, Vietnamese letters, very long, a /Kids loop)."""
+    fields = []
+    first = 5
+    for i, name in enumerate(names):
+        encoded = b"<" + ("\ufeff" + name).encode("utf-16-be").hex().encode() + b">"
+        fields.append(b"<< /FT /Tx /T " + encoded + b" /Rect [0 0 10 10] /Type /Annot /Subtype /Widget /P 3 0 R >>")
+    loop = first + len(names)
+    fields.append(b"<< /T (loop) /Kids [" + str(loop).encode() + b" 0 R] /Parent " + str(loop).encode() + b" 0 R >>")
+    refs = b" ".join(str(first + i).encode() + b" 0 R" for i in range(len(fields)))
+    return _minimal_pdf(extra_objects=fields, extra_catalog=b"/AcroForm << /Fields [" + refs + b"] >> ",
+                        extra_page=b"/Annots [" + refs + b"] ")
+
+
+# signature field names a request may carry
+HOSTILE_FIELD_NAMES = ("Chu.Ky", "Chữ ký số của Chủ tịch", "x" * 101, " ", "Ký\u0000số", "../../etc/passwd",
+                       "Chu\u030cky", "Sig1")
+
+
+def door_cases() -> list[tuple[str, str, bytes]]:
+    """(name, family, data): files for the doors that sign, prepare, issue, copy and receive; each must
+    get a clear 4xx (or be served), quickly and in bounded memory."""
+    return [
+        ("page-tree-million", "pages", _page_tree_duplicates(1_000_000)),
+        ("page-tree-20000", "pages", _page_tree_duplicates(20_000)),
+        ("count-billion", "pages", _minimal_pdf(page_count=10 ** 9)),
+        ("deep-arrays", "nesting", _deep_nesting(50_000)),
+        ("deep-dicts", "nesting", _deep_dicts(20_000)),
+        ("nested-in-page", "nesting", _nested_in_page(50_000)),
+        ("nested-in-form", "nesting", _nested_in_form(50_000)),
+        ("nested-dicts-in-catalog", "nesting", _nested_dicts_in_catalog(20_000)),
+        ("flate-bomb-256m-content", "bomb", _content_bomb(256)),
+        ("objstm-bomb-256m", "bomb", _bomb_in_objstm(256)),
+        ("field-names", "fields", _form_with_field_names(["Chu.Ky", "Chữ ký số", "x" * 10_000, "", "Sig1"])),
+    ]
+
+
+def _content_bomb(mebibytes: int) -> bytes:
+    """The page's own content stream inflates to ``mebibytes`` MiB: what text extraction and stamping read."""
+    comp = zlib.compressobj(9)
+    payload = b"".join(comp.compress(b" " * (1 << 20)) for _ in range(mebibytes)) + comp.flush()
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
+               b"<< /Length " + str(len(payload)).encode() + b" /Filter /FlateDecode >>\nstream\n" + payload
+               + b"\nendstream"]
+    return _assemble(objects)
 
 
 def _encrypted(data: bytes) -> bytes:

@@ -29,6 +29,7 @@ class ErrorKind(enum.Enum):
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
+    RATE_LIMITED = "rate_limited"          # too many attempts: wait, then try again
     UNAVAILABLE = "unavailable"            # a dependency (TSA, OCSP, token) is down
     CONFIGURATION = "configuration"        # settings are unknown or unsafe
     INTERNAL = "internal"

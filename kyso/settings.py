@@ -24,19 +24,38 @@ KYSO_PKCS11_PIN            user PIN                                    dev PIN (
 KYSO_TRUST_PROFILE         verifier trust: dev, vn or none             dev (dev mode), vn
 KYSO_TRUST_DIR             anchors an administrator added              ``DATA_DIR/trust``
 KYSO_DATABASE_URL          registers and audit (also ``DATABASE_URL``)  ``sqlite:///DATA_DIR/kyso.sqlite``
-KYSO_AUDIT_KEY             HMAC key of the audit trail                 a dev key (refused in production)
+KYSO_AUDIT_KEY             HMAC key of the audit trail                 dev: ``DATA_DIR/audit.key`` (see below)
 KYSO_AGENCY(_NAME)         the office: abbreviation and full name      ``UBND`` / ``UBND tỉnh Hưng Yên``
 KYSO_KEY_DIR               PKCS#12 files bound to accounts (0700)      ``DATA_DIR/keys``
 KYSO_REVOCATION_MAX_AGE    oldest OCSP/CRL answer a signature may use  60 (seconds)
 KYSO_OPS_TOKEN             bearer token for /metrics, /readyz detail   none
 KYSO_OPS_ALLOW             addresses that may read them without it     loopback in dev, none in production
 KYSO_TRUSTED_PROXIES       reverse proxies in front (X-Forwarded-*)    0
+KYSO_LOGIN_MAX_FAILURES    failed logins per address in a window       10 (then 429 until it ends)
+KYSO_LOGIN_WINDOW_SECONDS  that window                                 900 (15 minutes)
+KYSO_MAX_PAGES             pages a PDF may have (each listing counts)  10000
+KYSO_MAX_INFLATED_MB       the pages' contents, inflated               128
 =========================  ==========================================  =====================
+
+The audit key (``KYSO_AUDIT_KEY``) authenticates every audit record and checkpoint
+(``registers/audit.py``, ``registers/checkpoints.py``). In production it must be at least 32 bytes
+of entropy: the hex (64 digits) or base64 of 32 random bytes (``openssl rand -hex 32``), or a random
+text of 32 bytes or more. A key that reads as hex or base64 is judged by the bytes it decodes to
+(40 hex digits are 20 bytes); one with fewer than 16 distinct bytes (``"a" * 40``) or made of a
+repeated pattern is refused. In development, when it is not set, each installation generates its
+own random key at its first use and keeps it in ``DATA_DIR/audit.key`` (0600, created atomically,
+read on later starts): two installations never share one, and nobody can forge a record with a key
+printed in the source. A development trail written before ``audit.key`` existed (with the former
+public key ``DEV_AUDIT_KEY``) verifies only with ``KYSO_AUDIT_KEY`` set to that value.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import os
+import re
+import secrets
 from pathlib import Path
 from typing import Mapping
 
@@ -46,7 +65,13 @@ DEV_SECRET_KEY = "kyso-dev-secret-not-for-production"
 DEV_PKCS11_PIN = "1234"
 DEV_PKCS11_SO_PIN = "5678"
 DEV_TOKEN_LABEL = "kyso-dev"
+#: the development audit key of earlier versions: public, so refused in production (a dev
+#: installation now has its own random key in ``DATA_DIR/audit.key``)
 DEV_AUDIT_KEY = "kyso-dev-audit-key-not-for-production"
+AUDIT_KEY_FILE = "audit.key"
+AUDIT_KEY_MIN_BYTES = 16              # any key (development)
+AUDIT_KEY_PRODUCTION_BYTES = 32       # of entropy, in production
+_AUDIT_KEY_MIN_DISTINCT = 16
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 
@@ -57,6 +82,7 @@ _KNOWN = {
     "KYSO_PKCS11_PIN", "KYSO_TRUST_DIR", "KYSO_TRUST_PROFILE", "KYSO_DATABASE_URL", "KYSO_AUDIT_KEY",
     "KYSO_AGENCY", "KYSO_AGENCY_NAME", "KYSO_KEY_DIR", "KYSO_REVOCATION_MAX_AGE", "KYSO_OPS_TOKEN",
     "KYSO_OPS_ALLOW", "KYSO_TRUSTED_PROXIES", "KYSO_TSA_USERNAME", "KYSO_TSA_PASSWORD",
+    "KYSO_LOGIN_MAX_FAILURES", "KYSO_LOGIN_WINDOW_SECONDS", "KYSO_MAX_PAGES", "KYSO_MAX_INFLATED_MB",
     # read by devpki's command line, not by the service:
     "KYSO_DEV_P12_PASSPHRASE", "KYSO_SOFTHSM2_MODULE",
     # read by kyso-client:
@@ -88,6 +114,73 @@ def _softhsm_module() -> str:
     return "/usr/lib/softhsm/libsofthsm2.so"
 
 
+def _key_material(key: str) -> bytes:
+    """What ``key`` stands for: the bytes it decodes to when it is hex or base64 (its entropy is
+    theirs, whatever the length of the text), else its own UTF-8 bytes."""
+    text = key.strip()
+    if re.fullmatch(r"(?:[0-9a-fA-F]{2})+", text):
+        return bytes.fromhex(text)
+    if re.fullmatch(r"[A-Za-z0-9+/_-]+={0,2}", text):
+        padded = text.rstrip("=") + "=" * (-len(text.rstrip("=")) % 4)
+        try:
+            return base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
+        except (binascii.Error, ValueError):
+            pass
+    return key.encode("utf-8")
+
+
+def strong_audit_key(key: str) -> bool:
+    """Whether ``key`` carries 32 bytes of entropy, as far as can be told: what it stands for
+    (hex and base64 decoded) is 32 bytes or more, with at least 16 distinct byte values, and is not
+    one short pattern repeated (32 random bytes have ~30 distinct values; ``"a" * 40`` has one)."""
+    material = _key_material(key)
+    if len(material) < AUDIT_KEY_PRODUCTION_BYTES or len(set(material)) < _AUDIT_KEY_MIN_DISTINCT:
+        return False
+    return not any(len(material) % n == 0 and material == material[:n] * (len(material) // n)
+                   for n in range(1, len(material) // 2 + 1))
+
+
+def installation_audit_key(data_dir: Path) -> str:
+    """This development installation's audit key: ``DATA_DIR/audit.key``, 32 random bytes in hex,
+    made once (mode 0600; written beside, then linked into place, so that two processes starting
+    at once agree on one key) and read on later starts."""
+    path = data_dir / AUDIT_KEY_FILE
+    try:
+        if not path.exists():
+            data_dir.mkdir(parents=True, exist_ok=True)
+            temp = data_dir / f".{AUDIT_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(secrets.token_hex(32) + "\n")
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                try:
+                    os.link(temp, path)          # never replaces a key another process made first
+                except FileExistsError:
+                    pass
+            finally:
+                temp.unlink(missing_ok=True)
+            dir_fd = os.open(data_dir, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        key = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(
+            f"cannot read or create the development audit key {path} ({type(exc).__name__}: {exc}); "
+            f"set KYSO_AUDIT_KEY or KYSO_DATA_DIR",
+            message_vi=f"Không đọc hoặc tạo được khóa kiểm toán {path}; hãy đặt KYSO_AUDIT_KEY hoặc KYSO_DATA_DIR.",
+        ) from None
+    if not re.fullmatch(r"[0-9a-f]{64}", key):
+        raise ConfigurationError(
+            f"{path} is not an audit key (64 hexadecimal digits); restore it from a backup or set KYSO_AUDIT_KEY",
+            message_vi=f"{path} không phải khóa kiểm toán (64 chữ số thập lục phân); hãy khôi phục từ bản sao lưu "
+                       f"hoặc đặt KYSO_AUDIT_KEY.")
+    return key
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """Everything the service and the command line are configured with."""
@@ -109,7 +202,7 @@ class Settings:
     trust_dir: Path | None = None          # extra anchors an administrator adds (default: DATA_DIR/trust)
     trust_profile: str | None = None       # dev | vn | none (default: dev in dev mode, vn in production)
     database_url: str | None = None        # default: sqlite:///DATA_DIR/kyso.sqlite
-    audit_key: str = DEV_AUDIT_KEY         # HMAC key of the audit trail
+    audit_key_setting: str | None = dataclasses.field(default=None, repr=False)   # KYSO_AUDIT_KEY (see audit_key)
     agency: str = "UBND"                   # the office running Kyso: its abbreviation in numbers
     agency_name: str = "UBND tỉnh Hưng Yên"
     key_dir: Path | None = None            # PKCS#12 files bound to accounts (default: DATA_DIR/keys)
@@ -119,6 +212,10 @@ class Settings:
     trusted_proxies: int = 0               # reverse proxies whose X-Forwarded-For/-Proto are believed
     tsa_username: str | None = None        # HTTP Basic credentials some TSAs ask for
     tsa_password: str | None = dataclasses.field(default=None, repr=False)
+    login_max_failures: int = 10           # failed logins from one address within the window, then 429
+    login_window_seconds: int = 900        # the window of failed logins (and how long a 429 lasts at most)
+    max_pages: int = 10_000                # PDF bounds (kyso.pdfbounds): pages, counted as the page tree lists them
+    max_inflated_mb: int = 128             # and the pages' content streams, inflated
 
     def __post_init__(self) -> None:
         if self.mode not in ("dev", "production"):
@@ -136,6 +233,10 @@ class Settings:
             raise ConfigurationError(f"KYSO_PORT out of range: {self.port}")
         if self.max_upload_bytes <= 0:
             raise ConfigurationError("KYSO_MAX_UPLOAD_MB must be positive")
+        if not 1 <= self.max_pages <= 1_000_000:
+            raise ConfigurationError("KYSO_MAX_PAGES must be between 1 and 1000000")
+        if not 1 <= self.max_inflated_mb <= 65536:
+            raise ConfigurationError("KYSO_MAX_INFLATED_MB must be between 1 and 65536")
         if self.trust_profile not in (None, "dev", "vn", "none"):
             raise ConfigurationError("KYSO_TRUST_PROFILE must be dev, vn or none")
         if self.trust_profile is None:
@@ -161,6 +262,12 @@ class Settings:
             raise ConfigurationError("KYSO_REVOCATION_MAX_AGE must be between 0 and 3600 seconds")
         if not 0 <= self.trusted_proxies <= 5:
             raise ConfigurationError("KYSO_TRUSTED_PROXIES must be between 0 and 5")
+        if not 1 <= self.login_max_failures <= 1000:
+            raise ConfigurationError("KYSO_LOGIN_MAX_FAILURES must be between 1 and 1000",
+                                     message_vi="KYSO_LOGIN_MAX_FAILURES phải từ 1 đến 1000.")
+        if not 60 <= self.login_window_seconds <= 86400:
+            raise ConfigurationError("KYSO_LOGIN_WINDOW_SECONDS must be between 60 and 86400 seconds",
+                                     message_vi="KYSO_LOGIN_WINDOW_SECONDS phải từ 60 đến 86400 giây.")
         if self.ops_token is not None and len(self.ops_token) < 24:
             raise ConfigurationError("KYSO_OPS_TOKEN must be at least 24 characters")
         if self.ops_allow is None:
@@ -174,8 +281,11 @@ class Settings:
             raise ConfigurationError(f"KYSO_OPS_ALLOW: {exc}") from None
         if self.database_url is None:
             object.__setattr__(self, "database_url", f"sqlite:///{Path(self.data_dir) / 'kyso.sqlite'}")
-        if len(self.audit_key.encode()) < 16:
-            raise ConfigurationError("KYSO_AUDIT_KEY must be at least 16 bytes (32 in production)")
+        key = self.audit_key_setting
+        if key is not None and len(key.encode()) < AUDIT_KEY_MIN_BYTES:
+            raise ConfigurationError("KYSO_AUDIT_KEY must be at least 16 bytes (32 bytes of entropy in production)",
+                                     message_vi="KYSO_AUDIT_KEY phải dài ít nhất 16 byte (32 byte ngẫu nhiên ở chế độ "
+                                                "production).")
         if self.mode == "dev" and self.dev_pki_url is None:
             object.__setattr__(self, "dev_pki_url", f"http://{self.host}:{self.port}/dev-pki")
         if self.is_production:
@@ -184,6 +294,21 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.mode == "production"
+
+    @property
+    def audit_key(self) -> str:
+        """The audit trail's HMAC key: ``KYSO_AUDIT_KEY``, else (development only) this installation's
+        own random key, ``DATA_DIR/audit.key``, made at the first use (a command that reads nothing of
+        the registers creates nothing)."""
+        if self.audit_key_setting is not None:
+            return self.audit_key_setting
+        if self.is_production:   # not reached: production settings without the key are refused
+            raise ConfigurationError("KYSO_AUDIT_KEY is required in production (32 bytes of entropy)")
+        key = self.__dict__.get("_installation_audit_key")
+        if key is None:
+            key = installation_audit_key(Path(self.data_dir))
+            object.__setattr__(self, "_installation_audit_key", key)
+        return key
 
     @property
     def tsa_auth(self) -> tuple[str, str] | None:
@@ -205,8 +330,10 @@ class Settings:
             problems.append("KYSO_PKCS11_TOKEN: the development token is refused in production")
         if self.tsa_url is None:
             problems.append("KYSO_TSA_URL: production needs a time-stamping authority")
-        if self.audit_key == DEV_AUDIT_KEY or len(self.audit_key.encode()) < 32:
-            problems.append("KYSO_AUDIT_KEY: set a random key of at least 32 characters")
+        key = self.audit_key_setting
+        if key is None or key == DEV_AUDIT_KEY or not strong_audit_key(key):
+            problems.append("KYSO_AUDIT_KEY: set a random key of at least 32 bytes of entropy (e.g. "
+                            "`openssl rand -hex 32`); short, repeated or low-entropy keys are refused")
         if self.trust_profile == "dev":
             problems.append("KYSO_TRUST_PROFILE: the development trust profile is refused in production")
         if self.revocation_check != "require":
@@ -261,7 +388,7 @@ class Settings:
         text("KYSO_PKCS11_TOKEN", "pkcs11_token")
         text("KYSO_PKCS11_PIN", "pkcs11_pin")
         text("KYSO_TRUST_PROFILE", "trust_profile")
-        text("KYSO_AUDIT_KEY", "audit_key")
+        text("KYSO_AUDIT_KEY", "audit_key_setting")
         text("KYSO_AGENCY", "agency")
         text("KYSO_AGENCY_NAME", "agency_name")
         if "KYSO_DATABASE_URL" in env or "DATABASE_URL" in env:
@@ -272,6 +399,10 @@ class Settings:
             kwargs["key_dir"] = Path(env["KYSO_KEY_DIR"])
         integer("KYSO_REVOCATION_MAX_AGE", "revocation_max_age_seconds")
         integer("KYSO_TRUSTED_PROXIES", "trusted_proxies")
+        integer("KYSO_LOGIN_MAX_FAILURES", "login_max_failures")
+        integer("KYSO_LOGIN_WINDOW_SECONDS", "login_window_seconds")
+        integer("KYSO_MAX_PAGES", "max_pages")
+        integer("KYSO_MAX_INFLATED_MB", "max_inflated_mb")
         text("KYSO_OPS_TOKEN", "ops_token")
         text("KYSO_TSA_USERNAME", "tsa_username")
         text("KYSO_TSA_PASSWORD", "tsa_password")

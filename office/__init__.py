@@ -26,12 +26,15 @@ from office.errors import (
     NoAgency,
     NoAgencyKey,
     NotIssued,
+    TooManyAttempts,
     Unauthenticated,
+    http_headers,
     http_status,
 )
 from office.incoming import IncomingUseCases
 from office.outgoing import Issued, OutgoingUseCases, Prepared, Signed
 from office.reading import ReadingUseCases
+from office.sessions import SessionUseCases
 
 
 def __getattr__(name: str):
@@ -43,7 +46,8 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'office' has no attribute {name!r}")
 
 
-class Office(OutgoingUseCases, IncomingUseCases, ReadingUseCases, ArchivingUseCases, AdminUseCases, OfficeBase):
+class Office(OutgoingUseCases, IncomingUseCases, ReadingUseCases, ArchivingUseCases, AdminUseCases, SessionUseCases,
+             OfficeBase):
     """One office's use cases (see the module docstring); build it with :meth:`from_settings`."""
 
     @staticmethod
@@ -85,6 +89,8 @@ __all__ = [
     "Prepared",
     "Signed",
     "Stored",
+    "TooManyAttempts",
     "Unauthenticated",
+    "http_headers",
     "http_status",
 ]

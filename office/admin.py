@@ -91,10 +91,21 @@ class AdminUseCases:
             self._change(caller, "trust_remove", certificate=sha256.lower().replace(":", ""))
         return removed
 
+    # the audit trail: office.auditing
+
     def audit_verify(self, caller: Caller, *, expected_at_least: int | None = None):
-        caller.require("admin", "auditor")
-        return self.audit.verify(expected_at_least=expected_at_least)
+        """The chain of records, then the latest checkpoint of its head (a truncated trail fails)."""
+        from office import auditing
+
+        return auditing.verify(self, caller, expected_at_least=expected_at_least)
 
     def audit_export(self, caller: Caller, out, *, fmt: str) -> int:
-        caller.require("admin", "auditor")
-        return (self.audit.export_jsonl if fmt == "jsonl" else self.audit.export_csv)(out)
+        from office import auditing
+
+        return auditing.export(self, caller, out, fmt=fmt)
+
+    def audit_checkpoint(self, caller: Caller | None = None):
+        """Write a checkpoint of the trail's head outside the database (``caller`` None: the service)."""
+        from office import auditing
+
+        return auditing.checkpoint(self, caller)

@@ -61,6 +61,7 @@ class ArchivingUseCases:
             raise BadInput("upload the document or name a stored one (sha256)",
                            message_vi="Hãy tải văn bản lên hoặc chọn văn bản đã lưu.")
         data = bytes(document) if document is not None else self._readable(caller, sha256)
+        self.admit(caller, action, data)
         source = hashlib.sha256(data).hexdigest()
         moment = self.now()
         try:

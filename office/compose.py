@@ -93,10 +93,12 @@ def serve_dev_pki_if_needed(settings: Settings):
 
 
 def install_hazmat() -> None:
-    from hazmat import pyhanko_hexreader
+    from hazmat import pyhanko_bounds, pyhanko_hexreader
 
     if not pyhanko_hexreader.install():
         log.warning("pyHanko's hex reader patch does not fit this pyHanko version; running without it")
+    if not pyhanko_bounds.install():
+        log.warning("pyHanko's parser bounds do not fit this pyHanko version; only kyso.pdfbounds' own checks apply")
 
 
 def compose(office_class, settings: Settings, *, clock: Clock | None = None, token=None):

@@ -4,6 +4,7 @@ with its register rows and audit record in one transaction. The use cases are in
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import threading
 from collections.abc import Iterable
@@ -14,7 +15,8 @@ from kyso.clock import Clock
 from kyso.clock import read as read_clock
 from kyso.errors import KysoError
 from office.caller import Caller
-from office.errors import DocumentNotFound, MissingImage, Unauthenticated
+from office.errors import DocumentNotFound, MissingImage, TooManyAttempts, Unauthenticated
+from office.sessions import LoginThrottle, address_key
 
 log = logging.getLogger("kyso.office")
 
@@ -74,19 +76,70 @@ class OfficeBase:
         except ValueError:
             raise LevelInvalid(detail={"level": str(value)[:20]}) from None
 
+    @functools.cached_property
+    def pdf_bounds(self):
+        from kyso.pdfbounds import PdfBounds
+
+        return PdfBounds(max_bytes=max(self.settings.max_upload_bytes, 1), max_pages=self.settings.max_pages,
+                         max_inflated_bytes=self.settings.max_inflated_mb * 1024 * 1024)
+
+    def admit(self, caller: Caller, action: str, data: bytes) -> None:
+        """Bounded work: a document over the PDF bounds (pages, objects, nesting, inflated size,
+        revisions, time) is refused, and the refusal audited, before any engine reads it."""
+        from kyso.pdfbounds import PdfOutOfBounds, admit
+
+        try:
+            admit(data, bounds=self.pdf_bounds)
+        except PdfOutOfBounds as exc:
+            raise self.refused(caller, action, exc) from None
+
     def now(self) -> datetime:
         """The office's clock, read once per use case."""
         return read_clock(self.clock)
 
     # -- who is calling --------------------------------------------------------------------------
 
-    def authenticate(self, token: str | None, *, client: str | None = None) -> Caller:
-        """The account holding this API token (a failed login is audited)."""
-        account = self.accounts.authenticate(token)
-        if account is None:
+    def authenticate(self, token: str | None, *, client: str | None = None, at: datetime | None = None) -> Caller:
+        """The account holding this API token. A failed login is audited and counted against the
+        client's address (and the account, for one of its revoked tokens); past the limit, every login
+        from there is refused with ``too_many_attempts`` until the window ends (``office.sessions``).
+        No token at all is refused without counting: nothing was tried."""
+        if not token:
             self._audit(None, "login_failed", "unauthenticated", client=client)
             raise Unauthenticated()
+        at = at or self.now()
+        self._login_allowed(client=client, at=at)
+        account = self.accounts.authenticate(token)
+        if account is None:
+            self._login_failed(client=client, holder=self.accounts.holder_of(token), at=at)
+            raise Unauthenticated()
         return Caller.from_account(account, client=client)
+
+    @functools.cached_property
+    def login_throttle(self) -> LoginThrottle:
+        return LoginThrottle.from_settings(self.settings, db=self.db)
+
+    def _login_allowed(self, *, client: str | None, at: datetime) -> None:
+        """Raise :class:`TooManyAttempts` while the client's address is over the limit."""
+        self.login_throttle.check(kind="address", key=address_key(client), at=at)
+
+    def _login_failed(self, *, client: str | None, holder: str | None, at: datetime) -> None:
+        """Audit a failed login and count it against the client's address and, for a token issued to
+        an account (revoked since), against that account; the start of a refusal is audited as a
+        failed login with the result ``too_many_attempts``."""
+        throttle = self.login_throttle
+        self._audit(None, "login_failed", "unauthenticated", client=client,
+                    detail={"token_of": holder} if holder else None)
+        until = throttle.fail(kind="address", key=address_key(client), at=at)
+        if until is not None:
+            self._audit(None, "login_failed", TooManyAttempts.code, client=client,
+                        detail={"address": address_key(client), "until": until.isoformat()})
+        if holder is not None:
+            throttle.check(kind="account", key=holder, at=at)
+            until = throttle.fail(kind="account", key=holder, at=at)
+            if until is not None:
+                self._audit(None, "login_failed", TooManyAttempts.code, client=client,
+                            detail={"user": holder, "until": until.isoformat()})
 
     def caller(self, username: str, *, client: str | None = None) -> Caller:
         """The account ``username`` (a web session or the local command line acts for it)."""
@@ -113,12 +166,14 @@ class OfficeBase:
     def _audit(self, caller: Caller | None, action: str, result: str, *, documents: Iterable[str] = (),
                certificate: str | None = None, detail: dict | None = None, session=None,
                client: str | None = None) -> None:
+        from office import auditing
         from registers.audit import AuditEvent
 
-        self.audit.append(AuditEvent(
+        seq = self.audit.append(AuditEvent(
             actor=caller.username if caller else "anonymous", role=caller.role if caller else "none",
             action=action, result=result, documents=tuple(documents), certificate=certificate,
             client=(client or (caller.client if caller else None) or None), detail=detail), session=session)
+        auditing.appended(self, seq)   # a checkpoint of the head, now and then (office.auditing)
 
     # -- storing ---------------------------------------------------------------------------------
 

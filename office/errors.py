@@ -16,6 +16,7 @@ __all__ = [
     "NoAgency",
     "NoAgencyKey",
     "NotIssued",
+    "TooManyAttempts",
     "Unauthenticated",
 ]
 
@@ -25,6 +26,29 @@ class Unauthenticated(KysoError):
     kind = ErrorKind.UNAUTHENTICATED
     message_en = "A valid API token or web session is required."
     message_vi = "Cần mã truy cập hoặc phiên đăng nhập hợp lệ."
+
+
+class TooManyAttempts(KysoError):
+    """Too many failed logins from one address (or with one account's revoked tokens) within the
+    window: every login from there is refused until the window ends (``retry_after`` seconds)."""
+
+    code = "too_many_attempts"
+    kind = ErrorKind.RATE_LIMITED
+    message_en = "Too many failed logins: wait a few minutes, then try again."
+    message_vi = "Đăng nhập sai quá nhiều lần: hãy chờ vài phút rồi thử lại."
+
+    @classmethod
+    def for_seconds(cls, seconds: int) -> "TooManyAttempts":
+        """The refusal, saying when to try again (whole minutes, rounded up; at least one second)."""
+        seconds = max(1, int(seconds))
+        minutes = -(-seconds // 60)
+        return cls(f"Too many failed logins: try again in {minutes} minute(s).",
+                   message_vi=f"Đăng nhập sai quá nhiều lần: hãy thử lại sau {minutes} phút.",
+                   detail={"retry_after": seconds})
+
+    @property
+    def retry_after(self) -> int:
+        return int(self.detail.get("retry_after") or 60)
 
 
 class Forbidden(KysoError):
@@ -39,6 +63,20 @@ class BadInput(KysoError):
     kind = ErrorKind.INVALID_INPUT
     message_en = "The request is malformed."
     message_vi = "Yêu cầu không hợp lệ."
+
+
+class ArchiveTooLarge(KysoError):
+    code = "zip_too_large"
+    kind = ErrorKind.TOO_LARGE
+    message_en = "The zip holds too many files or too many bytes once unpacked."
+    message_vi = "Tệp zip chứa quá nhiều tệp hoặc quá nhiều dữ liệu khi giải nén."
+
+
+class ArchiveBomb(KysoError):
+    code = "zip_bomb"
+    kind = ErrorKind.INVALID_INPUT
+    message_en = "A file in the zip unpacks to far more than it takes (a decompression bomb?)."
+    message_vi = "Một tệp trong zip giải nén ra lớn bất thường so với kích thước nén (nghi là bom nén)."
 
 
 class FileMissing(BadInput):
@@ -111,7 +149,7 @@ class MissingImage(KysoError):
 STATUS_BY_KIND = {
     ErrorKind.INVALID_INPUT: 422, ErrorKind.UNSUPPORTED_MEDIA: 415, ErrorKind.TOO_LARGE: 413,
     ErrorKind.REFUSED: 422, ErrorKind.UNAUTHENTICATED: 401, ErrorKind.FORBIDDEN: 403,
-    ErrorKind.NOT_FOUND: 404, ErrorKind.CONFLICT: 409, ErrorKind.UNAVAILABLE: 503,
+    ErrorKind.NOT_FOUND: 404, ErrorKind.CONFLICT: 409, ErrorKind.RATE_LIMITED: 429, ErrorKind.UNAVAILABLE: 503,
     ErrorKind.CONFIGURATION: 500, ErrorKind.INTERNAL: 500,
 }
 
@@ -119,3 +157,10 @@ STATUS_BY_KIND = {
 def http_status(error: KysoError) -> int:
     """The one mapping of an error to an HTTP status, for the API and the web pages alike."""
     return STATUS_BY_KIND.get(error.kind, 500)
+
+
+def http_headers(error: KysoError) -> dict[str, str]:
+    """The headers that go with the error's status, for every door (``Retry-After`` with a 429)."""
+    if isinstance(error, TooManyAttempts):
+        return {"Retry-After": str(error.retry_after)}
+    return {}

@@ -3,10 +3,16 @@ acknowledge the same day, or return to the sender with a notice signed by the ag
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator
 
 from kyso.certificates import CertificateKind, certificate_kind
 from office.caller import READERS, Caller
-from office.errors import BadInput, IncomingNotValid, NoAgencyKey
+from office.errors import ArchiveBomb, ArchiveTooLarge, BadInput, IncomingNotValid, NoAgencyKey
+
+#: a batch: members of a zip, their unpacked total (times the upload limit), unpacked/compressed ratio
+BATCH_FILES = 500
+BATCH_FACTOR = 4
+BATCH_RATIO = 200
 
 
 class IncomingUseCases:
@@ -24,6 +30,63 @@ class IncomingUseCases:
         else:
             self._audit(caller, "verify", report["verdict"], documents=(sha,) if sha else ())
         return report
+
+    def verify_batch(self, caller: Caller, *, files=(), archive=None) -> Iterator[dict]:
+        """One line per file as each finishes: uploaded files (name, readable) and the members of a zip
+        (a seekable binary file), read one at a time and dropped after their report, so memory holds
+        one document, never the batch. The zip's directory is checked first: at most
+        :data:`BATCH_FILES` members, each at most the upload limit, all together at most
+        :data:`BATCH_FACTOR` times it, and no member unpacking to more than :data:`BATCH_RATIO` times
+        its compressed size (above 1 MiB)."""
+        import zipfile
+
+        caller.require(*READERS)
+        limit = self.settings.max_upload_bytes
+        # uploaded parts are bounded by the request's size: read now; the zip's members are read later
+        items: list[tuple[str, Callable[[], bytes]]] = [
+            (getattr(f, "filename", None) or f"file-{i}", (lambda data=f.read(): data)) for i, f in enumerate(files, 1)]
+        if archive is not None:
+            import shutil
+            import tempfile
+
+            spool = tempfile.TemporaryFile()     # ours, on disk, alive while the answer streams
+            shutil.copyfileobj(archive, spool, 1024 * 1024)
+            spool.seek(0)
+            try:
+                zf = zipfile.ZipFile(spool)
+            except (zipfile.BadZipFile, OSError, ValueError):
+                raise BadInput("the 'zip' part is not a zip archive",
+                               message_vi="Tệp tải lên không phải tệp zip.") from None
+            members = [m for m in zf.infolist() if not m.is_dir()]
+            total = sum(m.file_size for m in members)
+            if len(members) > BATCH_FILES or total > BATCH_FACTOR * limit or any(m.file_size > limit for m in members):
+                raise self.refused(caller, "verify", ArchiveTooLarge(detail={
+                    "files": len(members), "max_files": BATCH_FILES, "unpacked_bytes": total,
+                    "max_unpacked_bytes": BATCH_FACTOR * limit, "max_file_bytes": limit}))
+            bombs = [m.filename for m in members
+                     if m.file_size > 1024 * 1024 and m.file_size > BATCH_RATIO * max(m.compress_size, 1)]
+            if bombs:
+                raise self.refused(caller, "verify", ArchiveBomb(detail={"files": bombs[:10], "max_ratio": BATCH_RATIO}))
+
+            def member(m):
+                def read() -> bytes:
+                    try:
+                        with zf.open(m) as handle:
+                            return handle.read(limit + 1)[:limit + 1]
+                    except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
+                        return f"unreadable zip member: {type(exc).__name__}".encode()
+                return read
+            items += [(m.filename, member(m)) for m in members]
+        if not items:
+            raise BadInput("upload files in 'files' parts or one 'zip' part",
+                           message_vi="Hãy tải các tệp lên trong trường 'files' hoặc một tệp 'zip'.")
+
+        def lines() -> Iterator[dict]:
+            for index, (name, read) in enumerate(items, 1):
+                report = self.verify(caller, read(), file_name=name, keep=False)
+                yield {"index": index, "total": len(items), "file": name, "verdict": report["verdict"],
+                       "outcome": report["outcome"], "reasons": report["reasons"], "report": report}
+        return lines()
 
     def _incoming(self, caller: Caller, document: bytes | None, sha256: str | None) -> bytes:
         caller.require("receiver", "clerk")

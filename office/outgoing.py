@@ -94,6 +94,7 @@ class OutgoingUseCases:
 
         if document is None:
             document = self._readable(caller, source_sha256 or "")
+        self.admit(caller, "prepare", document)
         source = self.keep(caller, document, origin="draft", action="prepare", result="draft")
 
         blanks = detect(document, signer_name=signer_name)
@@ -139,6 +140,7 @@ class OutgoingUseCases:
             raise BadInput("a signature field name is 1 to 100 characters, without '.'",
                            message_vi="Tên trường chữ ký dài từ 1 đến 100 ký tự và không chứa dấu chấm.",
                            detail={"field": field[:100]})
+        self.admit(caller, "sign", document)
         try:
             holder = self.signing_key(caller, passphrase=passphrase)
             if certificate_kind(holder.certificate) is not CertificateKind.PERSONAL:
@@ -194,6 +196,7 @@ class OutgoingUseCases:
         try:
             agency = caller.require_agency()
             data = document if document is not None else self._readable(caller, sha256 or "")
+            self.admit(caller, "issue", data)
             try:
                 document_symbol(doc_type=doc_type, agency=agency, unit=unit)
             except ValueError as exc:
@@ -244,6 +247,7 @@ class OutgoingUseCases:
         from kyso.errors import KysoError
 
         caller.require("clerk")
+        self.admit(caller, "sign_attachment", document)
         try:
             agency = caller.require_agency()
             main = self.numbering.find(agency=agency, number_text=main_number)
@@ -273,6 +277,7 @@ class OutgoingUseCases:
             if form not in COPY_FORMS:
                 raise BadInput("form is SY, SL or TrS", message_vi="Hình thức bản sao là SY, SL hoặc TrS.")
             data = document if document is not None else self._readable(caller, sha256 or "")
+            self.admit(caller, "copy", data)
             original = hashlib.sha256(data).hexdigest()
             if self.numbering.find(agency=agency, document_sha256=original) is None \
                     and not self.incoming.holds(agency=agency, document_sha256=original):
@@ -317,6 +322,7 @@ class OutgoingUseCases:
         from signer import ExternalKeyHolder, SignRequest
 
         caller.require("official")
+        self.admit(caller, "sign", document)
         try:
             bound = self.bound_certificate(caller)
             holder = ExternalKeyHolder(certificate=bound.certificate, chain=bound.chain)

@@ -4,8 +4,9 @@ Roles: ``official`` (signs with their own certificate only), ``clerk`` (vÄƒn thÆ
 numbers and issues, holds the agency key), ``receiver`` (verifies and registers
 incoming documents), ``auditor`` (reads everything, changes nothing), ``admin``
 (manages users and keys). A token is random (32 bytes), shown once, stored as
-its SHA-256; rotating revokes the old ones. The key a user signs with is bound
-here, by an administrator, and is never taken from a request.
+its SHA-256; rotating revokes the old ones, and revoking an account's tokens (or
+disabling it) also ends its web sessions (``registers.sessions``). The key a user
+signs with is bound here, by an administrator, and is never taken from a request.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from sqlalchemy import select, update
 from kyso.errors import ErrorKind, KysoError
 from registers.db import Database
 from registers.models import ApiToken, User
+from registers.sessions import end_sessions_of
 
 ROLES = ("official", "clerk", "receiver", "auditor", "admin")
 KEY_KINDS = ("pkcs11", "pkcs12", "dev")
@@ -141,9 +143,21 @@ class Accounts:
         return self.issue_token(username)
 
     def revoke_tokens(self, username: str) -> int:
+        """Revoke every token of the user and end its web sessions, together; how many tokens."""
+        at = self._clock()
         with self.db.session() as s:
+            end_sessions_of(s, username=username, at=at)
             return s.execute(update(ApiToken).where(ApiToken.username == username, ApiToken.revoked_at.is_(None))
-                             .values(revoked_at=self._clock())).rowcount
+                             .values(revoked_at=at)).rowcount
+
+    def holder_of(self, token: str | None) -> str | None:
+        """The username a token was issued to, revoked or not (a failed login it can be counted
+        against), or None for a token never issued."""
+        if not token or len(token) > 200:
+            return None
+        with self.db.read_session() as s:
+            row = s.get(ApiToken, token_hash(token))
+            return row.username if row is not None else None
 
     def authenticate(self, token: str | None) -> Account | None:
         """The active account holding this token, or None."""

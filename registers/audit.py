@@ -40,15 +40,22 @@ breaks ``mac``; moving, copying or renumbering a record breaks the hash (``seq``
 or the chain (``prev_hash``). :meth:`AuditTrail.verify` names the first bad record and
 classifies it (``edited``, ``deleted``, ``inserted``, ``reordered``, ``bad_mac``,
 ``broken_chain``) as well as the evidence allows; the classification is a diagnosis, the
-detection is not heuristic. Out of scope: anyone holding the key can rewrite the whole
-chain consistently; keep the key out of the database and away from its administrators.
+detection is not heuristic. Out of scope: anyone holding the key can rewrite the chain
+consistently after the latest checkpoint (a rewrite reaching back before it is caught: the
+checkpoint's timestamped record_hash no longer matches); keep the key out of the database and
+away from its administrators.
 
-Tail truncation: deleting the *last* N records leaves a shorter chain that is still
-valid, and nothing stored in the same database can prove otherwise. Anchor the head
-elsewhere: :attr:`VerifyResult.last_record_hash` and ``records`` (e.g. printed in a daily
-report, sent to another office or written to the registers' paper book) and pass the
-count known then as ``verify(expected_at_least=N)``; a trail that no longer holds that
-record's hash at that seq is also caught by comparing ``last_record_hash``.
+Tail truncation: deleting the *last* N records (or all of them) leaves a shorter chain that
+is still valid, and nothing stored in the same database can prove otherwise. The head is
+therefore anchored outside it: :mod:`registers.checkpoints` writes checkpoints of the head
+(seq, record_hash, records, time), HMAC'd with the same key and timestamped by an RFC 3161
+TSA, to files under the data folder, and ``CheckpointStore.judge`` compares the trail with
+the latest one: a trail that no longer reaches the checkpoint's seq is ``truncated``
+(naming how many records are missing), one that holds another record there is
+``diverged``, a checkpoint that does not authenticate is ``checkpoint``. The facts of the
+checkpoint used go into :attr:`VerifyResult.checkpoint`. A head known some other way (a
+daily report, the registers' paper book) can still be passed as
+``verify(expected_at_least=N)``.
 """
 from __future__ import annotations
 
@@ -71,7 +78,8 @@ from registers.models import AuditRecord
 ACTIONS = frozenset({"sign", "issue", "receive", "verify", "return", "acknowledge", "download", "login",
                      "login_failed", "forbidden", "admin_change", "prepare", "copy", "sign_attachment",
                      "void", "logout", "read_report", "read_register", "read_history", "extend", "renew"})
-PROBLEMS = ("edited", "deleted", "inserted", "reordered", "bad_mac", "broken_chain")
+PROBLEMS = ("edited", "deleted", "inserted", "reordered", "bad_mac", "broken_chain",
+            "truncated", "diverged", "checkpoint")
 GENESIS = "0" * 64
 MIN_KEY_BYTES = 16
 PAGE = 1000
@@ -165,9 +173,27 @@ class AuditEvent:
 # -- the verdict -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class CheckpointFacts:
+    """The checkpoint a trail was compared with (:mod:`registers.checkpoints`): its file, the head
+    it anchored and when (Vietnam's time), the TSA's time and name; or why it is not authentic."""
+
+    file: str
+    seq: int | None = None
+    record_hash: str | None = None
+    records: int | None = None
+    time: str | None = None
+    timestamp_time: str | None = None
+    tsa: str | None = None
+    tsa_trusted: bool | None = None
+    invalid: str | None = None
+
+
+@dataclass(frozen=True)
 class VerifyResult:
     """The verdict on the whole trail. ``records``: how many records the trail holds (all of
-    them verified when ``ok``); ``first_bad_seq``: the first record (or missing seq) at fault."""
+    them verified when ``ok``); ``first_bad_seq``: the first record (or missing seq) at fault.
+    ``checkpoint``: the latest checkpoint the trail was compared with (None when there is none);
+    ``checkpoints``: how many checkpoint files were checked."""
 
     ok: bool
     records: int
@@ -176,6 +202,8 @@ class VerifyResult:
     message_en: str
     message_vi: str
     last_record_hash: str | None = None   # the head of an intact chain: anchor it elsewhere
+    checkpoint: CheckpointFacts | None = None
+    checkpoints: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -347,6 +375,24 @@ class AuditTrail:
 
     def _max_seq(self) -> int:
         return self._query(select(func.max(_TABLE.c.seq)))[0][0] or 0
+
+    # -- the head, for checkpoints ---------------------------------------------------------------
+
+    def head(self) -> tuple[int, str, int]:
+        """(seq, record_hash, records) of the last committed record; ``(0, GENESIS, 0)`` when empty.
+        Not a verification: :meth:`verify` says whether the chain up to it is intact."""
+        with self.db.read_session() as s:   # no writer lock: appends go on meanwhile
+            last = s.execute(select(_TABLE.c.seq, _TABLE.c.record_hash)
+                             .order_by(_TABLE.c.seq.desc()).limit(1)).first()
+            count = s.execute(select(func.count()).select_from(_TABLE)).scalar_one()
+        return (last.seq, last.record_hash, count) if last else (0, GENESIS, 0)
+
+    def record_hash_at(self, seq: int) -> str | None:
+        """The record_hash stored at ``seq`` (GENESIS for 0), None when no record has it."""
+        if seq == 0:
+            return GENESIS
+        with self.db.read_session() as s:
+            return s.execute(select(_TABLE.c.record_hash).where(_TABLE.c.seq == seq)).scalar_one_or_none()
 
     # -- verify --------------------------------------------------------------------------------
 

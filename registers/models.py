@@ -154,3 +154,27 @@ class ApiToken(Base):
     username: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebSession(Base):
+    """A web session: the browser holds a random id, the table only its SHA-256. Live while not
+    revoked (logout, a rotated or revoked token, a disabled account) and not expired."""
+
+    __tablename__ = "web_session"
+    id_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginFailure(Base):
+    """Failed logins counted in a fixed window, per client address or per account, shared by every
+    process on the database."""
+
+    __tablename__ = "login_failure"
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)     # address | account
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)     # the address (an IPv6 /64) or username
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    count: Mapped[int] = mapped_column(Integer)

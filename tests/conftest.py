@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from devpki.testing import dev_pki, dev_pki_server, softhsm_token  # noqa: F401 - shared fixtures
-from hazmat import pyhanko_hexreader
+from hazmat import pyhanko_bounds, pyhanko_hexreader
 
 pyhanko_hexreader.install()   # as the service's composition root does: the tests exercise what runs
+pyhanko_bounds.install()
 
 
 def pytest_configure(config):

@@ -220,7 +220,8 @@ def test_the_command_line_and_the_service_share_one_data_home(pki_server, tmp_pa
 
 
 PRODUCTION = {"KYSO_MODE": "production", "KYSO_SECRET_KEY": "p" * 40, "KYSO_PKCS11_TOKEN": "hsm-ubnd",
-              "KYSO_PKCS11_PIN": "a-real-pin", "KYSO_TSA_URL": "http://127.0.0.1:9/tsa", "KYSO_AUDIT_KEY": "k" * 40}
+              "KYSO_PKCS11_PIN": "a-real-pin", "KYSO_TSA_URL": "http://127.0.0.1:9/tsa",
+              "KYSO_AUDIT_KEY": "37435c09fe23bd8848505b3c041ee6196cf64e63c6db96fea828a042837c7f84"}
 
 
 def test_production_refuses_a_development_certificate(run, doc, tmp_path, pki, monkeypatch):

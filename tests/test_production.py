@@ -113,7 +113,8 @@ def prod(tmp_path_factory):
     env.update({
         "SOFTHSM2_CONF": str(token.conf_path), "KYSO_MODE": "production", "KYSO_HOST": "127.0.0.1",
         "KYSO_PORT": str(port), "KYSO_DATA_DIR": str(work / "data"), "KYSO_DATABASE_URL": database,
-        "KYSO_SECRET_KEY": "s" * 48, "KYSO_AUDIT_KEY": "a" * 48, "KYSO_PKCS11_MODULE": token.module_path,
+        "KYSO_SECRET_KEY": "s" * 48, "KYSO_PKCS11_MODULE": token.module_path,
+        "KYSO_AUDIT_KEY": "d3b1f0a8c27e4965b0e1a4f79c38d26e5a0f1b7c9e2d4386a1c5f0b9e7d2a463",   # 32 random bytes
         "KYSO_PKCS11_TOKEN": "ubnd-hsm", "KYSO_PKCS11_PIN": PIN, "KYSO_TSA_URL": pki.tsa_url,
         "KYSO_OPS_TOKEN": OPS_TOKEN, "KYSO_TRUSTED_PROXIES": "1", "KYSO_REVOCATION_MAX_AGE": "2",
         "KYSO_AGENCY": "UBND", "KYSO_AGENCY_NAME": "UBND tỉnh Hưng Yên",

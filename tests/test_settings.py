@@ -14,7 +14,7 @@ SAFE_PRODUCTION = {
     "KYSO_PKCS11_TOKEN": "ubnd-hsm",
     "KYSO_PKCS11_PIN": "8-digits-at-least",
     "KYSO_TSA_URL": "http://tsa.example.vn/tsa",
-    "KYSO_AUDIT_KEY": "a" * 40,
+    "KYSO_AUDIT_KEY": "6a77bed61ba45693c0b55701697f5837ae73ea014f3864961ec08a3c0b23d636",   # 32 random bytes
 }
 
 

@@ -53,6 +53,7 @@ from pyhanko_certvalidator.util import get_pyca_cryptography_hash, process_pss_p
 
 from kyso.certificates import CertificateKind, certificate_kind
 from kyso.decree30 import vn_iso
+from kyso.pdfbounds import PdfBounds, PdfOutOfBounds, admit
 from verifier import revisions as rev
 from verifier.existence import DocumentTimestamps, Proof, best_proof
 from verifier.fetching import DEFAULT_POOL
@@ -202,6 +203,13 @@ def _verify(data: bytes, name, digest, moment, policy: VerificationPolicy, start
                                reason("limit", f"{len(data)} bytes > {policy.max_bytes}"))
     if b"%PDF-" not in data[:1024]:
         return _document_level(name, digest, len(data), moment, policy, started, reason("not_pdf"))
+    try:
+        # bounded work: pages (as listed), objects, nesting, inflated contents, revisions, time
+        admit(data, bounds=PdfBounds(max_bytes=policy.max_bytes, max_pages=policy.max_pages,
+                                     max_revisions=policy.max_revisions,
+                                     seconds=max(1.0, min(10.0, policy.time_budget_seconds / 2))))
+    except PdfOutOfBounds as exc:
+        return _document_level(name, digest, len(data), moment, policy, started, reason("limit", exc.message))
     try:
         stream = data if isinstance(data, mmap.mmap) else io.BytesIO(data)
         reader = PdfFileReader(stream, strict=False)

@@ -1,7 +1,8 @@
 """Kyso's web pages, in Vietnamese or English: a thin door over :class:`office.Office`.
 
     GET  /web/                         the first page the role may use
-    GET  /web/login  POST /web/login   paste the access token -> a web session (cookie: username, role, time)
+    GET  /web/login  POST /web/login   paste the access token -> a web session (kept by the office; the cookie
+                                       holds its random id, the username and role)
     POST /web/logout
     GET  /web/prepare POST             officials, clerks: a draft's fields put on its own blanks; move them
     GET  /web/sign   POST              officials: sign with their own key (and image)
@@ -26,7 +27,7 @@ import logging
 import re
 import subprocess
 import tempfile
-import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,9 @@ from office import (
     BadInput,
     FileMissing,
     Forbidden,
+    TooManyAttempts,
     Unauthenticated,
+    http_headers,
     http_status,
 )
 from office.forms import register_form, register_title, report_page_parts
@@ -132,19 +135,18 @@ def _language():
 
 
 def current_user():
-    """The caller of this web session, resolved again from the accounts on every request (or None):
-    a disabled account or a changed role ends the session at once."""
+    """The caller of this web session, checked with the office on every request (or None): a
+    logged-out, expired or revoked session, a disabled account or a changed role ends it at once."""
     if "kyso_web_user" in g:
         return g.kyso_web_user
     user = None
-    username, role, at = session.get("user"), session.get("role"), session.get("at")
+    username, role, sid = session.get("user"), session.get("role"), session.get("sid")
     if username:
-        fresh = isinstance(at, (int, float)) and 0 <= time.time() - at < SESSION_HOURS * 3600
         try:
-            user = office().caller(username, client=request.remote_addr) if fresh else None
+            user = office().web_session_caller(sid, client=request.remote_addr)
         except KysoError:
             user = None
-        if user is None or user.role != role or role not in READERS:
+        if user is None or user.username != username or user.role != role or role not in READERS:
             user = None
             _end_session()
     g.kyso_web_user = user
@@ -319,30 +321,27 @@ def login():
                                notice=tr("Bạn đã đăng xuất.", "You have logged out.") if request.args.get("bye") else None)
     token = (request.form.get("token") or "").strip()
     try:
-        user = office().authenticate(token, client=request.remote_addr)
-        if user.role not in READERS:
-            raise office().refused(user, "forbidden", Forbidden(detail={"role": user.role}), via="web")
+        user, sid = office().web_login(token, client=request.remote_addr, lifetime=timedelta(hours=SESSION_HOURS))
     except KysoError as exc:
         message = (tr("Mã truy cập không đúng hoặc đã bị thu hồi.", "The access token is wrong or revoked.")
                    if exc.code == "unauthenticated"
+                   else _message(exc) if isinstance(exc, TooManyAttempts)
                    else tr("Vai trò của tài khoản này không dùng được các trang web.",
                            "This account's role cannot use the web pages."))
-        return render_template("web_login.html", next=next_url, error=message), http_status(exc)
+        return (render_template("web_login.html", next=next_url, error=message), http_status(exc),
+                http_headers(exc))
     _end_session()                      # a new session: nothing from before the login survives
     session.permanent = True
     session["user"] = user.username
     session["role"] = user.role
-    session["at"] = int(time.time())
+    session["sid"] = sid                # the office keeps the session; the cookie only names it
     g.pop("kyso_web_user", None)
-    office()._audit(user, "login", "ok", detail={"via": "web"})
     return redirect(next_url or url_for("pages.home"))
 
 
 @pages.post("/logout")
 def logout():
-    user = current_user()
-    if user is not None:
-        office()._audit(user, "logout", "ok", detail={"via": "web"})
+    office().end_web_session(session.get("sid"), caller=current_user())
     _end_session()
     g.pop("kyso_web_user", None)
     return redirect(url_for("pages.login", bye=1))
