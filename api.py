@@ -592,6 +592,8 @@ def create_app(settings: Settings | None = None, *, office: Office | None = None
 
         raise ConfigurationError("FLASK_DEBUG is refused in production", message_vi="Không bật chế độ gỡ lỗi khi vận hành.")
     the_office = office or Office.from_settings(settings)
+    if office is None:
+        the_office.start_housekeeping()   # the crash reconciler, every KYSO_RECONCILE_MINUTES
     app = APIFlask(__name__, title="Kyso", version=__version__, spec_path="/api/v1/openapi.json",
                    docs_path=None, docs_oauth2_redirect_path=None)   # no UI: it would load scripts from a CDN
     app.config.update(

@@ -138,9 +138,15 @@ def serve(host: str | None, port: int | None) -> None:
 
 
 @main.command()
-def doctor() -> None:
-    """Check that the service can start: database, token (one PIN attempt), TSA. Exit 1 with one
-    line per problem, each naming the setting to fix."""
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: the findings and what was reconciled.")
+@click.option("--grace", type=click.FloatRange(0, 86400), default=None,
+              help="Leave alone what is younger than this many seconds (default 300; 0 when nothing else runs).")
+def doctor(as_json: bool, grace: float | None) -> None:
+    """Check that the service can start (database, token with one PIN attempt, TSA) and reconcile after a
+    crash (numbers left reserved, stored files without a row, operations without an audit record).
+    Exit 1 with one line per problem, each naming the setting or what to look at."""
+    import json
+
     from office.doctor import check
 
     try:
@@ -148,10 +154,16 @@ def doctor() -> None:
     except KysoError as exc:
         click.echo(f"FAIL settings: {exc.message}", err=True)
         sys.exit(1)
-    findings = check(settings)
-    for finding in findings:
-        click.echo(finding.line(), err=not finding.ok)
-    sys.exit(0 if all(f.ok for f in findings) else 1)
+    findings, reconciled = check(settings, reconcile=True, grace_seconds=grace)
+    ok = all(f.ok for f in findings)
+    if as_json:
+        click.echo(json.dumps({"ok": ok, "findings": [f.to_dict() for f in findings],
+                               "reconciled": reconciled.to_dict() if reconciled is not None else None},
+                              ensure_ascii=False))
+    else:
+        for finding in findings:
+            click.echo(finding.line(), err=not finding.ok)
+    sys.exit(0 if ok else 1)
 
 
 # -- outgoing ------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ KYSO_LOGIN_MAX_FAILURES    failed logins per address in a window       10 (then 
 KYSO_LOGIN_WINDOW_SECONDS  that window                                 900 (15 minutes)
 KYSO_MAX_PAGES             pages a PDF may have (each listing counts)  10000
 KYSO_MAX_INFLATED_MB       the pages' contents, inflated               128
+KYSO_RECONCILE_MINUTES     the crash reconciler's period in a worker   10 (0: only at start-up)
 =========================  ==========================================  =====================
 
 The audit key (``KYSO_AUDIT_KEY``) authenticates every audit record and checkpoint
@@ -83,6 +84,7 @@ _KNOWN = {
     "KYSO_AGENCY", "KYSO_AGENCY_NAME", "KYSO_KEY_DIR", "KYSO_REVOCATION_MAX_AGE", "KYSO_OPS_TOKEN",
     "KYSO_OPS_ALLOW", "KYSO_TRUSTED_PROXIES", "KYSO_TSA_USERNAME", "KYSO_TSA_PASSWORD",
     "KYSO_LOGIN_MAX_FAILURES", "KYSO_LOGIN_WINDOW_SECONDS", "KYSO_MAX_PAGES", "KYSO_MAX_INFLATED_MB",
+    "KYSO_RECONCILE_MINUTES",
     # read by devpki's command line, not by the service:
     "KYSO_DEV_P12_PASSPHRASE", "KYSO_SOFTHSM2_MODULE",
     # read by kyso-client:
@@ -216,6 +218,7 @@ class Settings:
     login_window_seconds: int = 900        # the window of failed logins (and how long a 429 lasts at most)
     max_pages: int = 10_000                # PDF bounds (kyso.pdfbounds): pages, counted as the page tree lists them
     max_inflated_mb: int = 128             # and the pages' content streams, inflated
+    reconcile_minutes: int = 10            # office.reconcile in each worker (0: only at start-up and by hand)
 
     def __post_init__(self) -> None:
         if self.mode not in ("dev", "production"):
@@ -237,6 +240,8 @@ class Settings:
             raise ConfigurationError("KYSO_MAX_PAGES must be between 1 and 1000000")
         if not 1 <= self.max_inflated_mb <= 65536:
             raise ConfigurationError("KYSO_MAX_INFLATED_MB must be between 1 and 65536")
+        if not 0 <= self.reconcile_minutes <= 1440:
+            raise ConfigurationError("KYSO_RECONCILE_MINUTES must be between 0 and 1440")
         if self.trust_profile not in (None, "dev", "vn", "none"):
             raise ConfigurationError("KYSO_TRUST_PROFILE must be dev, vn or none")
         if self.trust_profile is None:
@@ -403,6 +408,7 @@ class Settings:
         integer("KYSO_LOGIN_WINDOW_SECONDS", "login_window_seconds")
         integer("KYSO_MAX_PAGES", "max_pages")
         integer("KYSO_MAX_INFLATED_MB", "max_inflated_mb")
+        integer("KYSO_RECONCILE_MINUTES", "reconcile_minutes")
         text("KYSO_OPS_TOKEN", "ops_token")
         text("KYSO_TSA_USERNAME", "tsa_username")
         text("KYSO_TSA_PASSWORD", "tsa_password")

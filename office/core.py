@@ -93,6 +93,20 @@ class OfficeBase:
         except PdfOutOfBounds as exc:
             raise self.refused(caller, action, exc) from None
 
+    def reconcile(self, *, grace_seconds: float | None = None):
+        """After a crash: void numbers left reserved, quarantine stored files without a row, name
+        operations without an audit record (``office.reconcile``)."""
+        from office.reconcile import DEFAULT_GRACE_SECONDS, reconcile
+
+        return reconcile(self, grace_seconds=DEFAULT_GRACE_SECONDS if grace_seconds is None else grace_seconds)
+
+    def start_housekeeping(self):
+        """The reconciler every ``KYSO_RECONCILE_MINUTES`` in this process (0: never)."""
+        from office.reconcile import Housekeeper
+
+        minutes = self.settings.reconcile_minutes
+        return Housekeeper(self, minutes=minutes).start() if minutes > 0 else None
+
     def now(self) -> datetime:
         """The office's clock, read once per use case."""
         return read_clock(self.clock)

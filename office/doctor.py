@@ -26,13 +26,35 @@ class Finding:
     def line(self) -> str:
         return f"{'ok  ' if self.ok else 'FAIL'} {self.name}: {self.text}"
 
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
 
-def check(settings: Settings, *, timeout: float = 10.0) -> list[Finding]:
+
+def check(settings: Settings, *, timeout: float = 10.0, reconcile: bool = False, grace_seconds: float | None = None):
+    """The findings; with ``reconcile``, ``(findings, Reconciled or None)``: the crash reconciler run
+    on the registers and the store (``office.reconcile``) once the database is there."""
     findings = [_database(settings)]
     if settings.is_production:
         findings.append(_token(settings))
         findings.append(_tsa(settings, timeout=timeout))
-    return findings
+    if not reconcile:
+        return findings
+    reconciled = None
+    if findings[0].ok:
+        reconciled = _reconcile(settings, grace_seconds)
+        findings.append(Finding("consistency", reconciled.ok, reconciled.line()))
+    return findings, reconciled
+
+
+def _reconcile(settings: Settings, grace_seconds: float | None):
+    """The office (its key token opens only at a first signature: none here) and its reconciler."""
+    from office import Office
+
+    office = Office.from_settings(settings)
+    try:
+        return office.reconcile(grace_seconds=grace_seconds)
+    finally:
+        office.db.dispose()
 
 
 def _database(settings: Settings) -> Finding:
