@@ -115,16 +115,18 @@ class OfficeBase:
 
     def authenticate(self, token: str | None, *, client: str | None = None, at: datetime | None = None) -> Caller:
         """The account holding this API token. A failed login is audited and counted against the
-        client's address (and the account, for one of its revoked tokens); past the limit, every login
-        from there is refused with ``too_many_attempts`` until the window ends (``office.sessions``).
+        client's address (and the account, for one of its revoked tokens); past the limit, every wrong
+        token from there is refused with ``too_many_attempts`` until the window ends (``office.sessions``).
+        A right token always works: a 256-bit token cannot be guessed, so the limit only stops the
+        guessing, and an office behind one address is never locked out by someone else's typos.
         No token at all is refused without counting: nothing was tried."""
         if not token:
             self._audit(None, "login_failed", "unauthenticated", client=client)
             raise Unauthenticated()
-        at = at or self.now()
-        self._login_allowed(client=client, at=at)
         account = self.accounts.authenticate(token)
         if account is None:
+            at = at or self.now()
+            self._login_allowed(client=client, at=at)
             self._login_failed(client=client, holder=self.accounts.holder_of(token), at=at)
             raise Unauthenticated()
         return Caller.from_account(account, client=client)
