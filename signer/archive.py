@@ -25,6 +25,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko.sign.validation.dss import DocumentSecurityStore, collect_validation_info
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator import errors as cv_errors
 
 from signer import errors
 from kyso import aio as _loop
@@ -67,7 +68,11 @@ async def _add_validation_data(data: bytes, vc: ValidationContext, *, only_last_
     for sig in signatures:
         try:
             paths.extend(await collect_validation_info(sig, vc))
-        except Exception as exc:  # noqa: BLE001 - a responder that cannot be reached, an unknown chain
+        except cv_errors.PathBuildingError as exc:
+            # a chain to no trusted root: no responder can help, the request is the problem (422)
+            raise errors.SignatureChainUntrusted(
+                detail={"field": sig.field_name, "reason": f"{type(exc).__name__}: {exc}"[:300]}) from None
+        except Exception as exc:  # noqa: BLE001 - a responder that cannot be reached
             raise errors.ValidationDataUnavailable(
                 detail={"field": sig.field_name, "reason": f"{type(exc).__name__}: {exc}"[:300]}) from None
     out = io.BytesIO(data)

@@ -188,6 +188,15 @@ class ValidationDataUnavailable(SigningError):
     message_vi = "Không thu thập được dữ liệu xác thực (OCSP, CRL) cho mức lưu trữ dài hạn."
 
 
+class SignatureChainUntrusted(SigningError):
+    code = "signature_chain_untrusted"
+    kind = ErrorKind.REFUSED
+    message_en = ("A signature's certificate does not chain to a root this service trusts: its validation data "
+                  "cannot be collected (add the root with `kyso trust add`, or keep the document as it is).")
+    message_vi = ("Chứng thư số của một chữ ký không dẫn tới chứng thư gốc tin cậy: không thể thu thập dữ liệu "
+                  "xác thực (thêm chứng thư gốc bằng `kyso trust add`, hoặc giữ nguyên văn bản).")
+
+
 # -- two-step (external) signing -------------------------------------------
 
 class UnknownSigningHandle(SigningError):

@@ -118,3 +118,15 @@ def test_kyso_extend_renew_and_the_daily_job(run, tmp_path, other_tools_b_t, pki
     due = [json.loads(line) for line in listed.output.splitlines()]
     assert [d["protected_until"][:4] for d in due] == ["2049"], due
     assert run("renew-due", "--days", "30").output == "", "nothing ends within 30 days"
+
+
+def test_extending_a_signature_from_an_untrusted_chain_is_a_clear_422_not_a_503(client):
+    """Before: 503 validation_data_unavailable, as if a responder were down; retrying never helps."""
+    from foreign import small_ca, small_ca_signer
+
+    signed = pyhanko_sign(make_pdf(), small_ca_signer(small_ca(datetime.now(timezone.utc)), "ecdsa"))
+    response = client.post("/api/v1/extend", data={"file": (io.BytesIO(signed), "lạ.pdf"), "to": "B-LT"},
+                           headers=auth("agency-ubnd-hung-yen"), content_type="multipart/form-data")
+    assert response.status_code == 422, response.get_json()
+    error = response.get_json()["error"]
+    assert error["code"] == "signature_chain_untrusted" and "kyso trust add" in error["message"]
