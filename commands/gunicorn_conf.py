@@ -4,7 +4,8 @@
 
 - Before any worker forks, ``kyso doctor`` runs once in a process of its own: the database, the
   token (one PIN attempt for the whole start, under the PIN guard) and the TSA. A problem stops
-  the start with one line naming the setting to fix.
+  the start with one line naming the setting to fix. It also runs the crash reconciler; what that
+  cannot repair is logged (WARN) and does not stop the start.
 - Prometheus metrics from every worker are added up (``PROMETHEUS_MULTIPROC_DIR`` under
   ``KYSO_DATA_DIR/metrics``, emptied at each start; a dead worker's gauges are dropped).
 - It listens on ``KYSO_HOST:KYSO_PORT`` unless ``-b`` says otherwise.
@@ -40,7 +41,8 @@ def on_starting(server) -> None:
                             timeout=300, check=False)
     for line in (doctor.stdout + doctor.stderr).splitlines():
         server.log.info("kyso doctor: %s", line)
-    if doctor.returncode != 0:
+    # 3: the service can start, the reconciler found rows it cannot repair (logged above as WARN lines)
+    if doctor.returncode not in (0, 3):
         problems = [line[5:] for line in doctor.stderr.splitlines() if line.startswith("FAIL ")]
         raise RuntimeError("Kyso cannot start: " + ("; ".join(problems) or doctor.stderr.strip()[-500:]))
 

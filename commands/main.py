@@ -144,7 +144,8 @@ def serve(host: str | None, port: int | None) -> None:
 def doctor(as_json: bool, grace: float | None) -> None:
     """Check that the service can start (database, token with one PIN attempt, TSA) and reconcile after a
     crash (numbers left reserved, stored files without a row, operations without an audit record).
-    Exit 1 with one line per problem, each naming the setting or what to look at."""
+    Exit 1 when the service cannot start (one line per problem, naming the setting), 3 when it can but
+    the reconciler found what it cannot repair (rows without their file or audit record), else 0."""
     import json
 
     from office.doctor import check
@@ -156,6 +157,7 @@ def doctor(as_json: bool, grace: float | None) -> None:
         sys.exit(1)
     findings, reconciled = check(settings, reconcile=True, grace_seconds=grace)
     ok = all(f.ok for f in findings)
+    code = 1 if any(not f.ok and f.blocking for f in findings) else 0 if ok else 3
     if as_json:
         click.echo(json.dumps({"ok": ok, "findings": [f.to_dict() for f in findings],
                                "reconciled": reconciled.to_dict() if reconciled is not None else None},
@@ -163,7 +165,7 @@ def doctor(as_json: bool, grace: float | None) -> None:
     else:
         for finding in findings:
             click.echo(finding.line(), err=not finding.ok)
-    sys.exit(0 if ok else 1)
+    sys.exit(code)
 
 
 # -- outgoing ------------------------------------------------------------------------------------

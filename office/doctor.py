@@ -19,12 +19,13 @@ __all__ = ["Finding", "check"]
 
 @dataclasses.dataclass(frozen=True)
 class Finding:
-    name: str          # database, token, tsa, trust
+    name: str          # database, token, tsa, consistency
     ok: bool
     text: str          # one line; on failure it names the setting
+    blocking: bool = True   # a failure stops the start (consistency: the service runs, an administrator looks)
 
     def line(self) -> str:
-        return f"{'ok  ' if self.ok else 'FAIL'} {self.name}: {self.text}"
+        return f"{'ok  ' if self.ok else 'FAIL' if self.blocking else 'WARN'} {self.name}: {self.text}"
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -42,7 +43,7 @@ def check(settings: Settings, *, timeout: float = 10.0, reconcile: bool = False,
     reconciled = None
     if findings[0].ok:
         reconciled = _reconcile(settings, grace_seconds)
-        findings.append(Finding("consistency", reconciled.ok, reconciled.line()))
+        findings.append(Finding("consistency", reconciled.ok, reconciled.line(), blocking=False))
     return findings, reconciled
 
 

@@ -272,7 +272,10 @@ def test_a_wrong_pin_costs_one_attempt_and_stops_the_start_with_one_line(prod, t
     _, err = again.communicate(timeout=120)
     assert again.returncode != 0 and "not trying it again" in err
     # the right PIN clears it
-    ok = kyso({**env, "KYSO_PKCS11_PIN": PIN}, "doctor")
+    # this start's data home is new while its database is the shared one: the reconciler warns (exit 3)
+    # that the other home's documents are not here, which does not stop a start
+    ok = kyso({**env, "KYSO_PKCS11_PIN": PIN}, "doctor", check=False)
+    assert ok.returncode in (0, 3), ok.stdout + ok.stderr
     assert "ok   token" in ok.stdout and not (tmp_path / "data" / "pkcs11-pin-refused.json").exists()
 
 
