@@ -15,6 +15,9 @@ from kyso.pdfbounds import PdfBounds, PdfTooManyPages, admit
 from kyso.samples import make_decree30_draft, make_pdf
 from office.compose import dev_token
 
+# nothing here depends on the clock: run once by `make test`, not again in the moved-clock run
+pytestmark = pytest.mark.slow
+
 CASES = {name: data for name, _, data in door_cases()}
 OFFICIAL, CLERK, RECEIVER = "nguyen-van-an", "agency-ubnd-hung-yen", "receiver"
 
