@@ -31,7 +31,7 @@ bench: sysdeps venv
 	$(PY) bench/sign_bench.py $(BENCH_ARGS)
 
 # hostile inputs, load with faults (worker kill, PostgreSQL restart, TSA down) and consistency checks;
-# needs the local PostgreSQL the tests use. STRESS_ARGS=--quick for a 3-minute run.
+# needs the local PostgreSQL the tests use. STRESS_ARGS=--quick for a 6-minute run; exit 1 on any failing row.
 stress: sysdeps venv
 	$(PY) bench/stress.py $(STRESS_ARGS)
 

@@ -76,7 +76,7 @@ class PdfOutOfBounds(KysoError):
     def __init__(self, *, limit: int | float, found: int | float | None = None, what: str = "") -> None:
         detail = {"bound": self.bound, "limit": limit}
         if found is not None:
-            detail["found"] = found
+            detail["measured"] = found
         super().__init__(self.message_en.format(limit=limit, what=what),
                          message_vi=self.message_vi.format(limit=limit, what=what), detail=detail)
 
@@ -226,6 +226,10 @@ def _pages(root, bounds: PdfBounds, clock: _Clock) -> tuple[int, list]:
     top = _get(root, "/Pages")
     if not isinstance(top, generic.DictionaryObject):
         return 0, []
+    declared = _get(top, "/Count")
+    if isinstance(declared, int) and declared > bounds.max_pages:
+        # what the tree says it holds: a verifier that trusts /Count would stop here, so does Kyso
+        raise PdfTooManyPages(limit=bounds.max_pages, found=int(declared))
     leaves = 0
     contents: dict = {}
     seen_nodes = set()

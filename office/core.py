@@ -172,9 +172,12 @@ class OfficeBase:
     def refused(self, caller: Caller | None, action: str, error: KysoError, **detail) -> KysoError:
         """Audit a refusal of ``action`` and give the error back to raise (the certificate: the one the
         refusal is about, e.g. a replaced key's, else the one bound to the caller)."""
+        if getattr(error, "_kyso_audited", False):
+            return error        # refused (and audited) further in: one refusal, one record
         found = (error.detail or {}).get("found") if isinstance(error.detail, dict) else None
         self._audit(caller, action, error.code, certificate=found or (caller.certificate_sha256 if caller else None),
                     detail={k: v for k, v in detail.items() if v is not None} or None)
+        error._kyso_audited = True
         return error
 
     # -- the audit trail -------------------------------------------------------------------------

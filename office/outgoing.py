@@ -134,12 +134,13 @@ class OutgoingUseCases:
 
         caller.require("official")
         if appearance not in ("invisible", "personal"):
-            raise BadInput("appearance is 'invisible' or 'personal'", message_vi="Hình thức chữ ký không hợp lệ.")
+            raise self.refused(caller, "sign", BadInput("appearance is 'invisible' or 'personal'",
+                                                        message_vi="Hình thức chữ ký không hợp lệ."))
         if field is not None and (not field.strip() or "." in field or len(field) > 100):
             # a dot separates the parts of a field's full name in PDF: it cannot be part of one name
-            raise BadInput("a signature field name is 1 to 100 characters, without '.'",
+            raise self.refused(caller, "sign", BadInput("a signature field name is 1 to 100 characters, without '.'",
                            message_vi="Tên trường chữ ký dài từ 1 đến 100 ký tự và không chứa dấu chấm.",
-                           detail={"field": field[:100]})
+                           detail={"field": field[:100]}))
         self.admit(caller, "sign", document)
         try:
             holder = self.signing_key(caller, passphrase=passphrase)

@@ -31,7 +31,7 @@ DOORS = {
     "copy": ("/api/v1/copy", CLERK, {"form": "SY"}),
     "extend": ("/api/v1/extend", RECEIVER, {}),
 }
-EXPECTED = {"page-tree-million": "pdf_array_too_long", "page-tree-20000": "pdf_too_many_pages",
+EXPECTED = {"page-tree-million": "pdf_array_too_long", "count-billion": "pdf_too_many_pages", "page-tree-20000": "pdf_too_many_pages",
             "nested-in-page": "pdf_too_deeply_nested", "nested-in-form": "pdf_too_deeply_nested",
             "nested-dicts-in-catalog": "pdf_too_deeply_nested", "flate-bomb-256m-content": "pdf_inflates_too_much"}
 
@@ -146,3 +146,28 @@ def test_batch_verification_refuses_bombs_and_oversized_zips(client):
     assert bomb.status_code == 422 and bomb.get_json()["error"]["code"] == "zip_bomb"
     many = _batch(client, _zip({f"{i}.pdf": b"%PDF-1.7" for i in range(501)}))
     assert many.status_code == 413 and many.get_json()["error"]["code"] == "zip_too_large"
+
+
+def _records(app) -> int:
+    from sqlalchemy import func, select
+
+    from registers.models import AuditRecord
+
+    with app.extensions["kyso"].db.session() as s:
+        return s.scalar(select(func.count()).select_from(AuditRecord))
+
+
+@pytest.mark.parametrize("door, form", [
+    ("/api/v1/issue", {"type": "QĐ", "level": "B-B"}), ("/api/v1/copy", {"form": "SY"})])
+def test_one_refusal_one_audit_record(app, client, door, form):
+    """make stress found two records for one out-of-bounds refusal at issue and copy."""
+    before = _records(app)
+    assert _post(client, door, CLERK, form, CASES["nested-in-page"]).status_code == 422
+    assert _records(app) == before + 1
+
+
+def test_a_refused_field_name_is_audited(app, client):
+    """make stress found 422s for a field name with a dot that left no audit record."""
+    before = _records(app)
+    response = _post(client, "/api/v1/sign", OFFICIAL, {"level": "B-B", "field": "Chu.Ky"}, make_pdf())
+    assert response.status_code == 422 and _records(app) == before + 1
