@@ -6,6 +6,7 @@ Now each is refused in seconds, in bounded memory, with a code of its own (kyso.
 from __future__ import annotations
 
 import io
+import json
 import time
 
 import pytest
@@ -171,3 +172,13 @@ def test_a_refused_field_name_is_audited(app, client):
     before = _records(app)
     response = _post(client, "/api/v1/sign", OFFICIAL, {"level": "B-B", "field": "Chu.Ky"}, make_pdf())
     assert response.status_code == 422 and _records(app) == before + 1
+
+
+def test_a_damaged_zip_member_is_said_to_be_unreadable_not_judged(client):
+    archive = bytearray(_zip({"hong.pdf": make_pdf(), "tot.pdf": make_pdf()}))
+    start = archive.find(b"PK\x03\x04", 4)        # the second member's local header
+    archive[start + 40:start + 80] = bytes(40)    # inside its compressed data
+    lines = [json.loads(l) for l in _batch(client, bytes(archive)).get_data(as_text=True).splitlines()]
+    assert [l["file"] for l in lines] == ["hong.pdf", "tot.pdf"]
+    assert lines[0]["verdict"] == "unsigned"
+    assert lines[1]["error"]["code"] == "zip_member_unreadable" and lines[1]["verdict"] == "indeterminate"
