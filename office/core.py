@@ -15,7 +15,7 @@ from kyso.clock import Clock
 from kyso.clock import read as read_clock
 from kyso.errors import KysoError
 from office.caller import Caller
-from office.errors import DocumentNotFound, MissingImage, TooManyAttempts, Unauthenticated
+from office.errors import DocumentNotFound, EarlierSignatureBroken, MissingImage, TooManyAttempts, Unauthenticated
 from office.sessions import LoginThrottle, address_key
 
 log = logging.getLogger("kyso.office")
@@ -92,6 +92,30 @@ class OfficeBase:
             admit(data, bounds=self.pdf_bounds)
         except PdfOutOfBounds as exc:
             raise self.refused(caller, action, exc) from None
+
+    def require_earlier_signatures_intact(self, caller: Caller, action: str, data: bytes) -> None:
+        """Signing over a broken signature would seal a changed or damaged document: a signature
+        already on the upload whose digest, value or format fails, or after which the document was
+        changed in a way it does not permit, refuses the signing (``earlier_signature_broken``).
+        Judged offline: whether the earlier signer is trusted or revoked is the verdict's business, not a
+        reason to refuse a co-signature."""
+        from verifier import verify
+        from verifier.report import Indication, SubIndication
+
+        if b"/ByteRange" not in data:
+            return
+        policy = dataclasses.replace(self.verification_policy(), offline=True)
+        report = verify(data, policy=policy, now=self.now() if self.clock is not None else None)
+        integrity = (SubIndication.HASH_FAILURE, SubIndication.SIG_CRYPTO_FAILURE, SubIndication.FORMAT_FAILURE)
+        broken = [s for s in report.signatures
+                  if s.indication is Indication.TOTAL_FAILED and s.sub_indication in integrity]
+        if broken:
+            first = broken[0]
+            why = first.problems[0] if first.problems else None
+            raise self.refused(caller, action, EarlierSignatureBroken(detail={
+                "field": first.field[:100], "reason": why.code if why else first.sub_indication.value,
+                "reason_en": (why.en if why else "")[:300], "reason_vi": (why.vi if why else "")[:300],
+                "broken": len(broken), "signatures": len(report.signatures)}))
 
     def reconcile(self, *, grace_seconds: float | None = None):
         """After a crash: void numbers left reserved, quarantine stored files without a row, name

@@ -8,6 +8,7 @@ __all__ = [
     "AgencyMismatch",
     "BadInput",
     "DocumentNotFound",
+    "EarlierSignatureBroken",
     "FileMissing",
     "Forbidden",
     "IncomingNotValid",
@@ -123,6 +124,19 @@ class NotIssued(KysoError):
     kind = ErrorKind.REFUSED
     message_en = "The document this depends on has not been issued by your agency."
     message_vi = "Văn bản liên quan chưa được cơ quan ban hành."
+
+
+class EarlierSignatureBroken(KysoError):
+    """A signature already on the upload does not hold (its digest, its value or its format fails, or
+    the document was changed after it in a way it does not permit): signing over it would seal a
+    changed or damaged document under the caller's name."""
+
+    code = "earlier_signature_broken"
+    kind = ErrorKind.INVALID_INPUT
+    message_en = ("A signature already on this document is broken (the document was changed after it was signed, "
+                  "or the signature is damaged): it cannot be signed again. Ask its sender for the original.")
+    message_vi = ("Văn bản có chữ ký số trước đó không còn nguyên vẹn (văn bản đã bị sửa sau khi ký hoặc chữ ký "
+                  "bị hỏng): không thể ký tiếp. Hãy đề nghị nơi gửi cung cấp bản gốc.")
 
 
 class IncomingNotValid(KysoError):

@@ -142,6 +142,7 @@ class OutgoingUseCases:
                            message_vi="Tên trường chữ ký dài từ 1 đến 100 ký tự và không chứa dấu chấm.",
                            detail={"field": field[:100]}))
         self.admit(caller, "sign", document)
+        self.require_earlier_signatures_intact(caller, "sign", document)
         try:
             holder = self.signing_key(caller, passphrase=passphrase)
             if certificate_kind(holder.certificate) is not CertificateKind.PERSONAL:
@@ -324,6 +325,7 @@ class OutgoingUseCases:
 
         caller.require("official")
         self.admit(caller, "sign", document)
+        self.require_earlier_signatures_intact(caller, "sign", document)
         try:
             bound = self.bound_certificate(caller)
             holder = ExternalKeyHolder(certificate=bound.certificate, chain=bound.chain)

@@ -125,3 +125,30 @@ def test_dev_pki_is_mounted_under_dev_pki(client, pki):
     parsed = crl.CertificateList.load(response.data)
     revoked = {c["user_certificate"].native for c in parsed["tbs_cert_list"]["revoked_certificates"]}
     assert pki.identity("official-revoked").certificate.serial_number in revoked
+
+
+def test_a_document_changed_after_its_first_signature_is_not_signed_again(client, pki, sample_pdf):
+    """An official co-signs a document another official signed; if the document was changed after
+    that signature (or the signature is damaged), signing it would seal the change: 422, naming the field."""
+    first = client.post("/api/v1/sign", headers=auth("nguyen-van-an"), data=upload(sample_pdf, level="B-B"),
+                        content_type="multipart/form-data")
+    assert first.status_code == 200, first.get_json()
+    cosigned = client.post("/api/v1/sign", headers=auth("tran-thi-bich-ngoc"),
+                           data=upload(first.data, level="B-B"), content_type="multipart/form-data")
+    assert cosigned.status_code == 200, cosigned.get_json()
+    assert len(pyhanko_statuses(cosigned.data, pki.trust_roots())) == 2
+
+    header_end = first.data.index(b"\n")
+    changed = first.data[:header_end - 1] + b"4" + first.data[header_end:]   # %PDF-1.x -> %PDF-1.4: inside the signed bytes
+    assert changed != first.data and len(changed) == len(first.data)
+    damaged = bytearray(first.data)
+    contents = damaged.index(b"/Contents <") + len(b"/Contents <")
+    damaged[contents:contents + 16] = b"0" * 16
+    for tampered in (changed, bytes(damaged)):
+        response = client.post("/api/v1/sign", headers=auth("tran-thi-bich-ngoc"),
+                               data=upload(tampered, level="B-B"), content_type="multipart/form-data")
+        assert response.status_code == 422, response.data[:200]
+        error = response.get_json()["error"]
+        assert error["code"] == "earlier_signature_broken"
+        assert error["detail"]["field"] == "Signature1" and error["detail"]["broken"] == 1
+        assert "ký tiếp" in error["message_vi"]

@@ -214,3 +214,28 @@ def test_what_the_signer_saw(issued, pki, policy):
     assert report.verdict.value == "valid" and report.signatures[0].coverage == "entire_file"
     with pytest.raises(RevisionNotFound):
         signed_revision(done, "NoSuchField")
+
+
+def test_one_unreadable_signature_does_not_spoil_the_others(engine, pki, policy, nssdb):
+    """A document whose first signature's CMS is damaged, signed again afterwards by another tool:
+    the damaged signature fails on its own, the later one is judged on its own (pdfsig calls it valid)."""
+    import re
+
+    from foreign import dev_signer, pyhanko_sign
+    from pdfcheck import pdfsig
+
+    first = signed(engine, pki)
+    start = re.search(rb"/Contents\s*<", first).end()
+    damaged = first[:start] + b"0" * 16 + first[start + 16:]
+    document = pyhanko_sign(damaged, dev_signer(pki, "tran-thi-bich-ngoc"), field="Signature2")
+    report = verify(document, policy=policy)
+    by_field = {s.field: s for s in report.signatures}
+    assert set(by_field) == {"Signature1", "Signature2"}, by_field
+    assert by_field["Signature1"].indication.value == "TOTAL_FAILED"
+    assert by_field["Signature1"].problems[0].code == "format_failure"
+    later = by_field["Signature2"]
+    assert later.byte_range and later.byte_range[0] == 0 and later.coverage == "entire_file"
+    assert later.indication.value == "TOTAL_PASSED", [p.code for p in later.problems]
+    assert report.verdict.value != "valid"
+    second_opinion = pdfsig(document, nssdb)
+    assert second_opinion[-1].valid and second_opinion[-1].total_document

@@ -118,6 +118,13 @@ def verify(document: bytes | bytearray | memoryview | Path | str, *, policy: Ver
     ``now`` is the operation's reading of its clock (default: the system clock). A policy
     ``validation_time`` before it asks about the past: a signature not proven to have existed
     then is indeterminate (NO_POE).
+
+    Work is bounded before pyHanko reads the file (``kyso.pdfbounds.admit``: pages, objects, nesting,
+    inflated contents, revisions, time). A service should also install ``hazmat.pyhanko_bounds``
+    (``office.compose.install_hazmat``): pyHanko's own parser then refuses a 100,000-entry array or
+    64-deep nesting at once (a page tree listing one page a million times: 0.8 s and 120 MB with it,
+    5 s and 300 MB without, cut by the time bound). It is not installed here because it changes
+    pyHanko for the whole process.
     """
     started = time.perf_counter()
     now = now or datetime.now(timezone.utc)   # the one reading of the clock for this verification
@@ -233,15 +240,9 @@ def _verify(data: bytes, name, digest, moment, policy: VerificationPolicy, start
                                reason("limit", f"{pages} pages > {policy.max_pages}"))
 
     signature_fields = _signature_fields(reader)
-    try:
-        embedded = list(reader.embedded_signatures)
-    except Exception as exc:  # noqa: BLE001 - a signature dictionary pyHanko cannot even list
-        embedded = []
-        broken = reason("format_failure")
-        return _finish(name, digest, data, reader, moment, policy, started, [
-            _broken_signature(field, broken, f"{type(exc).__name__}: {exc}") for field in signature_fields or ["?"]])
-    listed = {s.field_name for s in embedded}
-    reports: list[SignatureReport] = []
+    # each signature is read on its own: one that cannot be read fails alone, the others are judged
+    embedded, reports = _read_signatures(reader)
+    listed = {s.field_name for s in embedded} | {r.field for r in reports}
     # signature fields with a value pyHanko does not list (malformed dictionaries): judged broken
     for field in signature_fields:
         if field not in listed:
@@ -316,6 +317,28 @@ def _open_encrypted(reader: PdfFileReader) -> bool:
         return reader.decrypt("").status is not AuthStatus.FAILED
     except Exception:  # noqa: BLE001 - public-key encryption, unknown handler, damaged dictionary
         return False
+
+
+def _read_signatures(reader: PdfFileReader) -> tuple[list[EmbeddedPdfSignature], list[SignatureReport]]:
+    """The signatures pyHanko can read, in signing order, and a ``format_failure`` report for each
+    filled signature field it cannot (pyHanko's own ``embedded_signatures`` fails as a whole when one
+    dictionary or CMS blob is damaged, which would hide every other signature of the document)."""
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    readable: list[tuple[int, EmbeddedPdfSignature]] = []
+    broken: list[SignatureReport] = []
+    try:
+        for fq_name, _value, sig_field in enumerate_sig_fields(reader, filled_status=True):
+            try:
+                sig = EmbeddedPdfSignature(reader, sig_field, fq_name)
+                readable.append((sig.signed_revision, sig))
+            except Exception as exc:  # noqa: BLE001 - this signature alone cannot be read
+                broken.append(_broken_signature(fq_name, reason("format_failure"),
+                                                f"{type(exc).__name__}: {exc}"[:300]))
+    except Exception:  # noqa: BLE001 - the field tree itself is damaged: _signature_fields names the rest
+        pass
+    readable.sort(key=lambda pair: pair[0])
+    return [sig for _, sig in readable], broken
 
 
 def _signature_fields(reader: PdfFileReader) -> list[str]:
