@@ -50,7 +50,6 @@ def start() -> MovedRun:
     target = datetime.now(timezone.utc) + timedelta(days=365)
     ahead = ["faketime", "-f", f"@{target:%Y-%m-%d %H:%M:%S}"]
     env["TZ"] = "UTC"
-    env["KYSO_MOVED_CLOCK_CHILD"] = "1"
     moved = subprocess.run([*ahead, sys.executable, "-c", "import time; print(time.time())"],
                            capture_output=True, text=True, check=True, env=env)
     work = Path(tempfile.mkdtemp(prefix="kyso-moved-clock-"))

@@ -239,3 +239,27 @@ def test_one_unreadable_signature_does_not_spoil_the_others(engine, pki, policy,
     assert report.verdict.value != "valid"
     second_opinion = pdfsig(document, nssdb)
     assert second_opinion[-1].valid and second_opinion[-1].total_document
+
+
+def test_edits_to_the_unsigned_container_are_not_valid(engine, pki, policy):
+    """Found by make stress's bit flips: the CMS container in /Contents is not covered by the
+    signature. Raising its outer length by 16 swallows 16 bytes of the zero padding (the parser took them
+    as end-of-contents octets), and the SignedData version 1 -> 3 changes nothing signed: both still
+    verified cryptographically and were judged valid."""
+    import re
+
+    document = signed(engine, pki, level=Level.B_T)
+    assert verify(document, policy=policy).verdict.value == "valid"
+    start = re.search(rb"/Contents\s*<", document).end()
+    header = bytes.fromhex(document[start:start + 8].decode())
+    assert header[:2] == b"\x30\x82"
+    longer = (int.from_bytes(header[2:], "big") + 16).to_bytes(2, "big")
+    raised = document[:start + 4] + longer.hex().encode() + document[start + 8:]
+    version = re.compile(rb"a082[0-9a-f]{4}3082[0-9a-f]{4}020101", re.I).search(document, start)
+    assert version is not None and version.start() - start < 80
+    renumbered = document[:version.end() - 1] + b"3" + document[version.end():]
+    for edited in (raised, renumbered):
+        assert len(edited) == len(document) and edited != document
+        report = verify(edited, policy=policy)
+        assert report.verdict.value != "valid", report.signatures[0].reason
+        assert report.signatures[0].indication.value != "TOTAL_PASSED"

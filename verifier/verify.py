@@ -338,7 +338,11 @@ def _read_signatures(reader: PdfFileReader) -> tuple[list[EmbeddedPdfSignature],
     except Exception:  # noqa: BLE001 - the field tree itself is damaged: _signature_fields names the rest
         pass
     readable.sort(key=lambda pair: pair[0])
-    return [sig for _, sig in readable], broken
+    embedded = [sig for _, sig in readable]
+    # the reader's own list is these objects (pyHanko caches it here): what ``existence`` reads of
+    # the document timestamps is then what ``_judge`` validated, not a second, unvalidated copy
+    reader._embedded_signatures = embedded
+    return embedded, broken
 
 
 def _signature_fields(reader: PdfFileReader) -> list[str]:
@@ -796,8 +800,9 @@ def _damaged_carried_data(status, sig: EmbeddedPdfSignature, contexts: "_Context
     try:
         carried = [c.chosen for c in sig.signed_data["certificates"] if c.name == "certificate"]
         signer_md = sig.signer_info["digest_algorithm"]["algorithm"].native
-        version_problem = _cms_version_problem(sig.signed_data) or _signer_id_problem(
-            sig.signer_info["sid"], status.signing_cert)
+        version_problem = (_stray_end_of_contents(_raw_contents(sig.sig_object))
+                           or _cms_version_problem(sig.signed_data)
+                           or _signer_id_problem(sig.signer_info["sid"], status.signing_cert))
         if version_problem:
             return version_problem
         listed = {a["algorithm"].native for a in sig.signed_data["digest_algorithms"]}
@@ -874,11 +879,60 @@ def _damaged_carried_data(status, sig: EmbeddedPdfSignature, contexts: "_Context
     return None
 
 
+def _stray_end_of_contents(data: bytes) -> str | None:
+    """X.690 8.1.5: end-of-contents octets (``00 00``) end an indefinite length and nothing else.
+    Inside a definite-length structure they are bytes slipped into the unsigned container (a length
+    raised by hand swallows the zero padding after it: the parser skips them, the signature still
+    verifies). Every constructed element is walked, at most 64 deep and 20,000 elements."""
+    from asn1crypto import parser
+
+    budget = [20_000]
+
+    def walk(chunk: bytes, level: int) -> str | None:
+        pos = 0
+        while pos < len(chunk) and budget[0] > 0:
+            budget[0] -= 1
+            _, method, tag, header, content, trailer = parser.parse(chunk[pos:], strict=False)
+            if header[:1] == b"\x00" and not content:
+                return "the signature container holds end-of-contents octets inside a definite length"
+            if method == 1 and level < 64 and header[-1:] != b"\x80":
+                found = walk(content, level + 1)
+                if found:
+                    return found
+            pos += len(header) + len(content) + len(trailer)
+            if level == 0:
+                break            # the padding after the container is not part of it
+        return None
+
+    try:
+        return walk(data, 0)
+    except Exception:  # noqa: BLE001 - a container that does not parse is judged elsewhere
+        return None
+
+
+def _expected_signed_data_version(signed_data) -> str:
+    """RFC 5652 5.1: the SignedData version follows from what it holds."""
+    certificates = signed_data["certificates"] if signed_data["certificates"].native is not None else []
+    crls = signed_data["crls"] if signed_data["crls"].native is not None else []
+    cert_kinds = {c.name for c in certificates}
+    if "other" in cert_kinds or any(c.name == "other" for c in crls):
+        return "v5"
+    if "v2_attr_cert" in cert_kinds:
+        return "v4"
+    if ("v1_attr_cert" in cert_kinds or any(i["version"].native == "v3" for i in signed_data["signer_infos"])
+            or signed_data["encap_content_info"]["content_type"].native != "data"):
+        return "v3"
+    return "v1"
+
+
 def _cms_version_problem(signed_data) -> str | None:
     """RFC 5652 5.1 and 5.3: the version numbers follow from the structure; a version that does
     not was changed by hand (nothing signs them)."""
     if signed_data["version"].native not in ("v1", "v3", "v4", "v5"):
         return "the signature container has an impossible version number"
+    if signed_data["version"].native != _expected_signed_data_version(signed_data):
+        return (f"the signature container's version ({signed_data['version'].native}) is not the one its "
+                f"contents call for ({_expected_signed_data_version(signed_data)})")
     for info in signed_data["signer_infos"]:
         expected = "v1" if info["sid"].name == "issuer_and_serial_number" else "v3"
         if info["version"].native != expected:
