@@ -104,6 +104,12 @@ def level_option(fn):
 @click.version_option(package_name="kyso")
 def main() -> None:
     """Kyso (ký số): sign and verify PDF documents for Vietnamese state offices."""
+    import logging
+
+    # pyHanko logs each validation problem it hits (with a traceback) before Kyso turns it into a
+    # reason of the verdict or a refusal with a code: on a terminal that is noise over the answer
+    for name in ("pyhanko", "pyhanko_certvalidator"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 # -- the service ---------------------------------------------------------------------------------

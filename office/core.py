@@ -111,7 +111,7 @@ class OfficeBase:
                   if s.indication is Indication.TOTAL_FAILED and s.sub_indication in integrity]
         if broken:
             first = broken[0]
-            why = first.problems[0] if first.problems else None
+            why = first.reason or (first.problems[0] if first.problems else None)
             raise self.refused(caller, action, EarlierSignatureBroken(detail={
                 "field": first.field[:100], "reason": why.code if why else first.sub_indication.value,
                 "reason_en": (why.en if why else "")[:300], "reason_vi": (why.vi if why else "")[:300],

@@ -151,4 +151,5 @@ def test_a_document_changed_after_its_first_signature_is_not_signed_again(client
         error = response.get_json()["error"]
         assert error["code"] == "earlier_signature_broken"
         assert error["detail"]["field"] == "Signature1" and error["detail"]["broken"] == 1
+        assert error["detail"]["reason"] in ("hash_failure", "format_failure") and error["detail"]["reason_vi"]
         assert "ký tiếp" in error["message_vi"]
