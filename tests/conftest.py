@@ -15,13 +15,15 @@ pyhanko_hexreader.install()   # as the service's composition root does: the test
 pyhanko_bounds.install()
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session, config, items):
     """The moved-clock rerun of the suite (tests/moved_clock.py) starts now, beside this run, and the
-    test that judges it goes last."""
+    test that judges it goes last. Last of the hooks: after ``-m``/``-k`` have deselected; and never
+    from the rerun itself (it would start another, and so on)."""
     import moved_clock
 
     waiting = [item for item in items if item.name == moved_clock.TEST_NAME]
-    if waiting:
+    if waiting and not os.environ.get(moved_clock.CHILD_MARK):
         items[:] = [item for item in items if item not in waiting] + waiting
         moved_clock.start()
 

@@ -12,6 +12,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 TEST_NAME = "test_the_suite_passes_with_the_clock_a_year_ahead"
+# set in the rerun's environment (not a KYSO_ name: the settings refuse unknown ones)
+CHILD_MARK = "MOVED_CLOCK_RERUN_OF_KYSO_TESTS"
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -46,10 +48,13 @@ def start() -> MovedRun:
     global _running
     if _running is not None:
         return _running
+    if os.environ.get(CHILD_MARK):
+        raise RuntimeError("the moved-clock rerun does not start a rerun of its own")
     env = {k: v for k, v in os.environ.items() if k not in ("SOFTHSM2_CONF", "PYTEST_ADDOPTS", "XDG_DATA_HOME")}
     target = datetime.now(timezone.utc) + timedelta(days=365)
     ahead = ["faketime", "-f", f"@{target:%Y-%m-%d %H:%M:%S}"]
     env["TZ"] = "UTC"
+    env[CHILD_MARK] = "1"
     moved = subprocess.run([*ahead, sys.executable, "-c", "import time; print(time.time())"],
                            capture_output=True, text=True, check=True, env=env)
     work = Path(tempfile.mkdtemp(prefix="kyso-moved-clock-"))
