@@ -188,12 +188,22 @@ _ORIGINALS: tuple[bytes, ...] = ()     # the signed sources (in a verifier proce
 _ORIGINAL_REPORTS: dict[int, dict] = {}
 _KEEP: Path | None = None              # --keep-failures: where a verifier process keeps a failing case
 _PER_RUN = ("file", "sha256", "size", "validation_time", "duration_ms")
+# the moment of each verification, in every signature's report (not a fact about the file)
+_PER_RUN_IN_SIGNATURE = ("validated_at",)
+_PER_RUN_IN_REVOCATION = ("checked_at",)
 
 
 def _comparable(report) -> dict:
+    """The report without what differs from one run to the next (its moment, duration, file name and
+    hash): what is left is what the verifier found in the file."""
     d = report.to_dict()
     for key in _PER_RUN:
         d.pop(key, None)
+    for signature in d.get("signatures") or []:
+        for key in _PER_RUN_IN_SIGNATURE:
+            signature.pop(key, None)
+        for key in _PER_RUN_IN_REVOCATION:
+            (signature.get("revocation") or {}).pop(key, None)
     return d
 
 

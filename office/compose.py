@@ -65,9 +65,9 @@ def verification_policy(settings: Settings, *, dev_pki=None, trust_profile: str 
     name = trust_profile or settings.trust_profile
     extra = load_certificates(trust_files) + (TrustStore(settings.trust_dir).list() if name == "vn" else [])
     if name == "dev" and dev_pki is None:
-        from devpki import DevPKI
+        from devpki.roots import DevTrust   # the roots only: no PKI built (devpki.roots)
 
-        dev_pki = DevPKI.load(settings.dev_pki_url) if settings.dev_pki_url else DevPKI.load()
+        dev_pki = DevTrust()
     return VerificationPolicy.for_profile(name, extra_anchors=extra, dev_pki=dev_pki, validation_time=at,
                                           offline=offline, require_decree30=require_decree30)
 

@@ -95,8 +95,9 @@ class OfficeBase:
 
     def require_earlier_signatures_intact(self, caller: Caller, action: str, data: bytes) -> None:
         """Signing over a broken signature would seal a changed or damaged document: a signature
-        already on the upload whose digest, value or format fails, or after which the document was
-        changed in a way it does not permit, refuses the signing (``earlier_signature_broken``).
+        already on the upload whose digest, value or format fails, after which the document was
+        changed in a way it does not permit, or which cannot be judged because its container, its
+        carried data or the document's DSS is damaged, refuses the signing (``earlier_signature_broken``).
         Judged offline: whether the earlier signer is trusted or revoked is the verdict's business, not a
         reason to refuse a co-signature."""
         from verifier import verify
@@ -108,7 +109,14 @@ class OfficeBase:
         report = verify(data, policy=policy, now=self.now() if self.clock is not None else None)
         integrity = (SubIndication.HASH_FAILURE, SubIndication.SIG_CRYPTO_FAILURE, SubIndication.FORMAT_FAILURE)
         broken = [s for s in report.signatures
-                  if s.indication is Indication.TOTAL_FAILED and s.sub_indication in integrity]
+                  if (s.indication is Indication.TOTAL_FAILED and s.sub_indication in integrity)
+                  # damaged, not merely unconfirmed: its container, carried certificates or the DSS were
+                  # altered, or the later updates cannot be read (a new signature over them is judged
+                  # the same way, so the stored document could never be valid)
+                  # (a fact of the file: listed among the problems even when, offline, the
+                  # missing revocation data is the bottom line)
+                  or (s.indication is not Indication.TOTAL_PASSED
+                      and "cannot_judge" in {p.code for p in (s.reason, *s.problems) if p is not None})]
         if broken:
             first = broken[0]
             why = first.reason or (first.problems[0] if first.problems else None)

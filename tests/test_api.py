@@ -144,12 +144,22 @@ def test_a_document_changed_after_its_first_signature_is_not_signed_again(client
     damaged = bytearray(first.data)
     contents = damaged.index(b"/Contents <") + len(b"/Contents <")
     damaged[contents:contents + 16] = b"0" * 16
-    for tampered in (changed, bytes(damaged)):
+    # the signer's certificate carried in the (unsigned) container, one byte of its own signature changed
+    carried = pki.identity("nguyen-van-an").certificate.dump().hex().encode()
+    at = first.data.lower().index(carried) + len(carried) - 2
+    swapped = bytearray(first.data)
+    swapped[at:at + 2] = b"%02x" % (int(first.data[at:at + 2], 16) ^ 0x01)
+    # the container's list of digest algorithms (unsigned) no longer names the one the signer used
+    sha256 = b"0609608648016503040201"
+    listed = first.data.lower().index(sha256, contents) + len(sha256) - 2
+    relisted = first.data[:listed] + b"02" + first.data[listed + 2:]        # SHA-256 -> SHA-384
+    for tampered in (changed, bytes(damaged), bytes(swapped), relisted):
         response = client.post("/api/v1/sign", headers=auth("tran-thi-bich-ngoc"),
                                data=upload(tampered, level="B-B"), content_type="multipart/form-data")
         assert response.status_code == 422, response.data[:200]
         error = response.get_json()["error"]
         assert error["code"] == "earlier_signature_broken"
         assert error["detail"]["field"] == "Signature1" and error["detail"]["broken"] == 1
-        assert error["detail"]["reason"] in ("hash_failure", "format_failure") and error["detail"]["reason_vi"]
+        assert error["detail"]["reason"] in ("hash_failure", "format_failure", "cannot_judge", "chain_failure")
+        assert error["detail"]["reason_vi"]
         assert "ký tiếp" in error["message_vi"]

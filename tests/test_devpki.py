@@ -536,3 +536,35 @@ def test_cli_export_uses_passphrase_from_env(dev_pki, tmp_path):
     pkcs12.load_key_and_certificates(p12.read_bytes(), b"bi-mat")
     with pytest.raises(ValueError):
         pkcs12.load_key_and_certificates(p12.read_bytes(), b"kyso-dev")
+
+
+def test_the_committed_dev_roots_are_the_ones_the_dev_pki_builds():
+    """``kyso verify`` under the dev profile reads the two roots from certs_dev/trust-roots.pem
+    instead of building the PKI (0.7 s): they must be what the PKI builds, for any base URL.
+    After a change to certs_dev: kyso dev-pki export --out DIR, then copy DIR/trust-roots.pem."""
+    from devpki import DevPKI
+    from devpki.roots import DevTrust
+
+    committed = [c.dump() for c in DevTrust().trust_roots()]
+    assert len(committed) == 2
+    for url in ("http://127.0.0.1:8080/dev-pki", "http://127.0.0.1:50999/somewhere-else"):
+        assert [c.dump() for c in DevPKI.load(url).trust_roots()] == committed, url
+
+
+def test_kyso_verify_builds_no_dev_pki(kyso_cli, tmp_path):
+    """An offline check under the dev profile: no certomancer build, no certomancer import."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; sys.argv = ['kyso', 'verify', '--offline', '--trust-profile', 'dev', sys.argv[1]]\n"
+             "from commands.main import main\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\n"
+             "import devpki\n"
+             "print('certomancer' in sys.modules, 'devpki.pki' in sys.modules)")
+    from kyso.samples import make_pdf
+
+    unsigned = tmp_path / "cong-van.pdf"
+    unsigned.write_bytes(make_pdf())
+    out = subprocess.run([sys.executable, "-c", probe, str(unsigned)], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.strip().splitlines()[-1] == "False False", out.stdout + out.stderr[-2000:]
