@@ -100,10 +100,10 @@ class OfficeBase:
         carried data or the document's DSS is damaged, refuses the signing (``earlier_signature_broken``).
         Judged offline: whether the earlier signer is trusted or revoked is the verdict's business, not a
         reason to refuse a co-signature."""
-        from verifier import verify
+        from verifier import signed_fields, verify
         from verifier.report import Indication, SubIndication
 
-        if b"/ByteRange" not in data:
+        if not signed_fields(data):   # (not a search for "/ByteRange": a damaged signature may lack it)
             return
         policy = dataclasses.replace(self.verification_policy(), offline=True)
         report = verify(data, policy=policy, now=self.now() if self.clock is not None else None)

@@ -8,6 +8,6 @@ This package never imports ``signer``.
 """
 from verifier.policy import VerificationPolicy
 from verifier.report import Indication, SubIndication, Verdict, VerificationReport
-from verifier.verify import verify
+from verifier.verify import signed_fields, verify
 
-__all__ = ["Indication", "SubIndication", "Verdict", "VerificationPolicy", "VerificationReport", "verify"]
+__all__ = ["Indication", "SubIndication", "Verdict", "VerificationPolicy", "VerificationReport", "signed_fields", "verify"]

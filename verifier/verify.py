@@ -319,6 +319,19 @@ def _open_encrypted(reader: PdfFileReader) -> bool:
         return False
 
 
+def signed_fields(document: bytes) -> list[str]:
+    """The names of the signature fields of ``document`` that carry a signature, readable or not: a
+    cheap question (the form only, no page, no signature checked) to ask before a full verification.
+    A file whose form cannot be read answers ``["?"]``: only a verification can tell."""
+    try:
+        reader = PdfFileReader(io.BytesIO(bytes(document)), strict=False)
+        if reader.encrypted and not _open_encrypted(reader):
+            return ["?"]
+        return _signature_fields(reader)
+    except Exception:  # noqa: BLE001 - unreadable: let the verification say why
+        return ["?"]
+
+
 def _read_signatures(reader: PdfFileReader) -> tuple[list[EmbeddedPdfSignature], list[SignatureReport]]:
     """The signatures pyHanko can read, in signing order, and a ``format_failure`` report for each
     filled signature field it cannot (pyHanko's own ``embedded_signatures`` fails as a whole when one
