@@ -126,7 +126,7 @@ def main() -> None:
 
     # pyHanko logs each validation problem it hits (with a traceback) before Kyso turns it into a
     # reason of the verdict or a refusal with a code: on a terminal that is noise over the answer
-    for name in ("pyhanko", "pyhanko_certvalidator"):
+    for name in ("pyhanko", "pyhanko_certvalidator", "fontTools"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 

@@ -9,7 +9,6 @@ Exit code 0 when every file is valid, 1 when any is not, 2 on usage errors or un
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,12 +19,6 @@ from kyso.errors import KysoError
 
 UNREADABLE = {"not_pdf", "unreadable"}
 COLOURS = {"green": "green", "red": "red", "amber": "yellow", "grey": "white"}
-
-
-def _quiet_libraries() -> None:
-    # pyHanko logs every validation problem with a traceback; the report carries them
-    for name in ("pyhanko", "pyhanko_certvalidator", "fontTools"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 @click.command("verify")
@@ -54,7 +47,6 @@ def verify_command(files, as_json, trust_files, trust_profile, at_text, offline,
     from office.checking import check_files
     from office.compose import serve_dev_pki_if_needed
 
-    _quiet_libraries()
     if (report_format or extract_field) and out is None:
         raise click.UsageError("--report and --extract-signed need --out")
     if report_format and extract_field:

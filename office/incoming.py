@@ -83,7 +83,8 @@ class IncomingUseCases:
                 try:
                     data = read()
                 except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
-                    # a damaged or encrypted member: no document to judge, said as such (no made-up verdict)
+                    # a damaged or encrypted member (RuntimeError: a password is needed; NotImplementedError:
+                    # zipfile's answer to a compression method it lacks): no document to judge, said as such
                     yield {"index": index, "total": len(items), "file": name, "verdict": "indeterminate",
                            "error": {"code": "zip_member_unreadable", "message": f"{type(exc).__name__}: {exc}"[:300],
                                      "message_vi": "Không đọc được tệp này trong zip (hỏng hoặc được mã hóa)."}}
