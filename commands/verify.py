@@ -1,8 +1,11 @@
 """``kyso verify`` and ``kyso trust``.
 
-    kyso verify FILE... [--json] [--trust PEM]... [--trust-profile dev|vn|none]
+    kyso verify FILE|FOLDER... [--files-from LIST|-] [--json] [--trust PEM]... [--trust-profile dev|vn|none]
                 [--at ISO-8601-TIME] [--offline] [--decree30] [--report html|pdf|etsi-xml --out PATH] [--record --as USER]
 
+A folder stands for every PDF in it and below (``*.pdf``, any case, in name order); ``--files-from``
+reads more paths, one per line (``-``: standard input). All are verified in one process: the
+imports, the trust store and the remembered certificate paths are paid for once.
 Read-only: nothing is written unless ``--record`` asks for an audit record per file (as an account).
 Exit code 0 when every file is valid, 1 when any is not, 2 on usage errors or unreadable input.
 """
@@ -22,7 +25,9 @@ COLOURS = {"green": "green", "red": "red", "amber": "yellow", "grey": "white"}
 
 
 @click.command("verify")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--files-from", "files_from", type=click.File("r", encoding="utf-8"), default=None, metavar="LIST",
+              help="Also verify the paths listed in LIST, one per line ('-': standard input).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file, one per line.")
 @click.option("--trust", "trust_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Extra trust anchor (PEM/DER); repeatable.")
@@ -40,13 +45,16 @@ COLOURS = {"green": "green", "red": "red", "amber": "yellow", "grey": "white"}
               help="Also write the revision signed in FIELD ('what the signer saw') to --out as a PDF.")
 @click.option("--record", is_flag=True, help="Leave an audit record per file, as the account --as names.")
 @click.option("--as", "username", envvar="KYSO_USER", default=None, help="The account that records (with --record).")
-def verify_command(files, as_json, trust_files, trust_profile, at_text, offline, require_decree30, report_format,
+def verify_command(files, files_from, as_json, trust_files, trust_profile, at_text, offline, require_decree30, report_format,
                    out, extract_field, record, username) -> None:
     """Verify signed PDFs: a verdict with reasons (Vietnamese and English) per file."""
     from commands.main import Local, settings_from_env
     from office.checking import check_files
     from office.compose import serve_dev_pki_if_needed
 
+    files = _expand(files, files_from)
+    if not files:
+        raise click.UsageError("give the files or folders to verify (or --files-from LIST)")
     if (report_format or extract_field) and out is None:
         raise click.UsageError("--report and --extract-signed need --out")
     if report_format and extract_field:
@@ -109,6 +117,22 @@ def verify_command(files, as_json, trust_files, trust_profile, at_text, offline,
         if server is not None:
             server.stop()
     sys.exit(worst)
+
+
+def _expand(files, files_from) -> list[Path]:
+    """The files to verify: each FILE as given, each FOLDER's PDFs (recursively, in name order, case ignored), then
+    the paths listed in ``files_from``."""
+    paths = list(files)
+    if files_from is not None:
+        paths += [Path(line.strip()) for line in files_from if line.strip()]
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = (p for p in path.rglob("*") if p.suffix.lower() == ".pdf" and p.is_file())
+            out += sorted(found, key=lambda p, top=path: [part.casefold() for part in p.relative_to(top).parts])
+        else:
+            out.append(path)
+    return out
 
 
 def _print_human(data: dict) -> None:

@@ -8,4 +8,33 @@ version it was written and tested against, and is installed explicitly by the co
   one Python call per character (same results; ``tests/test_pdfspeed.py`` proves it).
 * :mod:`hazmat.pyhanko_bounds`: bounds on pyHanko's array length and nesting depth, so that a
   hostile file is refused as unreadable in milliseconds (``tests/test_bounds.py``).
+* :mod:`hazmat.asn1crypto_names`: asn1crypto's RFC 5280 name comparison remembered by the names'
+  DER (a pure function of those bytes; ``tests/test_pathcache.py`` runs with it).
+* :mod:`hazmat.pyhanko_paths`: the place in pyHanko's signature validation where a validated
+  certificate path is recalled (``verifier.pathcache`` decides what may be;
+  ``tests/test_pathcache.py`` proves reports unchanged).
+
+:func:`stock` undoes them all for a block (benchmarks measure stock pyHanko with it).
 """
+
+
+def stock():
+    """``with hazmat.stock():`` runs a block on the libraries as released, then puts every patch
+    that was installed back (benchmarks measure stock pyHanko this way)."""
+    import contextlib
+
+    from hazmat import asn1crypto_names, pyhanko_bounds, pyhanko_hexreader, pyhanko_paths
+
+    @contextlib.contextmanager
+    def block():
+        patches = [m for m in (asn1crypto_names, pyhanko_bounds, pyhanko_hexreader, pyhanko_paths) if m.installed()]
+        memory_of = pyhanko_paths._memory_of
+        for module in patches:
+            module.uninstall()
+        try:
+            yield
+        finally:
+            for module in patches:
+                module.install(memory_of) if module is pyhanko_paths else module.install()
+
+    return block()

@@ -22,7 +22,7 @@ from importlib.metadata import version as _version
 from pyhanko.pdf_utils import generic, misc
 
 __all__ = ["MAX_ARRAY", "MAX_DEPTH", "MAX_DICT", "SUPPORTED", "ParserBoundExceeded", "install", "installed",
-           "supported"]
+           "supported", "uninstall"]
 
 #: pyHanko versions whose array and dictionary readers this wrapper was checked against
 SUPPORTED = ("0.38.",)
@@ -113,3 +113,12 @@ def install() -> bool:
     generic.DictionaryObject.read_from_stream = _bounded_dict_reader(generic.DictionaryObject.read_from_stream)
     _state["installed"] = True
     return True
+
+
+def uninstall() -> None:
+    """pyHanko's own, unbounded readers again (benchmarks use it to measure stock pyHanko)."""
+    if not _state["installed"]:
+        return
+    generic.ArrayObject.read_from_stream = staticmethod(generic.ArrayObject.read_from_stream.__wrapped__)
+    generic.DictionaryObject.read_from_stream = staticmethod(generic.DictionaryObject.read_from_stream.__wrapped__)
+    _state["installed"] = False

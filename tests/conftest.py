@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from devpki.testing import dev_pki, dev_pki_server, softhsm_token  # noqa: F401 - shared fixtures
-from hazmat import pyhanko_bounds, pyhanko_hexreader
+from office.compose import install_hazmat
 
-pyhanko_hexreader.install()   # as the service's composition root does: the tests exercise what runs
-pyhanko_bounds.install()
+# as the service's composition root does: the tests exercise what runs (the hex reader, the parser
+# bounds, the name comparison memory and the path memory's hook)
+install_hazmat()
 
 
 @pytest.hookimpl(trylast=True)

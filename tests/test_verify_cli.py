@@ -60,6 +60,29 @@ def test_json_lines_and_exit_codes(run, files):
     assert len(result.stdout.splitlines()) == 2, "still one JSON object per file"
 
 
+def test_a_folder_and_a_list_are_verified_in_one_call(run, files, tmp_path):
+    """A receiving clerk's day of mail: a folder (its PDFs, below it too, in name order; other files
+    left alone) and a list of paths, one JSON line per document, in one process."""
+    good, tampered, unsigned, _ = files
+    inbox = tmp_path / "Hộp thư đến"
+    (inbox / "Sở Tài chính").mkdir(parents=True)
+    (inbox / "a-hop-le.pdf").write_bytes(good.read_bytes())
+    (inbox / "Sở Tài chính" / "b-bi-sua.PDF").write_bytes(tampered.read_bytes())
+    (inbox / "ghi-chu.txt").write_text("not a document")
+    listing = tmp_path / "danh-sach.txt"
+    listing.write_text(f"{unsigned}\n\n{good}\n", encoding="utf-8")
+    result = run("verify", "--json", inbox, "--files-from", listing)
+    assert result.exit_code == 1, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(d["file"].rsplit("/", 1)[-1], d["verdict"]) for d in lines] == [
+        ("a-hop-le.pdf", "valid"), ("b-bi-sua.PDF", "invalid"), ("chua-ky.pdf", "unsigned"), ("hop-le.pdf", "valid")]
+    result = run("verify", "--json", tmp_path / "empty-folder-that-is-not-there")
+    assert result.exit_code == 2, "a path that is not there is unreadable input"
+    (tmp_path / "trong").mkdir()
+    result = run("verify", tmp_path / "trong")
+    assert result.exit_code == 2 and "give the files" in result.output, "an empty folder is a usage error"
+
+
 def test_human_output_is_bilingual(run, files):
     result = run("verify", files[1])
     assert "KHÔNG HỢP LỆ" in result.stdout and "invalid" in result.stdout

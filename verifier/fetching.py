@@ -24,6 +24,7 @@ class FetcherPool:
         self._fetchers: Fetchers | None = None
         self._born = 0.0
         self._uses = 0
+        self._generation = 0
 
     def reset(self) -> None:
         """Drop the cached answers (after a fetch failed: a failure must not be reused for minutes)."""
@@ -37,8 +38,15 @@ class FetcherPool:
                 self._fetchers = self._backend.get_fetchers()
                 self._born = now
                 self._uses = 0
+                self._generation += 1
             self._uses += 1
             return self._fetchers
+
+    def generation_of(self, fetchers) -> int | None:
+        """Which set of fetchers ``fetchers`` is, if it is this pool's current one (validated paths
+        are remembered per set: a new set means new revocation answers); None otherwise."""
+        with self._lock:
+            return self._generation if fetchers is not None and fetchers is self._fetchers else None
 
 
 DEFAULT_POOL = FetcherPool()

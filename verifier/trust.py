@@ -40,6 +40,13 @@ def fingerprint(cert: x509.Certificate) -> str:
     return hashlib.sha256(cert.dump()).hexdigest()
 
 
+def _parsed(certs: Iterable[x509.Certificate]) -> tuple[x509.Certificate, ...]:
+    """Each certificate as parsed from its DER: asn1crypto re-encodes a certificate that was built
+    in Python (certomancer's, say) on every ``dump()``, and path validation dumps names thousands
+    of times per signature."""
+    return tuple(x509.Certificate.load(c.dump()) for c in certs)
+
+
 @dataclasses.dataclass(frozen=True)
 class TrustSet:
     """Trust anchors, plus intermediates known to belong to them."""
@@ -47,6 +54,10 @@ class TrustSet:
     name: str
     anchors: tuple[x509.Certificate, ...]
     intermediates: tuple[x509.Certificate, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "anchors", _parsed(self.anchors))
+        object.__setattr__(self, "intermediates", _parsed(self.intermediates))
 
     def with_anchors(self, extra: Iterable[x509.Certificate]) -> "TrustSet":
         known = {fingerprint(c) for c in self.anchors}

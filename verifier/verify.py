@@ -34,7 +34,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from asn1crypto import crl, ocsp, x509
+from asn1crypto import core, crl, ocsp, x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate
@@ -56,6 +56,7 @@ from kyso.decree30 import vn_iso
 from kyso.pdfbounds import PdfBounds, PdfOutOfBounds, admit
 from verifier import revisions as rev
 from verifier.existence import DocumentTimestamps, Proof, best_proof
+from verifier import pathcache
 from verifier.fetching import DEFAULT_POOL
 from verifier.policy import VerificationPolicy
 from verifier.decision import DocumentFacts, PathOutcome, SignatureFacts, decide, decide_document
@@ -417,6 +418,7 @@ class _Contexts:
         self.reader = reader
         self.now = now or datetime.now(timezone.utc)
         self.collect: dict | None = None
+        self._setting: tuple | None = None
 
     def fetchers(self):
         """Fetchers for this document: the shared, short-lived pool when judging as of now; when
@@ -458,19 +460,36 @@ class _Contexts:
     def make(self, *, moment: datetime | None = None, fetch_as_of: datetime | None = None) -> ValidationContext:
         policy = self.policy
         weak = set() if policy.sha1_ca_cutoff else set(policy.weak_digests)
+        fetchers = self.fetchers_as_of(fetch_as_of) if fetch_as_of is not None else self.fetchers()
         vc = ValidationContext(
             trust_roots=list(policy.trust.anchors),
             other_certs=list(policy.trust.intermediates) + self.dss_certs,
             moment=moment or self.moment,
             allow_fetching=not policy.offline,
-            fetchers=self.fetchers_as_of(fetch_as_of) if fetch_as_of is not None else self.fetchers(),
+            fetchers=fetchers,
             ocsps=self.dss_ocsps, crls=self.dss_crls,
             revocation_mode="hard-fail",
             weak_hash_algos=weak,
             retroactive_revinfo=True,
         )
         self._contexts.append(vc)
+        generation = "offline" if policy.offline else DEFAULT_POOL.generation_of(fetchers)
+        if generation is not None:
+            pathcache.remember_paths_of(vc, (self.setting, generation))
         return vc
+
+    @property
+    def setting(self) -> tuple:
+        """What every validation context of this document shares and a remembered path depends on:
+        the trust anchors and known intermediates, the weak-digest rules, the revocation mode, and
+        the document's own validation data."""
+        if self._setting is None:
+            policy = self.policy
+            fingerprints = lambda items: frozenset(hashlib.sha256(i.dump()).digest() for i in items)  # noqa: E731
+            self._setting = (fingerprints(policy.trust.anchors), fingerprints(policy.trust.intermediates),
+                             frozenset(policy.weak_digests), policy.sha1_ca_cutoff is not None, policy.offline,
+                             fingerprints(self.dss_certs), fingerprints(self.dss_ocsps), fingerprints(self.dss_crls))
+        return self._setting
 
     def cms_policy(self) -> CMSAlgorithmUsagePolicy:
         """The document signature's own digest: SHA-1 and weaker never accepted as valid."""
@@ -925,8 +944,9 @@ def _stray_end_of_contents(data: bytes) -> str | None:
 
 def _expected_signed_data_version(signed_data) -> str:
     """RFC 5652 5.1: the SignedData version follows from what it holds."""
-    certificates = signed_data["certificates"] if signed_data["certificates"].native is not None else []
-    crls = signed_data["crls"] if signed_data["crls"].native is not None else []
+    # an absent optional field is a Void (whose .native would convert every certificate to Python)
+    certificates = signed_data["certificates"] if not isinstance(signed_data["certificates"], core.Void) else []
+    crls = signed_data["crls"] if not isinstance(signed_data["crls"], core.Void) else []
     cert_kinds = {c.name for c in certificates}
     if "other" in cert_kinds or any(c.name == "other" for c in crls):
         return "v5"

@@ -1,0 +1,344 @@
+#!/usr/bin/env python3
+"""Kyso against stock pyHanko, pdfsig and the physical limit: one run, one table.
+
+    make bench                        # or: .venv/bin/python bench/bench.py [--quick] [--rounds N]
+
+Every comparison is interleaved: each round runs every contender of a row once, in an order that
+rotates from round to round, so that the machine's drift (2 shared cores drift 3x within minutes)
+falls on all of them alike; medians and min-max over the same rounds; no target, no pass or fail.
+Both sides get the same input (a file on tmpfs, by path or opened by the contender itself).
+
+Contenders:
+  * limit: what no verifier or signer can avoid: SHA-256 of the file in one pass (hashlib, as
+    sha256sum) plus one raw RSA-2048 verification per signature (to verify) or one RSA signature
+    (to sign), with cryptography;
+  * stock pyHanko: as its documentation uses it, in its best ordinary use: the PKCS#12 key loaded
+    once, the trust roots parsed once (from DER, as from a PEM file), one set of fetchers (its
+    OCSP cache) for the whole run, ``validate_pdf_signature`` on every signature (with its own
+    difference analysis, as documented), and none of Kyso's patches (``hazmat.stock()``);
+  * Kyso: ``verifier.verify`` with the service's dev trust (path memory and name memory warm, as
+    in a worker that has served a few documents) and cold (both emptied before each call, as in a
+    worker's first document of that chain); ``SigningEngine.sign`` B-B, file to file;
+  * whole process: ``kyso verify --offline FILE`` and the same for 100 files in one call, against
+    ``pdfsig`` (one process per file, no certificate database: it checks the signature's digest
+    and value and does no modification analysis);
+  * a fresh worker's first signature, invisible and visible (the agency's seal and name: fonts
+    subset on first use), each in a process of its own, after its imports.
+
+Then the profile of what remains between Kyso and the limit (cProfile, warm, 1 MB).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from interleave import interleaved, table  # noqa: E402
+
+LABEL = "nguyen-van-an"       # RSA-2048 official of the dev PKI
+PASSPHRASE = b"bench-passphrase"
+KYSO = str(ROOT / ".venv" / "bin" / "kyso")
+
+
+def _quiet() -> None:
+    for name in ("pyhanko", "pyhanko_certvalidator", "fontTools"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+class Contenders:
+    """The contenders of one run, sharing the dev PKI served over HTTP."""
+
+    def __init__(self, pki, work: Path) -> None:
+        from asn1crypto import x509
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+        from pyhanko.sign import signers
+        from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
+
+        from signer import SigningEngine, SoftwareKeyHolder
+        from verifier import VerificationPolicy
+
+        self.pki, self.work = pki, work
+        p12 = work / "signer.p12"
+        p12.write_bytes(pki.pkcs12_bytes(LABEL, PASSPHRASE))
+        self.key = pki.private_key(LABEL)
+        self.public = self.key.public_key()
+        self._pad, self._sha = PKCS1v15(), hashes.SHA256()
+        self._raw_signature = self.key.sign(b"x" * 32, self._pad, self._sha)
+        self.engine = SigningEngine.for_dev_pki(pki)
+        self.holder = SoftwareKeyHolder.from_pkcs12(p12, passphrase=PASSPHRASE)
+        self.stock_signer = signers.SimpleSigner.load_pkcs12(str(p12), passphrase=PASSPHRASE)
+        self.roots = [x509.Certificate.load(c.dump()) for c in pki.trust_roots()]
+        self.stock_fetchers = RequestsFetcherBackend(per_request_timeout=10).get_fetchers()
+        self.policy = VerificationPolicy.for_profile("dev", dev_pki=pki)
+        self.n = 0
+
+    # -- limits --------------------------------------------------------------------------------------
+    def limit_verify(self, path: Path, signatures: int) -> None:
+        from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+
+        with open(path, "rb") as f:
+            hashlib.file_digest(f, "sha256")
+        for _ in range(signatures):
+            self.public.verify(self._raw_signature, b"x" * 32, PKCS1v15(), self._sha)
+
+    def limit_sign(self, path: Path) -> None:
+        with open(path, "rb") as f:
+            digest = hashlib.file_digest(f, "sha256").digest()
+        self.key.sign(digest, self._pad, self._sha)
+
+    # -- stock pyHanko -------------------------------------------------------------------------------
+    def stock_verify(self, path: Path) -> int:
+        import hazmat
+        from pyhanko.pdf_utils.reader import PdfFileReader
+        from pyhanko.sign.validation import validate_pdf_signature
+        from pyhanko_certvalidator import ValidationContext
+
+        with hazmat.stock(), open(path, "rb") as f:
+            reader = PdfFileReader(f)
+            count = 0
+            for sig in reader.embedded_signatures:
+                vc = ValidationContext(trust_roots=self.roots, allow_fetching=True, fetchers=self.stock_fetchers)
+                status = validate_pdf_signature(sig, vc)
+                assert status.bottom_line, status.pretty_print_details()
+                count += 1
+            return count
+
+    def stock_sign(self, path: Path) -> Path:
+        import hazmat
+        from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+        from pyhanko.sign import signers
+        from pyhanko.sign.fields import SigSeedSubFilter
+
+        self.n += 1
+        out = self.work / f"stock-{self.n}.pdf"
+        with hazmat.stock(), open(path, "rb") as f, open(out, "wb") as sink:
+            signers.sign_pdf(IncrementalPdfFileWriter(f),
+                             signers.PdfSignatureMetadata(field_name="Signature1", subfilter=SigSeedSubFilter.PADES),
+                             signer=self.stock_signer, output=sink)
+        return out
+
+    # -- Kyso ----------------------------------------------------------------------------------------
+    def kyso_verify(self, path: Path, *, cold: bool = False) -> None:
+        from hazmat import asn1crypto_names
+        from verifier import pathcache, verify
+
+        if cold:
+            pathcache.clear()
+            asn1crypto_names.clear()
+        report = verify(path, policy=self.policy)
+        assert report.verdict.value == "valid", report.to_dict()["reasons"]
+
+    def kyso_sign(self, path: Path) -> Path:
+        from signer import SignRequest
+
+        self.n += 1
+        out = self.work / f"kyso-{self.n}.pdf"
+        self.engine.sign(SignRequest(document=path, level="B-B"), key_holder=self.holder, output=out)
+        return out
+
+
+def _remove(path) -> None:
+    if isinstance(path, Path):
+        path.unlink(missing_ok=True)
+
+
+def _ratio(value: float, base: float | None) -> str:
+    return f"{value / base:.2f}x" if base else "-"
+
+
+def _rows(work: str, timings: dict, *, limit: str | None, stock: str | None) -> list[list[str]]:
+    rows = []
+    for name, t in timings.items():
+        rows.append([work, name, t.text(), _ratio(t.median, timings[limit].median if limit else None)
+                     if name != limit else "1.00x",
+                     _ratio(t.median, timings[stock].median) if stock and name != stock else "-"])
+    return rows
+
+
+def first_signature(kind: str, base_url: str, path: str) -> None:
+    """In a fresh process: the first signature after the imports, visible or not (ms on stdout)."""
+    _quiet()
+    from certs_dev.images import load_dev_image
+    from devpki import DevPKI
+    from signer import SignRequest, SigningEngine, SoftwareKeyHolder
+    from signer.appearance import AgencyAppearance, Placement
+
+    pki = DevPKI.load(base_url)
+    engine = SigningEngine.for_dev_pki(pki)
+    holder = SoftwareKeyHolder.from_dev_pki(pki, LABEL)
+    extra = {}
+    if kind == "visible":
+        extra = dict(appearance=AgencyAppearance(seal=load_dev_image("agency-ubnd-hung-yen"),
+                                                 agency_name="UBND tỉnh Hưng Yên"),
+                     placement=Placement(page=0, box=(300, 100, 450, 250)))
+    data = Path(path).read_bytes()
+    started = time.perf_counter()
+    engine.sign(SignRequest(document=data, level="B-B", **extra), key_holder=holder)
+    print(json.dumps({"ms": (time.perf_counter() - started) * 1000}))
+
+
+def _child_ms(args: list[str]) -> float:
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])["ms"]
+
+
+def profile_remaining(contenders: Contenders, path: Path) -> str:
+    import cProfile
+    import pstats
+
+    for _ in range(3):
+        contenders.kyso_verify(path)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(20):
+        contenders.kyso_verify(path)
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(r"verifier|kyso/|pyhanko/(sign|pdf_utils)/\w+\.py", 25)
+    return out.getvalue()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds, no 100 MB, no whole-process rows")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--first-signature", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.first_signature:
+        first_signature(*args.first_signature)
+        return
+    _quiet()
+
+    from devpki.server import DevPKIServer
+    from kyso.samples import MB, make_pdf, write_pdf
+    from office.compose import install_hazmat
+    from signer import SignRequest
+
+    install_hazmat()   # as every worker does; stock pyHanko runs inside hazmat.stock()
+    rounds = args.rounds or (5 if args.quick else 15)
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    rows: list[list[str]] = []
+    notes: list[str] = []
+    with DevPKIServer.start() as server, tempfile.TemporaryDirectory(prefix="kyso-bench-", dir=shm) as tmp:
+        work = Path(tmp)
+        c = Contenders(server.pki, work)
+
+        def signed(name: str, source: Path, n: int) -> Path:
+            holders = [c.holder]
+            from signer import SoftwareKeyHolder
+
+            holders += [SoftwareKeyHolder.from_dev_pki(server.pki, label)
+                        for label in ("tran-thi-bich-ngoc", "le-hoang-phuc", "pham-thu-ha")]
+            current = source
+            for i in range(n):
+                out = work / f"{name}-{i + 1}.pdf"
+                c.engine.sign(SignRequest(document=current, level="B-B"), key_holder=holders[i % len(holders)],
+                              output=out)
+                current = out
+            return current
+
+        one_mb = write_pdf(work / "1mb.pdf", size=MB)
+        documents = [("verify 1 MB, 1 signature", signed("v1mb", one_mb, 1), 1, rounds)]
+        thousand = work / "1000p.pdf"
+        thousand.write_bytes(make_pdf(pages=1000))
+        documents.append(("verify 1,000 pages, 5 signatures", signed("v1000", thousand, 5), 5, max(5, rounds // 2)))
+        hundred = None
+        if not args.quick:
+            hundred = write_pdf(work / "100mb.pdf", size=100 * MB)
+            documents.append(("verify 100 MB, 1 signature", signed("v100mb", hundred, 1), 1, max(5, rounds // 3)))
+
+        for work_name, path, n, r in documents:
+            timings = interleaved({
+                "limit (SHA-256 + RSA verify)": lambda: c.limit_verify(path, n),
+                "stock pyHanko": lambda: c.stock_verify(path),
+                "Kyso, memory warm": lambda: c.kyso_verify(path),
+                "Kyso, memory cold": lambda: c.kyso_verify(path, cold=True),
+            }, rounds=r)
+            rows += _rows(work_name, timings, limit="limit (SHA-256 + RSA verify)", stock="stock pyHanko")
+
+        sign_inputs = [("sign 1 MB, file to file", one_mb, rounds)]
+        if hundred is not None:
+            sign_inputs.append(("sign 100 MB, file to file", hundred, max(5, rounds // 3)))
+        for work_name, path, r in sign_inputs:
+            timings = interleaved({
+                "limit (SHA-256 + RSA sign)": lambda: c.limit_sign(path),
+                "stock pyHanko": lambda: c.stock_sign(path),
+                "Kyso B-B": lambda: c.kyso_sign(path),
+            }, rounds=r, cleanup=_remove)
+            rows += _rows(work_name, timings, limit="limit (SHA-256 + RSA sign)", stock="stock pyHanko")
+
+        if not args.quick:
+            one_signed = documents[0][1]
+            env = dict(os.environ, KYSO_DATA_DIR=str(work / "data"), XDG_DATA_HOME=str(work / "xdg"))
+            batch = work / "batch"
+            batch.mkdir()
+            for i in range(100):
+                (batch / f"{i:03}.pdf").write_bytes(one_signed.read_bytes())
+            files = sorted(str(p) for p in batch.glob("*.pdf"))
+
+            def kyso_one():
+                subprocess.run([KYSO, "verify", "--offline", str(one_signed)], env=env, capture_output=True)
+
+            def pdfsig_one():
+                subprocess.run(["pdfsig", str(one_signed)], capture_output=True)
+
+            def kyso_hundred():
+                subprocess.run([KYSO, "verify", "--offline", *files], env=env, capture_output=True)
+
+            def pdfsig_hundred():
+                for f in files:
+                    subprocess.run(["pdfsig", f], capture_output=True)
+
+            r = max(3, rounds // 3)
+            timings = interleaved({"pdfsig": pdfsig_one, "kyso verify --offline": kyso_one}, rounds=r)
+            rows += [["whole process, 1 file (1 MB)", name, t.text(), "-",
+                      _ratio(t.median, timings["pdfsig"].median) + " pdfsig" if name != "pdfsig" else "-"]
+                     for name, t in timings.items()]
+            timings = interleaved({"pdfsig, 100 processes": pdfsig_hundred,
+                                   "kyso verify --offline, 1 process": kyso_hundred}, rounds=r, warmup=1)
+            base = timings["pdfsig, 100 processes"].median
+            rows += [["whole process, 100 files, per file", name,
+                      f"{t.median / 100:.1f} ({t.low / 100:.1f}-{t.high / 100:.1f})", "-",
+                      _ratio(t.median, base) + " pdfsig" if "kyso" in name else "-"]
+                     for name, t in timings.items()]
+
+            small = work / "small.pdf"
+            small.write_bytes(make_pdf(pages=1))
+            firsts = {"invisible": [], "visible (seal + name)": []}
+            for i in range(max(3, rounds // 3)):
+                order = ["invisible", "visible (seal + name)"][::1 if i % 2 == 0 else -1]
+                for kind in order:
+                    firsts[kind].append(_child_ms(["--first-signature", kind.split()[0], server.base_url,
+                                                   str(small)]))
+            from interleave import Timing
+
+            inv = Timing.of(firsts["invisible"])
+            for kind, samples in firsts.items():
+                t = Timing.of(samples)
+                rows.append(["fresh worker: first signature, 1 page", f"Kyso B-B, {kind}", t.text(), "-",
+                             _ratio(t.median, inv.median) + " invisible" if kind != "invisible" else "-"])
+
+        print("\nKyso vs stock pyHanko, pdfsig and the limit: ms, median (min-max), interleaved rounds; "
+              f"{os.cpu_count()} cores")
+        print(table(rows, ["work", "contender", "ms", "x limit", "x stock / other"]))
+        for note in notes:
+            print(note)
+        print("\nWhere a warm 1 MB verification goes (cProfile, 20 calls; cumulative s):")
+        print(profile_remaining(c, documents[0][1]))
+
+
+if __name__ == "__main__":
+    main()
