@@ -27,8 +27,10 @@ test: sysdeps venv
 quick: sysdeps venv
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
+# Kyso against stock pyHanko, pdfsig and the physical limit, interleaved in one run: one table
+# (BENCH_ARGS=--quick: in-process rows only, a few rounds)
 bench: sysdeps venv
-	$(PY) bench/sign_bench.py $(BENCH_ARGS)
+	$(PY) bench/kyso_bench.py $(BENCH_ARGS)
 
 # hostile inputs, load with faults (worker kill, PostgreSQL restart, TSA down) and consistency checks;
 # needs the local PostgreSQL the tests use. STRESS_ARGS=--quick for a 6-minute run; exit 1 on any failing row.

@@ -38,6 +38,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from kyso import __version__
 from kyso.errors import ErrorKind, KysoError
+from kyso.process import settle
 from kyso.settings import Settings
 from office import Office, http_headers, http_status
 from office.errors import BadInput, Forbidden
@@ -683,4 +684,5 @@ def create_app(settings: Settings | None = None, *, office: Office | None = None
 
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+    settle()   # the worker is set up: its objects live as long as it does
     return app

@@ -5,10 +5,10 @@
                                          [--configs 2x4,4x2,3x1,4x1] [--embedded-pki]
 
 In one run it:
-  * measures, in this process and single-threaded, on the same ~100 KB PDF: stock pyHanko signing
-    (SimpleSigner.load_pkcs12 + signers.sign_pdf) and Kyso's SigningEngine (B-B, RSA-2048), then
-    stock pyHanko ``validate_pdf_signature`` and Kyso's ``verifier.verify`` (dev trust, shared OCSP
-    cache), as operations per second, against a DevPKIServer;
+  * measures, in this process and single-threaded, on the same ~100 KB PDF, interleaved: stock
+    pyHanko signing (key loaded once, signers.sign_pdf) and Kyso's SigningEngine (B-B, RSA-2048),
+    then stock pyHanko ``validate_pdf_signature`` and Kyso's ``verifier.verify`` (dev trust, shared
+    OCSP cache), as operations per second, against a DevPKIServer (bench/kyso_bench.py's contenders);
   * starts the service under gunicorn (dev mode: SoftHSM2 token, dev PKI, SQLite) on
     127.0.0.1:<free port> in a temporary data dir, waits for /readyz. The dev PKI's OCSP/CRL/TSA run
     in a process of their own (KYSO_DEV_PKI_URL), as a real responder would: with ``--embedded-pki``
@@ -29,13 +29,10 @@ The load generator runs on the same machine and its CPU is reported (``client CP
 from __future__ import annotations
 
 import argparse
-import io
-import logging
 import os
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,8 +47,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 SIGN_TOKEN = "kyso-dev-nguyen-van-an"
 VERIFY_TOKEN = "kyso-dev-receiver"
-TARGET_P95_MS = 250.0
-TARGETS = {"sign": 40.0, "verify": 80.0}     # requests/s on 2 cores (the issue)
+P95_BOUND_MS = 250.0     # the headline counts only runs whose p95 latency stays under this
 
 
 # -- small helpers ----------------------------------------------------------------------------------
@@ -123,65 +119,30 @@ def children(pid: int) -> list[int]:
 
 # -- in-process figures ---------------------------------------------------------------------------
 
-def rate(fn, seconds: float, min_calls: int = 5) -> tuple[float, float]:
-    """(operations/s, median ms) of ``fn`` called back to back for about ``seconds`` after a warm-up."""
-    fn()
-    times = []
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds or len(times) < min_calls:
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    elapsed = time.perf_counter() - start
-    return len(times) / elapsed, statistics.median(times) * 1000
-
-
 def in_process(pdf: bytes, seconds: float) -> list[tuple[str, float, float]]:
-    logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
+    """Single-threaded, in this process, interleaved (bench/kyso_bench.py's contenders: stock pyHanko
+    with its key loaded once and none of Kyso's patches): (name, operations/s, median ms)."""
     from devpki.server import DevPKIServer
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko_certvalidator import ValidationContext
+    from interleave import interleaved
+    from kyso_bench import Contenders, _quiet, _remove
+    from office.compose import install_hazmat
 
-    from hazmat import pyhanko_hexreader as pdfspeed
-    from sign_bench import Bench
-    from signer import Level, SignRequest
-    from verifier import VerificationPolicy, verify
-    from verifier.fetching import DEFAULT_POOL
-
-    rows = []
+    _quiet()
+    install_hazmat()
     shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
     with DevPKIServer.start() as server, tempfile.TemporaryDirectory(prefix="kyso-http-bench-", dir=shm) as tmp:
         work = Path(tmp)
         path = work / "doc.pdf"
         path.write_bytes(pdf)
-        bench = Bench(work, server.pki)     # same signers as bench/sign_bench.py
-
-        def kyso_sign():
-            bench.engine.sign(SignRequest(document=pdf, level=Level.B_B), key_holder=bench.holder)
-
-        rows.append(("in-process sign, stock pyHanko", *rate(lambda: bench.stock(path), seconds)))
-        rows.append(("in-process sign, Kyso SigningEngine", *rate(kyso_sign, seconds)))
-
-        signed = bench.engine.sign(SignRequest(document=pdf, level=Level.B_B), key_holder=bench.holder).data
-        policy = VerificationPolicy.for_profile("dev", dev_pki=server.pki)
-        report = verify(signed, policy=policy)
-        assert report.verdict.value == "valid", report.to_dict()["reasons"]
-
-        def stock_verify():
-            reader = PdfFileReader(io.BytesIO(signed))
-            for sig in reader.embedded_signatures:
-                vc = ValidationContext(trust_roots=server.pki.trust_roots(), allow_fetching=True,
-                                       fetchers=DEFAULT_POOL.current())
-                validate_pdf_signature(sig, vc)
-
-        pdfspeed.uninstall()    # stock pyHanko, with its own hex-string reader (as bench/verify_bench.py)
-        try:
-            rows.append(("in-process verify, stock pyHanko", *rate(stock_verify, seconds)))
-        finally:
-            pdfspeed.install()
-        rows.append(("in-process verify, Kyso verify", *rate(lambda: verify(signed, policy=policy), seconds)))
-    return rows
+        c = Contenders(server.pki, work)
+        signed = c.kyso_sign(path)
+        rounds = max(10, int(seconds * 10))
+        sign = interleaved({"in-process sign, stock pyHanko": lambda: c.stock_sign(path),
+                            "in-process sign, Kyso SigningEngine": lambda: c.kyso_sign(path)},
+                           rounds=rounds, cleanup=_remove)
+        verify = interleaved({"in-process verify, stock pyHanko": lambda: c.stock_verify(signed),
+                              "in-process verify, Kyso verify": lambda: c.kyso_verify(signed)}, rounds=rounds)
+    return [(name, 1000 / t.median, t.median) for name, t in {**sign, **verify}.items()]
 
 
 # -- the server -------------------------------------------------------------------------------------
@@ -425,6 +386,23 @@ def _count_rows(data_dir: Path) -> str:
     return ", ".join(f"{t}: {n} rows" for t, n in counts.items())
 
 
+def headline(all_results: list[dict], inproc, scenarios) -> str:
+    """Best req/s per scenario with p95 under the bound and no errors, as a multiple of in-process
+    stock pyHanko measured in the same run (no fixed target: the machine's speed drifts)."""
+    stock = {name.split()[1]: ops for name, ops, _ in inproc if "stock" in name}
+    lines = [f"Headline (best req/s with p95 < {P95_BOUND_MS:.0f} ms and no errors):"]
+    for scenario in scenarios:
+        good = [r for r in all_results if r["scenario"] == scenario and r["p95"] < P95_BOUND_MS and not r["errors"]]
+        if not good:
+            lines.append(f"  {scenario}: no run under the p95 bound")
+            continue
+        best = max(good, key=lambda r: r["rps"])
+        ratio = f" = {best['rps'] / stock[scenario]:.2f}x in-process stock pyHanko" if scenario in stock else ""
+        lines.append(f"  {scenario}: {best['rps']:.1f} req/s at {best['clients']} clients, p95 {best['p95']:.0f} ms "
+                     f"({best['config']}){ratio}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=20.0, help="seconds measured per scenario (default 20)")
@@ -480,17 +458,7 @@ def main() -> None:
           "in-process rows: single thread, ops/s and median ms")
     print(table(rows, headers))
 
-    print(f"\nHeadline (best req/s with p95 < {TARGET_P95_MS:.0f} ms and no errors):")
-    for scenario in scenarios:
-        good = [r for r in all_results if r["scenario"] == scenario and r["p95"] < TARGET_P95_MS and not r["errors"]]
-        target = TARGETS.get(scenario)
-        if not good:
-            print(f"  {scenario}: none under the p95 bound -> target {target:.0f}/s MISSED")
-            continue
-        best = max(good, key=lambda r: r["rps"])
-        verdict = "met" if target is not None and best["rps"] >= target else "MISSED"
-        print(f"  {scenario}: {best['rps']:.1f} req/s at {best['clients']} clients, p95 {best['p95']:.0f} ms "
-              f"({best['config']}) -> target {target:.0f}/s {verdict}")
+    print(headline(all_results, inproc, scenarios))
     print(f"\n(total {time.monotonic() - started:.0f} s)")
 
 

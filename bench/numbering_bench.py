@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Numbering throughput: issuances registered per second with N parallel clerks (processes),
 on SQLite (WAL) and PostgreSQL. Each clerk allocates a number and confirms it with the register
-columns, as the issuance workflow does (the signing itself is measured by sign_bench.py).
+columns, as the issuance workflow does (the signing itself is measured by kyso_bench.py).
 
     .venv/bin/python bench/numbering_bench.py [--per-clerk 100]
 """

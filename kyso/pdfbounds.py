@@ -29,7 +29,7 @@ from kyso.errors import ErrorKind, KysoError
 
 __all__ = ["PdfBounds", "PdfShape", "PdfOutOfBounds", "PdfTooLarge", "PdfTooManyPages", "PdfTooManyObjects",
            "PdfTooDeeplyNested", "PdfArrayTooLong", "PdfInflatesTooMuch", "PdfTooManyRevisions",
-           "PdfTooManyFields", "PdfTooSlowToRead", "admit"]
+           "PdfTooManyFields", "PdfTooSlowToRead", "admit", "admit_and_read"]
 
 _MIB = 1024 * 1024
 _PYTHON_DEPTH = 300      # about what Python's stack allows pyHanko's recursive parser
@@ -153,11 +153,17 @@ class _Clock:
 
 def admit(data: bytes, *, bounds: PdfBounds | None = None) -> PdfShape:
     """The document's shape, or :class:`PdfOutOfBounds` (a subclass per bound) when over one."""
+    return admit_and_read(data, bounds=bounds)[0]
+
+
+def admit_and_read(data: bytes, *, bounds: PdfBounds | None = None):
+    """:func:`admit`, and the reader that measured the document when it is readable and not
+    encrypted (else None): a verifier reads on with it instead of parsing the same objects again."""
     bounds = bounds or PdfBounds()
     if len(data) > bounds.max_bytes:
         raise PdfTooLarge(limit=bounds.max_bytes, found=len(data))
     if b"%PDF-" not in data[:1024]:
-        return PdfShape(readable=False)
+        return PdfShape(readable=False), None
     clock = _Clock(bounds.seconds)
     try:
         return _measure(data, bounds, clock)
@@ -171,13 +177,13 @@ def admit(data: bytes, *, bounds: PdfBounds | None = None) -> PdfShape:
             raise PdfTooDeeplyNested(limit=exc.limit) from None
         if bound in ("array", "dictionary"):
             raise PdfArrayTooLong(limit=exc.limit) from None
-        return PdfShape(readable=False, seconds=round(clock.elapsed, 4))
+        return PdfShape(readable=False, seconds=round(clock.elapsed, 4)), None
     finally:
         if hasattr(data, "seek"):
             data.seek(0)
 
 
-def _measure(data: bytes, bounds: PdfBounds, clock: _Clock) -> PdfShape:
+def _measure(data: bytes, bounds: PdfBounds, clock: _Clock):
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     if hasattr(data, "seek"):          # a memory-mapped file: read in place, never copied
@@ -193,13 +199,13 @@ def _measure(data: bytes, bounds: PdfBounds, clock: _Clock) -> PdfShape:
         raise PdfTooManyObjects(limit=bounds.max_objects, found=objects)
     if reader.encrypted:
         # the engines refuse (signing) or open (verifying, empty password) it; nothing more to measure
-        return PdfShape(readable=True, revisions=revisions, objects=objects, seconds=round(clock.elapsed, 4))
+        return PdfShape(readable=True, revisions=revisions, objects=objects, seconds=round(clock.elapsed, 4)), None
     root = reader.root
     pages, contents = _pages(root, bounds, clock)
     fields = _fields(root, bounds, clock)
     inflated = _inflate(contents, bounds, clock)
     return PdfShape(readable=True, pages=pages, objects=objects, revisions=revisions, fields=fields,
-                    inflated_bytes=inflated, seconds=round(clock.elapsed, 4))
+                    inflated_bytes=inflated, seconds=round(clock.elapsed, 4)), reader
 
 
 def _objects(reader) -> int:

@@ -11,12 +11,15 @@ from kyso.settings import Settings
 def check_files(settings: Settings, paths: list[Path], *, trust_profile: str | None = None, trust_files=(),
                 at=None, offline: bool = False, require_decree30: bool = False) -> Iterator[tuple[Path, dict]]:
     """Each file's verification report under the settings' trust (or ``trust_profile``)."""
+    from kyso.process import settle
     from office.compose import install_hazmat, verification_policy
     from verifier import verify
 
     install_hazmat()
     policy = verification_policy(settings, trust_profile=trust_profile, trust_files=trust_files, at=at,
                                  offline=offline, require_decree30=require_decree30)
+    if len(paths) > 1:
+        settle()
     for path in paths:
         yield path, verify(path, policy=policy, file_name=str(path)).to_dict()
 

@@ -53,7 +53,7 @@ from pyhanko_certvalidator.util import get_pyca_cryptography_hash, process_pss_p
 
 from kyso.certificates import CertificateKind, certificate_kind
 from kyso.decree30 import vn_iso
-from kyso.pdfbounds import PdfBounds, PdfOutOfBounds, admit
+from kyso.pdfbounds import PdfBounds, PdfOutOfBounds, admit_and_read
 from verifier import revisions as rev
 from verifier.existence import DocumentTimestamps, Proof, best_proof
 from verifier import pathcache
@@ -213,19 +213,45 @@ def _verify(data: bytes, name, digest, moment, policy: VerificationPolicy, start
         return _document_level(name, digest, len(data), moment, policy, started, reason("not_pdf"))
     try:
         # bounded work: pages (as listed), objects, nesting, inflated contents, revisions, time
-        admit(data, bounds=PdfBounds(max_bytes=policy.max_bytes, max_pages=policy.max_pages,
-                                     max_revisions=policy.max_revisions,
-                                     seconds=max(1.0, min(10.0, policy.time_budget_seconds / 2))))
+        _, reader = admit_and_read(data, bounds=PdfBounds(
+            max_bytes=policy.max_bytes, max_pages=policy.max_pages, max_revisions=policy.max_revisions,
+            seconds=max(1.0, min(10.0, policy.time_budget_seconds / 2))))
     except PdfOutOfBounds as exc:
         return _document_level(name, digest, len(data), moment, policy, started, reason("limit", exc.message))
     try:
-        stream = data if isinstance(data, mmap.mmap) else io.BytesIO(data)
-        reader = PdfFileReader(stream, strict=False)
+        if reader is None:   # unreadable or encrypted: read (and open) here, reasons and all
+            stream = data if isinstance(data, mmap.mmap) else io.BytesIO(data)
+            reader = PdfFileReader(stream, strict=False)
         encrypted = reader.encrypted
         total_revisions = reader.xrefs.total_revisions
     except Exception as exc:  # noqa: BLE001
         return _document_level(name, digest, len(data), moment, policy, started,
                                reason("unreadable", f"{type(exc).__name__}: {exc}"[:300]))
+    try:
+        return _verify_read(reader, data, name, digest, moment, policy, started, want_evidence, now=now,
+                            budget=budget, encrypted=encrypted, total_revisions=total_revisions)
+    finally:
+        _release(reader)
+
+
+def _release(reader: PdfFileReader) -> None:
+    """Empty the reader's object caches. Every object pyHanko parsed refers back to its reader, so
+    a finished verification leaves a cycle of tens of thousands of objects (45,000 for 1,000 pages)
+    that only Python's full garbage collection frees, at unpredictable moments and cost (it made
+    verifying a 1,000-page document take 230 to 550 ms); emptied, they go at once."""
+    try:
+        reader.resolved_objects.clear()
+        for resolver in reader._historical_resolver_cache.values():
+            resolver.cache.clear()
+        reader._historical_resolver_cache.clear()
+        reader._embedded_signatures = None
+    except AttributeError:   # another pyHanko's internals: the garbage collector frees them later
+        pass
+
+
+def _verify_read(reader: PdfFileReader, data, name, digest, moment, policy: VerificationPolicy, started,
+                 want_evidence: bool, *, now, budget: "_Budget", encrypted: bool,
+                 total_revisions: int) -> VerificationReport:
     if encrypted and not _open_encrypted(reader):
         return _document_level(name, digest, len(data), moment, policy, started, reason("encrypted"))
     if total_revisions > policy.max_revisions:

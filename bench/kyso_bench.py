@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Kyso against stock pyHanko, pdfsig and the physical limit: one run, one table.
 
-    make bench                        # or: .venv/bin/python bench/bench.py [--quick] [--rounds N]
+    make bench                        # or: .venv/bin/python bench/kyso_bench.py [--quick] [--rounds N]
 
 Every comparison is interleaved: each round runs every contender of a row once, in an order that
 rotates from round to round, so that the machine's drift (2 shared cores drift 3x within minutes)
@@ -163,7 +163,7 @@ def _rows(work: str, timings: dict, *, limit: str | None, stock: str | None) -> 
     for name, t in timings.items():
         rows.append([work, name, t.text(), _ratio(t.median, timings[limit].median if limit else None)
                      if name != limit else "1.00x",
-                     _ratio(t.median, timings[stock].median) if stock and name != stock else "-"])
+                     _ratio(t.median, timings[stock].median) if stock and name not in (stock, limit) else "-"])
     return rows
 
 
@@ -189,6 +189,42 @@ def first_signature(kind: str, base_url: str, path: str) -> None:
     print(json.dumps({"ms": (time.perf_counter() - started) * 1000}))
 
 
+def memory_probe(which: str, path: str, base_url: str) -> None:
+    """In a fresh process, after a warm-up on a small file: the peak memory growth of one operation
+    (``kyso-verify``, ``stock-verify``, ``kyso-sign``, ``stock-sign``) on ``path`` (KiB on stdout)."""
+    _quiet()
+    from devpki import DevPKI
+    from kyso.samples import make_pdf
+    from office.compose import install_hazmat
+    from timing import reset_peak, status_kib
+
+    install_hazmat()
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    with tempfile.TemporaryDirectory(dir=shm) as tmp:
+        c = Contenders(DevPKI.load(base_url), Path(tmp))
+        small = Path(tmp) / "small.pdf"
+        small.write_bytes(make_pdf(pages=1))
+        op = {"kyso-verify": c.kyso_verify, "stock-verify": c.stock_verify, "kyso-sign": c.kyso_sign,
+              "stock-sign": c.stock_sign}[which]
+        _remove(op(c.kyso_sign(small) if which.endswith("verify") else small))
+        base = status_kib("VmRSS")
+        reset_peak()
+        _remove(op(Path(path)))
+        print(json.dumps({"growth_kib": status_kib("VmHWM") - base}))
+
+
+def _memory_rows(work_name: str, path: Path, base_url: str, kind: str) -> list[list[str]]:
+    size = path.stat().st_size
+    rows = []
+    for who in ("stock", "kyso"):
+        out = subprocess.run([sys.executable, __file__, "--memory", f"{who}-{kind}", str(path), base_url],
+                             capture_output=True, text=True, check=True)
+        growth = json.loads(out.stdout.strip().splitlines()[-1])["growth_kib"] * 1024
+        rows.append([work_name, "stock pyHanko" if who == "stock" else "Kyso",
+                     f"{growth / 2**20:.0f} MiB", f"{growth / size:.2f}x the file", "-"])
+    return rows
+
+
 def _child_ms(args: list[str]) -> float:
     out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])["ms"]
@@ -211,14 +247,45 @@ def profile_remaining(contenders: Contenders, path: Path) -> str:
     return out.getvalue()
 
 
+def http_rows(seconds: float) -> list[list[str]]:
+    """The service under gunicorn (4 sync workers, the dev PKI in a process of its own), 8 clients on
+    this machine, against in-process stock pyHanko measured in the same run (bench/http_bench.py)."""
+    from http_bench import in_process, run_config
+    from kyso.samples import KB, make_pdf
+
+    pdf = make_pdf(size=100 * KB)
+    inproc = {name: (ops, ms) for name, ops, ms in in_process(pdf, 3.0)}
+    _, results, _ = run_config(pdf, workers=4, threads=1, worker_class=None, levels=[8], duration=seconds,
+                               warmup=2.0, scenarios=["sign", "verify"], separate_pki=True)
+    rows = []
+    for scenario in ("sign", "verify"):
+        stock_ops, stock_ms = inproc[f"in-process {scenario}, stock pyHanko"]
+        kyso_name = next(n for n in inproc if n.startswith(f"in-process {scenario}, Kyso"))
+        rows.append([f"100 KB {scenario}, operations/s", "stock pyHanko, in process, 1 thread",
+                     f"{stock_ops:.1f}/s ({stock_ms:.1f} ms)", "-", "-"])
+        rows.append([f"100 KB {scenario}, operations/s", kyso_name.split(", ", 1)[1] + ", in process, 1 thread",
+                     f"{inproc[kyso_name][0]:.1f}/s ({inproc[kyso_name][1]:.1f} ms)", "-",
+                     f"{inproc[kyso_name][0] / stock_ops:.2f}x stock"])
+        for r in (r for r in results if r["scenario"] == scenario):
+            rows.append([f"100 KB {scenario}, operations/s", f"Kyso HTTP, 4 workers, {r['clients']} clients",
+                         f"{r['rps']:.1f}/s (p50 {r['p50']:.0f}, p95 {r['p95']:.0f} ms, {r['errors']} errors)",
+                         "-", f"{r['rps'] / stock_ops:.2f}x stock"])
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds, no 100 MB, no whole-process rows")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--first-signature", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--memory", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--http-seconds", type=float, default=10.0, help="measured seconds per HTTP scenario")
     args = parser.parse_args()
     if args.first_signature:
         first_signature(*args.first_signature)
+        return
+    if args.memory:
+        memory_probe(*args.memory)
         return
     _quiet()
 
@@ -231,7 +298,8 @@ def main() -> None:
     rounds = args.rounds or (5 if args.quick else 15)
     shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
     rows: list[list[str]] = []
-    notes: list[str] = []
+    hundred = None
+    profile_text = ""
     with DevPKIServer.start() as server, tempfile.TemporaryDirectory(prefix="kyso-bench-", dir=shm) as tmp:
         work = Path(tmp)
         c = Contenders(server.pki, work)
@@ -255,7 +323,6 @@ def main() -> None:
         thousand = work / "1000p.pdf"
         thousand.write_bytes(make_pdf(pages=1000))
         documents.append(("verify 1,000 pages, 5 signatures", signed("v1000", thousand, 5), 5, max(5, rounds // 2)))
-        hundred = None
         if not args.quick:
             hundred = write_pdf(work / "100mb.pdf", size=100 * MB)
             documents.append(("verify 100 MB, 1 signature", signed("v100mb", hundred, 1), 1, max(5, rounds // 3)))
@@ -280,6 +347,10 @@ def main() -> None:
             }, rounds=r, cleanup=_remove)
             rows += _rows(work_name, timings, limit="limit (SHA-256 + RSA sign)", stock="stock pyHanko")
 
+        if hundred is not None:
+            memory_rows = _memory_rows("peak memory, verify 100 MB", documents[-1][1], server.base_url, "verify")
+            memory_rows += _memory_rows("peak memory, sign 100 MB", hundred, server.base_url, "sign")
+
         if not args.quick:
             one_signed = documents[0][1]
             env = dict(os.environ, KYSO_DATA_DIR=str(work / "data"), XDG_DATA_HOME=str(work / "xdg"))
@@ -289,31 +360,46 @@ def main() -> None:
                 (batch / f"{i:03}.pdf").write_bytes(one_signed.read_bytes())
             files = sorted(str(p) for p in batch.glob("*.pdf"))
 
-            def kyso_one():
-                subprocess.run([KYSO, "verify", "--offline", str(one_signed)], env=env, capture_output=True)
+            from http_bench import Gunicorn, SeparatePKI
 
-            def pdfsig_one():
-                subprocess.run(["pdfsig", str(one_signed)], capture_output=True)
+            pki_apart = SeparatePKI(work)
+            service = None
+            try:
+                pki_apart.wait_ready()
+                service = Gunicorn(workers=2, threads=1, worker_class=None, data_dir=work / "service",
+                                   pki_url=pki_apart.url)
+                service.wait_ready()
+                client_env = dict(env, KYSO_SERVER_URL=service.base, KYSO_TOKEN="kyso-dev-receiver")
+                client = str(Path(KYSO).with_name("kyso-client"))
 
-            def kyso_hundred():
-                subprocess.run([KYSO, "verify", "--offline", *files], env=env, capture_output=True)
+                def run(*cmd, environment=env):
+                    subprocess.run(list(cmd), env=environment, capture_output=True)
 
-            def pdfsig_hundred():
-                for f in files:
-                    subprocess.run(["pdfsig", f], capture_output=True)
-
-            r = max(3, rounds // 3)
-            timings = interleaved({"pdfsig": pdfsig_one, "kyso verify --offline": kyso_one}, rounds=r)
-            rows += [["whole process, 1 file (1 MB)", name, t.text(), "-",
-                      _ratio(t.median, timings["pdfsig"].median) + " pdfsig" if name != "pdfsig" else "-"]
-                     for name, t in timings.items()]
-            timings = interleaved({"pdfsig, 100 processes": pdfsig_hundred,
-                                   "kyso verify --offline, 1 process": kyso_hundred}, rounds=r, warmup=1)
-            base = timings["pdfsig, 100 processes"].median
-            rows += [["whole process, 100 files, per file", name,
-                      f"{t.median / 100:.1f} ({t.low / 100:.1f}-{t.high / 100:.1f})", "-",
-                      _ratio(t.median, base) + " pdfsig" if "kyso" in name else "-"]
-                     for name, t in timings.items()]
+                r = max(3, rounds // 3)
+                timings = interleaved({
+                    "pdfsig": lambda: run("pdfsig", str(one_signed)),
+                    "kyso verify --offline": lambda: run(KYSO, "verify", "--offline", str(one_signed)),
+                    "kyso-client verify (a running Kyso verifies)": lambda: run(
+                        client, "verify", str(one_signed), environment=client_env),
+                }, rounds=r)
+                base = timings["pdfsig"].median
+                rows += [["whole process, 1 file (1 MB)", name, t.text(), "-",
+                          _ratio(t.median, base) + " pdfsig" if name != "pdfsig" else "-"]
+                         for name, t in timings.items()]
+                timings = interleaved({
+                    "pdfsig, 100 processes": lambda: [run("pdfsig", f) for f in files],
+                    "kyso verify --offline, 1 process": lambda: run(KYSO, "verify", "--offline", str(batch)),
+                    "kyso-client verify, 1 process": lambda: run(client, "verify", *files, environment=client_env),
+                }, rounds=r)
+                base = timings["pdfsig, 100 processes"].median
+                rows += [["whole process, 100 files, per file", name,
+                          f"{t.median / 100:.1f} ({t.low / 100:.1f}-{t.high / 100:.1f})", "-",
+                          _ratio(t.median, base) + " pdfsig" if "kyso" in name else "-"]
+                         for name, t in timings.items()]
+            finally:
+                if service is not None:
+                    service.stop()
+                pki_apart.stop()
 
             small = work / "small.pdf"
             small.write_bytes(make_pdf(pages=1))
@@ -331,13 +417,20 @@ def main() -> None:
                 rows.append(["fresh worker: first signature, 1 page", f"Kyso B-B, {kind}", t.text(), "-",
                              _ratio(t.median, inv.median) + " invisible" if kind != "invisible" else "-"])
 
-        print("\nKyso vs stock pyHanko, pdfsig and the limit: ms, median (min-max), interleaved rounds; "
-              f"{os.cpu_count()} cores")
-        print(table(rows, ["work", "contender", "ms", "x limit", "x stock / other"]))
-        for note in notes:
-            print(note)
+    if not args.quick:
+        rows += http_rows(args.http_seconds)
+    print("\nKyso vs stock pyHanko, pdfsig and the limit: ms, median (min-max), interleaved rounds; "
+          f"{os.cpu_count()} cores")
+    print(table(rows, ["work", "contender", "ms", "x limit", "x stock / other"]))
+    if hundred is not None:
+        print("\nPeak memory growth of one operation in a fresh, warmed-up process (VmHWM)")
+        print(table(memory_rows, ["work", "contender", "growth", "x file", "-"]))
+    print("\nStock pyHanko's SimpleSigner parses its private key from DER twice per signature (cryptography's "
+          "RSA key check, about 35 ms each): that is most of its signing time, and it is how pyHanko signs.")
+    if profile_text:
         print("\nWhere a warm 1 MB verification goes (cProfile, 20 calls; cumulative s):")
-        print(profile_remaining(c, documents[0][1]))
+        print(profile_text)
+        profile_text = profile_remaining(c, documents[0][1])
 
 
 if __name__ == "__main__":
