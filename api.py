@@ -684,5 +684,6 @@ def create_app(settings: Settings | None = None, *, office: Office | None = None
 
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
-    settle()   # the worker is set up: its objects live as long as it does
+    the_office.warm_up()   # fonts prepared before the first request, not during it
+    settle()               # the worker is set up: its objects live as long as it does
     return app
