@@ -84,7 +84,8 @@ _KNOWN = {
     "KYSO_AGENCY", "KYSO_AGENCY_NAME", "KYSO_KEY_DIR", "KYSO_REVOCATION_MAX_AGE", "KYSO_OPS_TOKEN",
     "KYSO_OPS_ALLOW", "KYSO_TRUSTED_PROXIES", "KYSO_TSA_USERNAME", "KYSO_TSA_PASSWORD",
     "KYSO_LOGIN_MAX_FAILURES", "KYSO_LOGIN_WINDOW_SECONDS", "KYSO_MAX_PAGES", "KYSO_MAX_INFLATED_MB",
-    "KYSO_RECONCILE_MINUTES",
+    "KYSO_RECONCILE_MINUTES", "KYSO_STORE_URL", "KYSO_S3_ENDPOINT_URL", "KYSO_S3_ACCESS_KEY_ID",
+    "KYSO_S3_SECRET_ACCESS_KEY", "KYSO_S3_REGION",
     # read by devpki's command line, not by the service:
     "KYSO_DEV_P12_PASSPHRASE", "KYSO_SOFTHSM2_MODULE",
     # read by kyso-client:
@@ -92,6 +93,22 @@ _KNOWN = {
     # read by `kyso sign --pkcs12` (never stored):
     "KYSO_PKCS12_PASSPHRASE",
 }
+
+
+def _loopback(url: str) -> bool:
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+_STORE_URL = re.compile(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[A-Za-z0-9._/-]*)?")
 
 
 def _is_http_url(url: str) -> bool:
@@ -219,6 +236,11 @@ class Settings:
     max_pages: int = 10_000                # PDF bounds (kyso.pdfbounds): pages, counted as the page tree lists them
     max_inflated_mb: int = 128             # and the pages' content streams, inflated
     reconcile_minutes: int = 10            # office.reconcile in each worker (0: only at start-up and by hand)
+    store_url: str | None = None           # s3://BUCKET[/PREFIX]: documents in an object store (default: DATA_DIR/documents)
+    s3_endpoint_url: str | None = None     # the object store's S3 endpoint (default: AWS)
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = dataclasses.field(default=None, repr=False)
+    s3_region: str = "us-east-1"
 
     def __post_init__(self) -> None:
         if self.mode not in ("dev", "production"):
@@ -286,6 +308,7 @@ class Settings:
             raise ConfigurationError(f"KYSO_OPS_ALLOW: {exc}") from None
         if self.database_url is None:
             object.__setattr__(self, "database_url", f"sqlite:///{Path(self.data_dir) / 'kyso.sqlite'}")
+        self._check_store()
         key = self.audit_key_setting
         if key is not None and len(key.encode()) < AUDIT_KEY_MIN_BYTES:
             raise ConfigurationError("KYSO_AUDIT_KEY must be at least 16 bytes (32 bytes of entropy in production)",
@@ -295,6 +318,35 @@ class Settings:
             object.__setattr__(self, "dev_pki_url", f"http://{self.host}:{self.port}/dev-pki")
         if self.is_production:
             self._check_production()
+
+    def _check_store(self) -> None:
+        s3_settings = [name for name, value in (("KYSO_S3_ENDPOINT_URL", self.s3_endpoint_url),
+                                                ("KYSO_S3_ACCESS_KEY_ID", self.s3_access_key_id),
+                                                ("KYSO_S3_SECRET_ACCESS_KEY", self.s3_secret_access_key))
+                       if value is not None]
+        if self.store_url is None:
+            if s3_settings:
+                raise ConfigurationError(f"{', '.join(s3_settings)} set, but KYSO_STORE_URL is not: set "
+                                         "KYSO_STORE_URL=s3://BUCKET[/PREFIX] to keep documents in the object store",
+                                         message_vi="Đã đặt cấu hình S3 nhưng chưa đặt KYSO_STORE_URL=s3://BUCKET.")
+            return
+        if not _STORE_URL.fullmatch(self.store_url):
+            raise ConfigurationError(f"KYSO_STORE_URL must be s3://BUCKET[/PREFIX] (a bucket name of 3-63 lowercase "
+                                     f"letters, digits, dots and hyphens), not {self.store_url!r}",
+                                     message_vi="KYSO_STORE_URL phải có dạng s3://BUCKET[/PREFIX].")
+        if self.s3_endpoint_url is not None and not _is_http_url(self.s3_endpoint_url):
+            raise ConfigurationError(f"KYSO_S3_ENDPOINT_URL must be an http:// or https:// URL with a host, not "
+                                     f"{self.s3_endpoint_url!r}")
+        if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
+            raise ConfigurationError("KYSO_S3_ACCESS_KEY_ID and KYSO_S3_SECRET_ACCESS_KEY go together")
+
+    @property
+    def store(self) -> tuple[str, str] | None:
+        """(bucket, prefix) of the object store, or None for the local folder."""
+        if self.store_url is None:
+            return None
+        match = _STORE_URL.fullmatch(self.store_url)
+        return match.group(1), (match.group(2) or "").strip("/")
 
     @property
     def is_production(self) -> bool:
@@ -343,6 +395,10 @@ class Settings:
             problems.append("KYSO_TRUST_PROFILE: the development trust profile is refused in production")
         if self.revocation_check != "require":
             problems.append("KYSO_REVOCATION_CHECK: revocation checking cannot be skipped in production")
+        if self.s3_endpoint_url is not None and self.s3_endpoint_url.startswith("http://") and not _loopback(
+                self.s3_endpoint_url):
+            problems.append("KYSO_S3_ENDPOINT_URL: documents and credentials would cross the network in clear; "
+                            "use https:// (or an endpoint on this machine)")
         if problems:
             raise ConfigurationError(
                 "unsafe production settings: " + "; ".join(problems),
@@ -410,6 +466,11 @@ class Settings:
         integer("KYSO_MAX_INFLATED_MB", "max_inflated_mb")
         integer("KYSO_RECONCILE_MINUTES", "reconcile_minutes")
         text("KYSO_OPS_TOKEN", "ops_token")
+        text("KYSO_STORE_URL", "store_url")
+        text("KYSO_S3_ENDPOINT_URL", "s3_endpoint_url")
+        text("KYSO_S3_ACCESS_KEY_ID", "s3_access_key_id")
+        text("KYSO_S3_SECRET_ACCESS_KEY", "s3_secret_access_key")
+        text("KYSO_S3_REGION", "s3_region")
         text("KYSO_TSA_USERNAME", "tsa_username")
         text("KYSO_TSA_PASSWORD", "tsa_password")
         if "KYSO_OPS_ALLOW" in env:

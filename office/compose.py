@@ -114,11 +114,25 @@ def compose(office_class, settings: Settings, *, clock: Clock | None = None, tok
     return _development(office_class, settings, clock=clock, token=token)
 
 
+def document_store(settings: Settings):
+    """The document store the settings name: the local folder ``DATA_DIR/documents`` (the embedded
+    default) or an S3 bucket (``KYSO_STORE_URL=s3://BUCKET[/PREFIX]``), shared by every node."""
+    if settings.store is None:
+        from registers.blobstore import BlobStore
+
+        return BlobStore(Path(settings.data_dir) / "documents")
+    from registers.s3store import S3BlobStore
+
+    bucket, prefix = settings.store
+    return S3BlobStore(bucket=bucket, prefix=prefix, endpoint_url=settings.s3_endpoint_url,
+                       access_key_id=settings.s3_access_key_id, secret_access_key=settings.s3_secret_access_key,
+                       region=settings.s3_region)
+
+
 def _registers(settings: Settings, clock: Clock | None):
     from registers.access import DocumentAccessRegister
     from registers.accounts import Accounts
     from registers.audit import AuditTrail
-    from registers.blobstore import BlobStore
     from registers.db import Database
     from registers.incoming import IncomingRegister
     from registers.keystore import AccountStore
@@ -126,7 +140,7 @@ def _registers(settings: Settings, clock: Clock | None):
 
     db = Database.connect(settings.database_url)
     db.upgrade()
-    blobs = BlobStore(Path(settings.data_dir) / "documents")
+    blobs = document_store(settings)
     blobs.sweep()
     numbering = DatabaseNumbering(db, clock=clock)
     numbering.void_stale()   # numbers a killed worker left reserved

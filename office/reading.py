@@ -21,7 +21,7 @@ class ReadingUseCases:
         """The document's verification report, as of now."""
         caller.require(*READERS)
         self._readable(caller, sha256)
-        report = self._verify(self.blobs.path(sha256), file_name=f"{sha256[:12]}.pdf")
+        report = self._verify(self.blobs.verifiable(sha256), file_name=f"{sha256[:12]}.pdf")
         self._audit(caller, "read_report", "ok", documents=(sha256,))
         return report
 
@@ -94,7 +94,7 @@ class ReadingUseCases:
             access = [{"agency": a.agency, "reason": a.reason, "username": a.username, "at": vn_iso(a.at)}
                       for a in s.scalars(select(DocumentAccess).where(DocumentAccess.sha256 == sha256))]
         history = {"sha256": sha256, "outgoing": outgoing, "incoming": incoming, "audit": records, "access": access,
-                   "report": self._verify(self.blobs.path(sha256), file_name=f"{sha256[:12]}.pdf")}
+                   "report": self._verify(self.blobs.verifiable(sha256), file_name=f"{sha256[:12]}.pdf")}
         self._audit(caller, "read_history", "ok", documents=(sha256,))
         return history
 
@@ -130,7 +130,7 @@ class ReadingUseCases:
             hit = cache.get(sha256)
         if hit is not None:
             return hit
-        report = self._verify(self.blobs.path(sha256))
+        report = self._verify(self.blobs.verifiable(sha256))
         with self._lock:
             if len(cache) > 2048:
                 cache.clear()

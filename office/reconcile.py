@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("kyso.reconcile")
@@ -121,27 +119,19 @@ def _void_reserved(office, moment: datetime, grace_seconds: float) -> list[dict]
 
 
 def _quarantine_orphans(office, rows: set[str], grace_seconds: float) -> list[str]:
-    """Stored files no row refers to, older than the grace (file times are the disk's, wall clock)."""
+    """Stored files no row refers to, older than the grace (the store's own clock: the disk's file
+    times, the object store's), set aside in the store's quarantine."""
     store = office.blobs
-    target = Path(office.settings.data_dir) / "quarantine"
     cutoff = time.time() - grace_seconds
     moved = []
     for sha in store.scan():
-        if sha in rows:
+        if sha in rows or not store.set_aside(sha, older_than=cutoff):
             continue
-        path = store.path(sha)
-        try:
-            if path.stat().st_mtime > cutoff:
-                continue
-            target.mkdir(mode=0o700, exist_ok=True)
-            os.replace(path, target / path.name)
-        except FileNotFoundError:
-            continue              # another worker's reconciler moved it, or its row just committed
         with office.db.read_session() as s:          # a row committed meanwhile: put the file back
             from registers.models import StoredDocument
 
             if s.get(StoredDocument, sha) is not None:
-                os.replace(target / path.name, path)
+                store.put_back(sha)
                 continue
         moved.append(sha)
     return moved

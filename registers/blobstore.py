@@ -110,7 +110,7 @@ def check_sha256(sha256: object) -> str:
 class StoredBlob:
     sha256: str
     size: int
-    path: Path
+    path: Path | None = None     # the local file (None in an object store: ``registers.s3store``)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -129,9 +129,12 @@ DIR_MODE = 0o750
 class BlobStore:
     """PDFs by SHA-256 under one directory; every write atomic and durable before it returns."""
 
-    def __init__(self, root: Path | str) -> None:
+    kind = "local"
+
+    def __init__(self, root: Path | str, *, quarantine: Path | str | None = None) -> None:
         self.root = Path(root)
         self.tmp = self.root / TMP_DIR
+        self.quarantine = Path(quarantine) if quarantine is not None else self.root.parent / "quarantine"
         try:
             self.root.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
             self.tmp.mkdir(exist_ok=True, mode=DIR_MODE)
@@ -178,6 +181,13 @@ class BlobStore:
     def read(self, sha256: str) -> bytes:
         with self.open(sha256) as f:
             return f.read()
+
+    def verifiable(self, sha256: str) -> Path:
+        """What ``verifier.verify`` reads the document from: the file itself (memory-mapped there)."""
+        path = self.path(sha256)
+        if not path.is_file():
+            raise BlobNotFound(detail={"sha256": sha256})
+        return path
 
     def verify(self, sha256: str) -> bool:
         """Whether the stored file exists and its content still hashes to its name."""
@@ -293,6 +303,24 @@ class BlobStore:
 
     # -- recovery -----------------------------------------------------------------------------
 
+    def set_aside(self, sha256: str, *, older_than: float) -> bool:
+        """Move a stored file last written before ``older_than`` (epoch seconds, the disk's clock)
+        to the quarantine folder; False when it is younger or gone (another reconciler took it)."""
+        path = self.path(sha256)
+        try:
+            if path.stat().st_mtime > older_than:
+                return False
+            self.quarantine.mkdir(mode=0o700, exist_ok=True)
+            os.replace(path, self.quarantine / path.name)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def put_back(self, sha256: str) -> None:
+        """Undo :meth:`set_aside` (a row referring to the file committed meanwhile)."""
+        path = self.path(sha256)
+        os.replace(self.quarantine / path.name, path)
+
     def sweep(self) -> int:
         """Remove the temporary files of writers that died; return how many. Safe at any time:
         a live writer's file is locked and left alone."""
@@ -353,11 +381,15 @@ def record(session, blob: StoredBlob, *, origin: str,
     check_sha256(blob.sha256)
     if origin not in ORIGINS:
         raise ValueError(f"origin must be one of {sorted(ORIGINS)}, not {origin!r}")
-    try:
-        on_disk = os.stat(blob.path).st_size
-    except FileNotFoundError:
-        on_disk = None
-    if on_disk != blob.size or blob.path.name != f"{blob.sha256}{SUFFIX}":
+    if blob.path is None:
+        present = True       # an object store: put() returned only once the object was whole and checked
+    else:
+        try:
+            on_disk = os.stat(blob.path).st_size
+        except FileNotFoundError:
+            on_disk = None
+        present = on_disk == blob.size and blob.path.name == f"{blob.sha256}{SUFFIX}"
+    if not present:
         raise StorageError("The document is not in the store; it must be stored before it is recorded.",
                            message_vi="Văn bản chưa có trong kho lưu trữ; phải lưu văn bản trước khi ghi sổ.",
                            detail={"sha256": blob.sha256})

@@ -95,6 +95,19 @@ def nssdb(pki, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """SeaweedFS serving S3 on 127.0.0.1 for the whole run (tests/seaweed.py)."""
+    from seaweed import SeaweedS3
+
+    server = SeaweedS3(tmp_path_factory.mktemp("seaweedfs"))
+    try:
+        server.bucket("kyso-tests")
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
 def sample_pdf() -> bytes:
     return make_pdf(pages=3, title="Cong van so 125/UBND-VP")
 
