@@ -311,11 +311,12 @@ class OutgoingUseCases:
     # -- 5. two-step signing with the official's own device -------------------------------------
 
     def _external(self):
-        from pathlib import Path
+        """Two-step signing whose pending signatures live in the database: prepared on one node,
+        finished on any (``registers.pending``)."""
+        from registers.pending import PendingSignatures
+        from signer.external import ExternalSigning
 
-        from signer.external import ExternalSigning, PendingStore
-
-        return ExternalSigning(engine=self.engine, store=PendingStore(Path(self.settings.data_dir) / "pending"))
+        return ExternalSigning(engine=self.engine, store=PendingSignatures(self.db))
 
     def sign_prepare(self, caller: Caller, document: bytes, *, level=None, reason: str | None = None):
         """The digest the official's device signs (the certificate bound to the account)."""
@@ -329,8 +330,10 @@ class OutgoingUseCases:
         try:
             bound = self.bound_certificate(caller)
             holder = ExternalKeyHolder(certificate=bound.certificate, chain=bound.chain)
-            prepared = self._external().prepare(SignRequest(document=document, level=level, reason=reason),
-                                                key_holder=holder)
+            external = self._external()
+            external.store.purge_expired(now=self.now())   # expired ones go as new ones come
+            prepared = external.prepare(SignRequest(document=document, level=level, reason=reason),
+                                        key_holder=holder)
         except KysoError as exc:
             raise self.refused(caller, "sign", exc) from None
         self._audit(caller, "sign", "prepared", certificate=holder.fingerprint)

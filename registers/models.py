@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Date, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, DateTime, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registers.db import Base
@@ -178,3 +178,15 @@ class LoginFailure(Base):
     key: Mapped[str] = mapped_column(String(128), primary_key=True)     # the address (an IPv6 /64) or username
     window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     count: Mapped[int] = mapped_column(Integer)
+
+
+class PendingSignature(Base):
+    """A two-step signature between prepare and finish: the prepared PDF and its state (JSON), in
+    the database every node shares, so that any node can finish it (once) before it expires."""
+
+    __tablename__ = "pending_signature"
+    handle: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(Text)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

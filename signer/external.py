@@ -12,9 +12,9 @@
    it, adds the timestamp (B-T), validation data (B-LT) and document
    timestamp (B-LTA), and returns the signed document.
 
-Pending state lives in a :class:`PendingStore` (a folder), so that prepare
-and finish may run in different processes; a handle can be finished once,
-and expires after ``ttl``.
+Pending state lives in a store (:class:`PendingStore`, a folder; the office's is its database,
+``registers.pending``), so that prepare and finish may run in different processes or nodes; a
+handle can be finished once, and expires after ``ttl``.
 """
 from __future__ import annotations
 
@@ -87,16 +87,25 @@ class PreparedSignature:
         }
 
 
+def valid_handle(handle: str | None) -> bool:
+    """A handle Kyso could have made (``secrets.token_urlsafe``): letters, digits, ``-`` and ``_``."""
+    return bool(handle) and len(handle) <= 64 and all(c.isalnum() or c in "-_" for c in handle)
+
+
 class PendingStore:
-    """Pending two-step signatures kept in a folder, one JSON and one PDF per handle."""
+    """Pending two-step signatures kept in a folder, one JSON and one PDF per handle (one machine;
+    the office keeps them in its database, ``registers.pending``, so that any node can finish).
+
+    The protocol :class:`ExternalSigning` uses: ``put(handle, state, pdf)``; ``peek(handle)``, the
+    state and the PDF or None; ``take(handle)``, True for the one caller that claims it;
+    ``purge_expired(now=...)``. Handles are checked before they reach a store; expiry is judged by
+    :class:`ExternalSigning` from ``state["expires_at"]``."""
 
     def __init__(self, directory: Path | str) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def _paths(self, handle: str) -> tuple[Path, Path]:
-        if not handle or not all(c.isalnum() or c in "-_" for c in handle) or len(handle) > 64:
-            raise errors.UnknownSigningHandle(detail={"handle": handle[:64] if handle else ""})
         return self.directory / f"{handle}.json", self.directory / f"{handle}.pdf"
 
     def put(self, handle: str, state: dict[str, Any], pdf: bytes) -> None:
@@ -109,39 +118,25 @@ class PendingStore:
                 os.fsync(f.fileno())
             os.replace(tmp, path)
 
-    def peek(self, handle: str, *, now: datetime) -> tuple[dict[str, Any], bytes]:
+    def peek(self, handle: str) -> tuple[dict[str, Any], bytes] | None:
         """Read a pending signature without claiming it (refused or failed attempts leave it there)."""
         meta, body = self._paths(handle)
         try:
-            state = json.loads(meta.read_text())
-            pdf = body.read_bytes()
+            return json.loads(meta.read_text()), body.read_bytes()
         except (FileNotFoundError, ValueError):
-            raise errors.UnknownSigningHandle(detail={"handle": handle}) from None
-        if datetime.fromisoformat(state["expires_at"]) < now:
-            raise errors.UnknownSigningHandle("the pending signature has expired",
-                                              message_vi="Phiên ký đang chờ đã hết hạn.",
-                                              detail={"handle": handle})
-        return state, pdf
+            return None
 
-    def take(self, handle: str, *, now: datetime) -> tuple[dict[str, Any], bytes]:
-        """Claim a pending signature (once): later calls with the same handle fail."""
+    def take(self, handle: str) -> bool:
+        """Claim a pending signature (once): True for the caller that claimed it."""
         meta, body = self._paths(handle)
         claimed = meta.with_suffix(".claimed")
         try:
             os.replace(meta, claimed)   # atomic: only one finisher wins
         except FileNotFoundError:
-            raise errors.UnknownSigningHandle(detail={"handle": handle}) from None
-        try:
-            state = json.loads(claimed.read_text())
-            pdf = body.read_bytes()
-        finally:
-            claimed.unlink(missing_ok=True)
-            body.unlink(missing_ok=True)
-        if datetime.fromisoformat(state["expires_at"]) < now:
-            raise errors.UnknownSigningHandle("the pending signature has expired",
-                                              message_vi="Phiên ký đang chờ đã hết hạn.",
-                                              detail={"handle": handle})
-        return state, pdf
+            return False
+        claimed.unlink(missing_ok=True)
+        body.unlink(missing_ok=True)
+        return True
 
     def purge_expired(self, *, now: datetime) -> int:
         removed = 0
@@ -224,6 +219,19 @@ class ExternalSigning:
             pss_salt_length=(mechanism["parameters"]["salt_length"].native
                              if mechanism.signature_algo == "rsassa_pss" else None))
 
+    def _pending(self, handle: str, *, now: datetime) -> tuple[dict[str, Any], bytes]:
+        if not valid_handle(handle):
+            raise errors.UnknownSigningHandle(detail={"handle": handle[:64] if handle else ""})
+        found = self.store.peek(handle)
+        if found is None:
+            raise errors.UnknownSigningHandle(detail={"handle": handle})
+        state, pdf = found
+        if datetime.fromisoformat(state["expires_at"]) < now:
+            raise errors.UnknownSigningHandle("the pending signature has expired",
+                                              message_vi="Phiên ký đang chờ đã hết hạn.",
+                                              detail={"handle": handle})
+        return state, pdf
+
     def finish(self, handle: str, *, signature: bytes | None = None, cms_data: bytes | None = None,
                output: Path | str | None = None, signer_fingerprint: str | None = None) -> SignedDocument:
         """Embed the device's answer: a raw ``signature`` or a whole ``cms_data``.
@@ -237,7 +245,7 @@ class ExternalSigning:
                                                   message_vi="Cần cung cấp đúng một trong hai: giá trị chữ ký hoặc CMS.")
         engine = self.engine
         moment = engine.now()   # finishing is its own operation: the timestamp and validation data are of now
-        state, pdf = self.store.peek(handle, now=moment)
+        state, pdf = self._pending(handle, now=moment)
         if signer_fingerprint is not None and fingerprint_sha256(
                 x509.Certificate.load(base64.b64decode(state["certificate"]))) != signer_fingerprint:
             raise errors.SigningHandleNotYours(detail={"handle": handle})
@@ -291,7 +299,8 @@ class ExternalSigning:
         buffer.seek(0, os.SEEK_END)
         execute(buffer)
         data = buffer.getvalue()
-        self.store.take(handle, now=moment)   # claimed now, once: a concurrent finish loses here
+        if not self.store.take(handle):   # claimed now, once: a concurrent finish loses here
+            raise errors.UnknownSigningHandle(detail={"handle": handle})
         moment = datetime.fromisoformat(state["moment"])
         result = dict(field=state["field"], level=level, signer_subject=cert.subject.human_friendly,
                       signer_fingerprint=fingerprint_sha256(cert), signing_time=moment, size=len(data))

@@ -139,7 +139,8 @@ def test_two_nodes_sharing_a_database_and_a_bucket_serve_each_others_documents(
         s3_server, db_url, pki_server, softhsm_token, pkcs11_token, tmp_path):
     """Node A signs; node B (another data folder, the same database and bucket) downloads the
     signed document and reports on it; neither keeps documents on its own disk; B's reconciler
-    finds nothing missing and nothing to set aside."""
+    finds nothing missing and nothing to set aside; a two-step signature prepared on A is finished
+    on B, and only once."""
     from api import create_app
     from office import Office
     from office.reconcile import reconcile
@@ -169,3 +170,24 @@ def test_two_nodes_sharing_a_database_and_a_bucket_serve_each_others_documents(
     assert not (tmp_path / "node-a" / "documents").exists() and not (tmp_path / "node-b" / "documents").exists()
     found = reconcile(office_b, grace_seconds=0)
     assert found.missing_files == () and found.quarantined_files == ()
+
+    # a two-step signature prepared on A is finished on B (its pending state is in the database), once
+    import base64
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    prepared = a.post("/api/v1/sign/prepare", headers=official, content_type="multipart/form-data",
+                      data={"file": (io.BytesIO(make_pdf(pages=1)), "công văn.pdf"), "level": "B-B"})
+    assert prepared.status_code == 200, prepared.get_data(as_text=True)[:500]
+    body = prepared.get_json()
+    value = pki_server.pki.private_key("nguyen-van-an").sign(base64.b64decode(body["to_be_signed"]),
+                                                             padding.PKCS1v15(), hashes.SHA256())
+    answer = {"handle": body["handle"], "signature": base64.b64encode(value).decode()}
+    finished = b.post("/api/v1/sign/finish", headers=official, content_type="multipart/form-data", data=answer)
+    assert finished.status_code == 200, finished.get_data(as_text=True)[:500]
+    assert b.post("/api/v1/verify", headers=official, content_type="multipart/form-data",
+                  data={"file": (io.BytesIO(finished.data), "signed.pdf")}).json["verdict"] == "valid"
+    again = a.post("/api/v1/sign/finish", headers=official, content_type="multipart/form-data", data=answer)
+    assert again.status_code == 404 and again.json["error"]["code"] == "signing_handle_unknown"
+    assert not (tmp_path / "node-a" / "pending").exists()
