@@ -193,7 +193,9 @@ def _development(office_class, settings: Settings, *, clock, token):
             os.environ["SOFTHSM2_CONF"] = str((token_dir / "softhsm2.conf").resolve())
             token = open_token(settings)
         parts = _registers(settings, clock)
-        users = _dev_accounts(settings, parts["accounts"], identities, pki)
+        # and nodes of other data folders on the same database: the accounts once, under its lock
+        with parts["db"].exclusive("dev-accounts"):
+            users = _dev_accounts(settings, parts["accounts"], identities, pki)
     verification = verification_policy(settings, dev_pki=pki)
     policy = SigningPolicy.for_dev_pki(
         pki, rsa_padding=settings.rsa_padding, tsa_url=settings.tsa_url or pki.tsa_url,

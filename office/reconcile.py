@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -119,13 +118,12 @@ def _void_reserved(office, moment: datetime, grace_seconds: float) -> list[dict]
 
 
 def _quarantine_orphans(office, rows: set[str], grace_seconds: float) -> list[str]:
-    """Stored files no row refers to, older than the grace (the store's own clock: the disk's file
-    times, the object store's), set aside in the store's quarantine."""
+    """Stored files no row refers to, older than the grace (by the store's own clock: the disk's
+    file times, the object store's), set aside in the store's quarantine."""
     store = office.blobs
-    cutoff = time.time() - grace_seconds
     moved = []
     for sha in store.scan():
-        if sha in rows or not store.set_aside(sha, older_than=cutoff):
+        if sha in rows or not store.set_aside(sha, grace_seconds=grace_seconds):
             continue
         with office.db.read_session() as s:          # a row committed meanwhile: put the file back
             from registers.models import StoredDocument

@@ -36,6 +36,7 @@ import io
 import os
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -303,12 +304,13 @@ class BlobStore:
 
     # -- recovery -----------------------------------------------------------------------------
 
-    def set_aside(self, sha256: str, *, older_than: float) -> bool:
-        """Move a stored file last written before ``older_than`` (epoch seconds, the disk's clock)
-        to the quarantine folder; False when it is younger or gone (another reconciler took it)."""
+    def set_aside(self, sha256: str, *, grace_seconds: float) -> bool:
+        """Move a stored file last written more than ``grace_seconds`` ago (by this machine's clock,
+        the one that wrote its time) to the quarantine folder; False when it is younger or gone
+        (another reconciler took it)."""
         path = self.path(sha256)
         try:
-            if path.stat().st_mtime > older_than:
+            if path.stat().st_mtime > time.time() - grace_seconds:
                 return False
             self.quarantine.mkdir(mode=0o700, exist_ok=True)
             os.replace(path, self.quarantine / path.name)

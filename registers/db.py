@@ -160,5 +160,34 @@ class Database:
         if not self.is_sqlite:
             session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
 
+    @contextlib.contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Hold a lock named ``name`` across processes and nodes for a block of several transactions
+        (setting up what every starting process would otherwise create at once). PostgreSQL: a
+        session advisory lock on a connection of its own; SQLite: an exclusive lock on a file beside
+        the database (one machine)."""
+        if self.is_sqlite:
+            database = self.engine.url.database
+            if not database or database == ":memory:":
+                yield
+                return
+            import fcntl
+
+            with open(f"{database}.{name}.lock", "a+") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+            return
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(hashtext(:name))"), {"name": name})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(hashtext(:name))"), {"name": name})
+                connection.commit()
+
     def dispose(self) -> None:
         self.engine.dispose()

@@ -30,7 +30,6 @@ import io
 import os
 import re
 import tempfile
-from datetime import datetime
 from typing import IO, BinaryIO, Iterator
 
 from registers.blobstore import (
@@ -177,12 +176,19 @@ class S3BlobStore:
         """Nothing to remove: a single PUT leaves no partial object behind."""
         return 0
 
-    def set_aside(self, sha256: str, *, older_than: float) -> bool:
-        """Move an object last written before ``older_than`` (epoch seconds, the object store's
-        clock) under ``<prefix>quarantine/``; False when it is younger or gone."""
+    def set_aside(self, sha256: str, *, grace_seconds: float) -> bool:
+        """Move an object written more than ``grace_seconds`` ago under ``<prefix>quarantine/``;
+        False when it is younger or gone. Its age is judged by the object store's own clock (its
+        answer's Date against the object's Last-Modified), so a node whose clock is off cannot take
+        an object that is still being recorded."""
         key = self.key(sha256)
         head = self._head(key)
-        if head is None or _epoch(head["LastModified"]) > older_than:
+        if head is None:
+            return False
+        from email.utils import parsedate_to_datetime
+
+        served = head.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+        if not served or (parsedate_to_datetime(served) - head["LastModified"]).total_seconds() < grace_seconds:
             return False
         aside = f"{self.prefix}{QUARANTINE}{sha256}{SUFFIX}"
         self._call("set a document aside", self._s3.copy_object, Bucket=self.bucket, Key=aside,
@@ -216,7 +222,3 @@ class S3BlobStore:
 
 class _Missing(Exception):
     """The object store says the key does not exist."""
-
-
-def _epoch(moment: datetime) -> float:
-    return moment.timestamp()

@@ -34,3 +34,32 @@ def test_eight_processes_migrate_an_empty_database_at_once(backend, tmp_path):
     finally:
         if backend == "postgresql":
             _drop_postgres(url)
+
+
+def test_two_nodes_of_three_workers_start_at_once_on_an_empty_database_and_bucket(pki_server, s3_server, tmp_path):
+    """What a two-node deployment does on its first start: six processes (three gunicorn workers
+    per node, each node its own data folder) build the whole service at once on one empty
+    PostgreSQL database and one empty bucket prefix; every one comes up (the development accounts
+    were created twice at once and one start crashed with "user exists" before they were set up
+    under a database lock)."""
+    import os
+
+    url = _fresh_postgres_url()
+    code = ("from api import create_app; from kyso.settings import Settings; "
+            "create_app(Settings.from_env()); print('up')")
+    try:
+        procs = []
+        for i in range(6):
+            env = {k: v for k, v in os.environ.items() if not k.startswith("KYSO_") and k != "SOFTHSM2_CONF"}
+            env.update(KYSO_DATA_DIR=str(tmp_path / f"node-{i % 2}"), KYSO_DATABASE_URL=url,
+                       KYSO_DEV_PKI_URL=pki_server.base_url, KYSO_AUDIT_KEY="c3" * 32,
+                       KYSO_STORE_URL=f"s3://kyso-tests/start-{tmp_path.name}", KYSO_S3_ENDPOINT_URL=s3_server.endpoint,
+                       KYSO_S3_ACCESS_KEY_ID="kyso", KYSO_S3_SECRET_ACCESS_KEY="kyso")
+            procs.append(subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, text=True))
+        results = [(p.wait(timeout=300), p.stdout.read(), p.stderr.read()) for p in procs]
+        failed = [err[-1500:] for code, _, err in results if code != 0]
+        assert not failed, failed[0]
+        assert all(out.strip().endswith("up") for _, out, _ in results)
+    finally:
+        _drop_postgres(url)
