@@ -112,16 +112,20 @@ class Database:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
-    @contextlib.contextmanager
-    def _migration_lock(self) -> Iterator[None]:
+    def _migration_lock(self):
         """SQLite: an exclusive lock on a file beside the database (PostgreSQL locks in the database)."""
+        return self._file_lock("migrate")
+
+    @contextlib.contextmanager
+    def _file_lock(self, name: str) -> Iterator[None]:
+        """SQLite: an exclusive lock on ``<database>.<name>.lock``; nothing for PostgreSQL or memory."""
         database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
         if not database or database == ":memory:":
             yield
             return
         import fcntl
 
-        with open(f"{database}.migrate.lock", "a+") as lock:
+        with open(f"{database}.{name}.lock", "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
@@ -167,18 +171,8 @@ class Database:
         session advisory lock on a connection of its own; SQLite: an exclusive lock on a file beside
         the database (one machine)."""
         if self.is_sqlite:
-            database = self.engine.url.database
-            if not database or database == ":memory:":
+            with self._file_lock(name):
                 yield
-                return
-            import fcntl
-
-            with open(f"{database}.{name}.lock", "a+") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX)
-                try:
-                    yield
-                finally:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
             return
         with self.engine.connect() as connection:
             connection.execute(text("SELECT pg_advisory_lock(hashtext(:name))"), {"name": name})
