@@ -36,11 +36,15 @@ _original = generic_cms.find_valid_path
 
 
 class PathMemory(Protocol):
-    def recall(self, certificate, validation_context):
-        """A path validated earlier for ``certificate`` that holds under this context, or None."""
+    def key(self, certificate, validation_context):
+        """What a path for ``certificate`` under this context depends on, taken before pyHanko
+        validates (validation adds certificates to the context), or None: not to be remembered."""
 
-    def remember(self, certificate, validation_context, path) -> None:
-        """pyHanko validated ``path`` for ``certificate`` under this context."""
+    def recall(self, key, validation_context):
+        """A path validated earlier under ``key`` that holds at this context's moment, or None."""
+
+    def remember(self, key, validation_context, path) -> None:
+        """pyHanko validated ``path`` under ``key``, in this context."""
 
 
 def _no_memory(validation_context) -> PathMemory | None:
@@ -55,14 +59,16 @@ async def find_valid_path(certificate, paths, validation_context, pkix_validatio
     if memory is None or pkix_validation_params is not None:
         return await _original(certificate, paths, validation_context=validation_context,
                                pkix_validation_params=pkix_validation_params)
-    path = memory.recall(certificate, validation_context)
+    key = memory.key(certificate, validation_context)
+    path = memory.recall(key, validation_context) if key is not None else None
     if path is not None:
         await paths.cancel()
         validation_context.record_validation(certificate, path)
         return path
     path = await _original(certificate, paths, validation_context=validation_context,
                            pkix_validation_params=pkix_validation_params)
-    memory.remember(certificate, validation_context, path)
+    if key is not None:
+        memory.remember(key, validation_context, path)
     return path
 
 

@@ -128,15 +128,13 @@ class OfficeBase:
     def warm_up(self) -> None:
         """Prepare now what the first visible signature of this process would otherwise wait for:
         the two fonts, subset to the Vietnamese repertoire (about 0.6 s of CPU). A web worker calls
-        it once it is set up, before its first request. A font that cannot be read is logged, not
-        raised: verification and invisible signatures need none, and the first visible signature
-        reports it as before."""
-        from signer import SigningError
-
+        it once it is set up, before its first request. A font that cannot be read (whatever
+        fontTools raises) is logged, not raised: verification and invisible signatures need none,
+        and the first visible signature reports it as before."""
         try:
             self.engine.renderer.warm_up()
-        except SigningError as exc:
-            log.warning("fonts not prepared at start-up: %s", exc)
+        except Exception as exc:  # noqa: BLE001 - a damaged font may raise anything from fontTools
+            log.warning("fonts not prepared at start-up: %s: %s", type(exc).__name__, exc)
 
     def reconcile(self, *, grace_seconds: float | None = None):
         """After a crash: void numbers left reserved, quarantine stored files without a row, name

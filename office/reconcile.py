@@ -76,8 +76,9 @@ def reconcile(office, *, grace_seconds: float = DEFAULT_GRACE_SECONDS, now: date
         audited: set[str] = set()
         for documents in s.scalars(select(AuditRecord.documents)):
             audited.update(d for d in (documents or ()) if isinstance(d, str))
-    quarantined = _quarantine_orphans(office, set(rows), grace_seconds)
-    missing_files = tuple(sorted(sha for sha in rows if not office.blobs.exists(sha)))
+    stored = set(office.blobs.scan())   # listed after the rows: a row's document was stored before it
+    quarantined = _quarantine_orphans(office, set(rows), stored, grace_seconds)
+    missing_files = tuple(sorted(sha for sha in rows if sha not in stored))
     missing_audit = [{"kind": "document", "sha256": sha, "origin": origin}
                      for sha, origin in sorted(rows.items()) if sha not in audited]
     missing_audit += [{"kind": "number", "number": f"{number:02d}/{symbol}", "agency": agency, "year": year,
@@ -117,13 +118,13 @@ def _void_reserved(office, moment: datetime, grace_seconds: float) -> list[dict]
     return voided
 
 
-def _quarantine_orphans(office, rows: set[str], grace_seconds: float) -> list[str]:
+def _quarantine_orphans(office, rows: set[str], stored: set[str], grace_seconds: float) -> list[str]:
     """Stored files no row refers to, older than the grace (by the store's own clock: the disk's
     file times, the object store's), set aside in the store's quarantine."""
     store = office.blobs
     moved = []
-    for sha in store.scan():
-        if sha in rows or not store.set_aside(sha, grace_seconds=grace_seconds):
+    for sha in sorted(stored - rows):
+        if not store.set_aside(sha, grace_seconds=grace_seconds):
             continue
         with office.db.read_session() as s:          # a row committed meanwhile: put the file back
             from registers.models import StoredDocument

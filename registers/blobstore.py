@@ -245,6 +245,7 @@ class BlobStore:
             created = self._make_fanout(final.parent)
             if self._holds(final, size):
                 temp.unlink()
+                os.utime(final)   # stored before, perhaps an orphan: no reconciler takes it for an old one now
             else:
                 os.replace(temp, final)               # still locked: sweep() cannot take it first
                 _checkpoint("renamed")

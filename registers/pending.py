@@ -7,7 +7,7 @@ exactly one sees True (a DELETE of one row by its key is atomic in PostgreSQL an
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import delete
@@ -22,10 +22,12 @@ class PendingSignatures:
     def put(self, handle: str, state: dict[str, Any], pdf: bytes) -> None:
         from registers.models import PendingSignature
 
-        expires = datetime.fromisoformat(state["expires_at"])
+        # in UTC: SQLite keeps no offset, and purge_expired compares with a UTC clock
+        expires = datetime.fromisoformat(state["expires_at"]).astimezone(timezone.utc)
+        created = datetime.fromisoformat(state["moment"]).astimezone(timezone.utc)
         with self.db.session() as s:
-            s.add(PendingSignature(handle=handle, state=json.dumps(state), pdf=pdf,
-                                   created_at=datetime.fromisoformat(state["moment"]), expires_at=expires))
+            s.add(PendingSignature(handle=handle, state=json.dumps(state), pdf=pdf, created_at=created,
+                                   expires_at=expires))
 
     def peek(self, handle: str) -> tuple[dict[str, Any], bytes] | None:
         from registers.models import PendingSignature
@@ -45,4 +47,5 @@ class PendingSignatures:
         from registers.models import PendingSignature
 
         with self.db.session() as s:
-            return s.execute(delete(PendingSignature).where(PendingSignature.expires_at < now)).rowcount
+            return s.execute(delete(PendingSignature).where(
+                PendingSignature.expires_at < now.astimezone(timezone.utc))).rowcount

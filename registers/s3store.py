@@ -33,7 +33,7 @@ import tempfile
 from typing import IO, BinaryIO, Iterator
 
 from registers.blobstore import (
-    CHUNK, SUFFIX, BlobNotFound, StorageError, StoredBlob, check_sha256,
+    CHUNK, SUFFIX, BlobNotFound, StorageError, StoredBlob, _storage_error, check_sha256,
 )
 
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
@@ -48,7 +48,7 @@ class S3BlobStore:
 
     def __init__(self, *, bucket: str, prefix: str = "", endpoint_url: str | None = None,
                  access_key_id: str | None = None, secret_access_key: str | None = None,
-                 region: str = "us-east-1", client=None, timeout: float = 30.0) -> None:
+                 region: str = "us-east-1", client=None, timeout: float = 15.0) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         if client is None:
@@ -58,7 +58,9 @@ class S3BlobStore:
             client = boto3.client(
                 "s3", endpoint_url=endpoint_url, aws_access_key_id=access_key_id,
                 aws_secret_access_key=secret_access_key, region_name=region,
-                config=Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 3},
+                # at most 2 attempts of 5 + 15 s per call: a put's three calls end within a worker's
+                # 120 s, as storage_unavailable rather than a killed worker
+                config=Config(connect_timeout=5, read_timeout=timeout, retries={"max_attempts": 2},
                               s3={"addressing_style": "path"}, request_checksum_calculation="when_required",
                               response_checksum_validation="when_required"))
         self._s3 = client
@@ -117,8 +119,7 @@ class S3BlobStore:
             return False
         digest = hashlib.sha256()
         try:
-            for chunk in body.iter_chunks(CHUNK):
-                digest.update(chunk)
+            self._call("read a document", lambda: [digest.update(chunk) for chunk in body.iter_chunks(CHUNK)])
         finally:
             body.close()
         return digest.hexdigest() == sha256
@@ -145,6 +146,12 @@ class S3BlobStore:
         raise TypeError(f"S3BlobStore.put takes bytes, a path or a binary file, not {type(data).__name__}")
 
     def _put_stream(self, source: IO[bytes]) -> StoredBlob:
+        try:
+            return self._spool_and_send(source)
+        except OSError as exc:   # the spool file (a full /tmp): the document could not be stored
+            raise _storage_error(exc, action="store a document") from exc
+
+    def _spool_and_send(self, source: IO[bytes]) -> StoredBlob:
         digest = hashlib.sha256()
         size = 0
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
@@ -157,7 +164,13 @@ class S3BlobStore:
             sha256 = digest.hexdigest()
             key = self.key(sha256)
             known = self._head(key)
-            if known is None or known.get("ContentLength") != size:
+            if known is not None and known.get("ContentLength") == size:
+                # stored before, perhaps an orphan: its time made new, so that no reconciler takes it
+                # for an old one while the row that will refer to it commits
+                self._call("store a document", self._s3.copy_object, Bucket=self.bucket, Key=key,
+                           CopySource={"Bucket": self.bucket, "Key": key}, MetadataDirective="REPLACE",
+                           ContentType="application/pdf")
+            else:
                 spool.seek(0)
                 self._call("store a document", self._s3.put_object, Bucket=self.bucket, Key=key, Body=spool,
                            ContentLength=size, ContentType="application/pdf",
@@ -191,15 +204,22 @@ class S3BlobStore:
         if not served or (parsedate_to_datetime(served) - head["LastModified"]).total_seconds() < grace_seconds:
             return False
         aside = f"{self.prefix}{QUARANTINE}{sha256}{SUFFIX}"
-        self._call("set a document aside", self._s3.copy_object, Bucket=self.bucket, Key=aside,
-                   CopySource={"Bucket": self.bucket, "Key": key})
+        try:
+            self._call("set a document aside", self._s3.copy_object, Bucket=self.bucket, Key=aside,
+                       CopySource={"Bucket": self.bucket, "Key": key})
+        except _Missing:
+            return False                  # another node's reconciler took it first
         self._call("set a document aside", self._s3.delete_object, Bucket=self.bucket, Key=key)
         return True
 
     def put_back(self, sha256: str) -> None:
+        """Undo :meth:`set_aside` (a row referring to the object committed meanwhile)."""
         aside = f"{self.prefix}{QUARANTINE}{sha256}{SUFFIX}"
-        self._call("put a document back", self._s3.copy_object, Bucket=self.bucket, Key=self.key(sha256),
-                   CopySource={"Bucket": self.bucket, "Key": aside})
+        try:
+            self._call("put a document back", self._s3.copy_object, Bucket=self.bucket, Key=self.key(sha256),
+                       CopySource={"Bucket": self.bucket, "Key": aside})
+        except _Missing:
+            return                        # another reconciler put it back already
         self._call("put a document back", self._s3.delete_object, Bucket=self.bucket, Key=aside)
 
     # -- errors -------------------------------------------------------------------------------

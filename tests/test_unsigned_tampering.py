@@ -148,3 +148,36 @@ def test_unsigned_fields_of_the_signer_info_are_checked(bt, policy):
     assert verdict != "valid" and "version number" in text, text
     verdict, text = _verdict(_with_cms(bt, issuer), policy)
     assert verdict != "valid" and "signer identifier" in text, text
+
+
+def test_a_damaged_crl_carried_in_the_container_is_not_ignored(bt, policy):
+    """The container's own CRL set is unsigned and pyHanko never reads it: a damaged CRL there is
+    an edit of the file, judged as a damaged container (not valid)."""
+    from datetime import datetime, timedelta, timezone
+
+    from asn1crypto import crl, x509
+
+    now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    issuer = x509.Name.build({"common_name": "CA"})
+    good = crl.CertificateList({
+        "tbs_cert_list": {"version": "v2", "signature": {"algorithm": "sha256_rsa"}, "issuer": issuer,
+                          "this_update": x509.Time({"utc_time": now}),
+                          "next_update": x509.Time({"utc_time": now + timedelta(days=7)})},
+        "signature_algorithm": {"algorithm": "sha256_rsa"}, "signature": b"\x00" * 256}).dump()
+    stamp = now.strftime("%y%m%d%H%M%SZ").encode()
+    damaged = good.replace(stamp, b"X" * len(stamp), 1)
+    assert damaged != good
+
+    start, end = _contents(bt)
+    der = bytes.fromhex(bt[start:end].decode())
+    info = cms.ContentInfo.load(der)
+    used = len(info.dump())
+    info = cms.ContentInfo.load(der[:used])
+    info["content"]["crls"] = [cms.RevocationInfoChoice(name="crl", value=crl.CertificateList.load(damaged))]
+    new = info.dump(force=False)
+    assert used < len(new) <= (end - start) // 2, "the CRL fits in the reserved space"
+    hexed = new.hex().upper().encode()
+    tampered = bt[:start] + hexed + b"0" * ((end - start) - len(hexed)) + bt[end:]
+    verdict, text = _verdict(tampered, policy)
+    assert verdict != "valid", text
+    assert "cannot be read" in text, text

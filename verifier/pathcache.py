@@ -10,15 +10,17 @@ differ:
 * the same certificate, under the same setting: the trust anchors, the weak-digest rules, the
   revocation mode, the document's own revocation data (its DSS) and the same set of fetched
   answers (:meth:`FetcherPool.generation_of`: a new set of fetchers means new answers);
-* the same certificates to build from (everything the context's registry holds: what the
-  signature and the DSS carry, the known intermediates), so path building would see what it saw;
+* the same certificates to build from, in the same order (everything the context's registry holds
+  before validation: what the signature and the DSS carry, the known intermediates), so path
+  building would see what it saw;
 * a validation time inside the remembered window: from the moment it was validated at, up to the
   first instant at which any certificate's validity, any OCSP response's or CRL's next update (and
   this update, unless revocation data issued after the validation time is accepted) or any
-  revocation date of a certificate on the path could change the answer (less pyHanko's time
-  tolerance), and never more than :data:`MAX_AGE` later.
+  revocation date in them could change the answer (less pyHanko's time tolerance), and never more
+  than :data:`MAX_AGE` later.
 
 Only successes are remembered: a path that failed is validated again each time (with its reasons).
+Remembered certificates are parsed completely before they are shared between threads.
 Revocation data without a next update, and contexts with fetchers made for one document (the
 development PKI answering as of a given time), are never remembered. The memory is bounded
 (:data:`MAX_ENTRIES`, oldest first out) and per process; :func:`clear` empties it (after a
@@ -79,11 +81,21 @@ class PathMemory:
 
     # --- the hook's protocol (hazmat.pyhanko_paths.PathMemory) ----------------------------------
 
-    def recall(self, certificate, validation_context):
-        key = self._key(certificate, validation_context)
-        if key is None:
+    def key(self, certificate, vc) -> tuple | None:
+        """What a path depends on, taken before pyHanko validates: the verifier's setting for the
+        context, the certificate, the registry's certificates in the order they were registered
+        (path building tries issuers in that order), and the best signature time when the caller
+        set it apart from the moment."""
+        setting = _settings.get(vc)
+        if setting is None or not self.enabled:
             return None
-        moment = validation_context.moment
+        best = vc.best_signature_time
+        best_key = None if best == vc.moment else best
+        registry = tuple(_sha(c) for c in vc.certificate_registry)
+        return setting, _sha(certificate), registry, best_key
+
+    def recall(self, key, vc):
+        moment = vc.moment
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry.valid_from <= moment < entry.valid_until:
@@ -93,13 +105,12 @@ class PathMemory:
             self.misses += 1
         return None
 
-    def remember(self, certificate, validation_context, path) -> None:
-        key = self._key(certificate, validation_context)
-        if key is None:
-            return
-        moment = validation_context.moment
+    def remember(self, key, vc, path) -> None:
+        moment = vc.moment
         try:
-            until = self._valid_until(path, validation_context, moment)
+            until = self._valid_until(path, vc, moment)
+            for cert in path.iter_certs(include_root=True):
+                _settle(cert)
         except _Unremembered:
             return
         except Exception:  # noqa: BLE001 - what cannot be read is not remembered; pyHanko's answer stands
@@ -114,27 +125,15 @@ class PathMemory:
 
     # --- what a remembered path depends on -------------------------------------------------------
 
-    def _key(self, certificate, vc) -> tuple | None:
-        setting = _settings.get(vc)
-        if setting is None or not self.enabled:
-            return None
-        # best_signature_time follows the moment unless the caller set it apart
-        best = vc.best_signature_time
-        best_key = None if best == vc.moment else best
-        registry = frozenset(_sha(c) for c in vc.certificate_registry)
-        return setting, _sha(certificate), registry, best_key
-
     def _valid_until(self, path, vc, moment: datetime) -> datetime:
         tolerance = vc.time_tolerance
         boundaries: list[datetime] = []
         certs = list(vc.certificate_registry)
-        path_serials = set()
-        for cert in path.iter_certs(include_root=True):
-            path_serials.add(cert.serial_number)
         for response in vc.ocsps:
             certs.extend(_ocsp_boundaries(response, boundaries, retroactive=vc.retroactive_revinfo))
         for crl_obj in vc.crls:
-            _crl_boundaries(crl_obj, path_serials, boundaries, retroactive=vc.retroactive_revinfo)
+            # every revocation date: a CRL issuer's or an OCSP responder's own certificate is checked too
+            _crl_boundaries(crl_obj, boundaries, retroactive=vc.retroactive_revinfo)
         anchor = path.trust_anchor.trust_qualifiers
         boundaries += [t for t in (anchor.valid_from, anchor.valid_until) if t is not None]
         for cert in certs:
@@ -170,12 +169,20 @@ def _ocsp_boundaries(response, boundaries: list, *, retroactive: bool) -> list:
     return [] if isinstance(basic["certs"], core.Void) else list(basic["certs"])
 
 
-def _crl_boundaries(crl_obj, path_serials: set, boundaries: list, *, retroactive: bool) -> None:
+def _crl_boundaries(crl_obj, boundaries: list, *, retroactive: bool) -> None:
     tbs = crl_obj["tbs_cert_list"]
     _updates(tbs, boundaries, retroactive=retroactive, what="a CRL")
     for entry in tbs["revoked_certificates"]:
-        if entry["user_certificate"].native in path_serials:
-            boundaries.append(entry["revocation_date"].native)
+        boundaries.append(entry["revocation_date"].native)
+
+
+def _settle(cert) -> None:
+    """Parse a certificate that other threads will share completely now: asn1crypto fills its
+    lazily parsed parts on first use, which two threads must not do at once."""
+    cert.native  # noqa: B018
+    for name in (cert.subject, cert.issuer):
+        name.native  # noqa: B018
+        name.human_friendly  # noqa: B018
 
 
 # the setting of each context the verifier made (trust, rules, document revinfo, fetched answers)

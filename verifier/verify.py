@@ -970,9 +970,13 @@ def _stray_end_of_contents(data: bytes) -> str | None:
 
 def _expected_signed_data_version(signed_data) -> str:
     """RFC 5652 5.1: the SignedData version follows from what it holds."""
-    # an absent optional field is a Void (whose .native would convert every certificate to Python)
+    # an absent optional field is a Void; what is present is parsed whole (damage raises here, and the
+    # caller reports an unreadable container), except plain certificates: converting each to Python
+    # costs more than the rest of a verification, and each is verified under its issuer anyway
     certificates = signed_data["certificates"] if not isinstance(signed_data["certificates"], core.Void) else []
     crls = signed_data["crls"] if not isinstance(signed_data["crls"], core.Void) else []
+    for item in list(crls) + [c for c in certificates if c.name != "certificate"]:
+        item.native  # noqa: B018
     cert_kinds = {c.name for c in certificates}
     if "other" in cert_kinds or any(c.name == "other" for c in crls):
         return "v5"
