@@ -435,6 +435,27 @@ def verify_batch(form) -> Response:
                     mimetype="application/x-ndjson")
 
 
+@api_v1.post("/verify/jobs")
+@api_v1.auth_required(bearer)
+@api_v1.input(S.JobForm, location="form_and_files", arg_name="form")
+@api_v1.doc(summary="Verify many documents as a job done by workers (files, a zip, or stored documents); "
+                    "answers at once with the job (202)")
+def verify_job_submit(form) -> Any:
+    documents = (form.get("documents") or "").replace(",", " ").split()
+    job = office().submit_verify_job(caller(), files=form.get("files") or [],
+                                     archive=form["zip"].stream if form.get("zip") is not None else None,
+                                     documents=documents)
+    return job, 202
+
+
+@api_v1.get("/verify/jobs/<job_id>")
+@api_v1.auth_required(bearer)
+@api_v1.input(S.JobQuery, location="query", arg_name="query")
+@api_v1.doc(summary="A verification job's progress (done/total, verdicts) and each document's result")
+def verify_job_status(job_id: str, query) -> Any:
+    return office().verify_job(caller(), job_id, reports=bool(query.get("reports")))
+
+
 @api_v1.post("/incoming")
 @api_v1.auth_required(bearer)
 @api_v1.input(S.ReceiveForm, location="form_and_files", arg_name="form")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from kyso.errors import KysoError
+from kyso.errors import ConfigurationError, KysoError
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 
@@ -190,6 +190,28 @@ def doctor(as_json: bool, grace: float | None) -> None:
         for finding in findings:
             click.echo(finding.line(), err=not finding.ok)
     sys.exit(code)
+
+
+@main.command()
+@click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Items done at once (1: one process; more: forked processes).")
+@click.option("--name", default=None, help="This worker's name (default: celery@HOST).")
+def worker(concurrency: int, name: str | None) -> None:
+    """Do the documents of bulk verification jobs (KYSO_BROKER_URL), on any node, until stopped.
+    A worker that dies leaves its document to another: each is recorded once."""
+    from office import Office
+    from office.jobqueue import run_worker
+
+    try:
+        settings = settings_from_env()
+        if not settings.broker_url:
+            raise ConfigurationError("kyso worker needs KYSO_BROKER_URL (amqp://... or redis://...)",
+                                     message_vi="kyso worker cần KYSO_BROKER_URL (amqp://... hoặc redis://...).")
+        office = Office.from_settings(settings)
+    except KysoError as exc:
+        fail(exc)
+        return
+    run_worker(office, concurrency=concurrency, hostname=name)
 
 
 # -- outgoing ------------------------------------------------------------------------------------

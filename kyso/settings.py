@@ -85,7 +85,7 @@ _KNOWN = {
     "KYSO_OPS_ALLOW", "KYSO_TRUSTED_PROXIES", "KYSO_TSA_USERNAME", "KYSO_TSA_PASSWORD",
     "KYSO_LOGIN_MAX_FAILURES", "KYSO_LOGIN_WINDOW_SECONDS", "KYSO_MAX_PAGES", "KYSO_MAX_INFLATED_MB",
     "KYSO_RECONCILE_MINUTES", "KYSO_STORE_URL", "KYSO_S3_ENDPOINT_URL", "KYSO_S3_ACCESS_KEY_ID",
-    "KYSO_S3_SECRET_ACCESS_KEY", "KYSO_S3_REGION",
+    "KYSO_S3_SECRET_ACCESS_KEY", "KYSO_S3_REGION", "KYSO_BROKER_URL",
     # read by devpki's command line, not by the service:
     "KYSO_DEV_P12_PASSPHRASE", "KYSO_SOFTHSM2_MODULE",
     # read by kyso-client:
@@ -241,6 +241,7 @@ class Settings:
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = dataclasses.field(default=None, repr=False)
     s3_region: str = "us-east-1"
+    broker_url: str | None = None          # amqp://... or redis://...: bulk verification jobs done by `kyso worker`
 
     def __post_init__(self) -> None:
         if self.mode not in ("dev", "production"):
@@ -309,6 +310,10 @@ class Settings:
         if self.database_url is None:
             object.__setattr__(self, "database_url", f"sqlite:///{Path(self.data_dir) / 'kyso.sqlite'}")
         self._check_store()
+        if self.broker_url is not None and not re.fullmatch(r"(amqps?|redis|rediss)://\S+", self.broker_url):
+            raise ConfigurationError("KYSO_BROKER_URL must be an amqp://, amqps://, redis:// or rediss:// URL",
+                                     message_vi="KYSO_BROKER_URL phải là địa chỉ amqp://, amqps://, redis:// hoặc "
+                                                "rediss://.")
         key = self.audit_key_setting
         if key is not None and len(key.encode()) < AUDIT_KEY_MIN_BYTES:
             raise ConfigurationError("KYSO_AUDIT_KEY must be at least 16 bytes (32 bytes of entropy in production)",
@@ -466,6 +471,7 @@ class Settings:
         integer("KYSO_MAX_INFLATED_MB", "max_inflated_mb")
         integer("KYSO_RECONCILE_MINUTES", "reconcile_minutes")
         text("KYSO_OPS_TOKEN", "ops_token")
+        text("KYSO_BROKER_URL", "broker_url")
         text("KYSO_STORE_URL", "store_url")
         text("KYSO_S3_ENDPOINT_URL", "s3_endpoint_url")
         text("KYSO_S3_ACCESS_KEY_ID", "s3_access_key_id")

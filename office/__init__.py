@@ -32,6 +32,7 @@ from office.errors import (
     http_status,
 )
 from office.incoming import IncomingUseCases
+from office.jobs import JobUseCases
 from office.outgoing import Issued, OutgoingUseCases, Prepared, Signed
 from office.reading import ReadingUseCases
 from office.sessions import SessionUseCases
@@ -46,8 +47,8 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'office' has no attribute {name!r}")
 
 
-class Office(OutgoingUseCases, IncomingUseCases, ReadingUseCases, ArchivingUseCases, AdminUseCases, SessionUseCases,
-             OfficeBase):
+class Office(OutgoingUseCases, IncomingUseCases, JobUseCases, ReadingUseCases, ArchivingUseCases, AdminUseCases,
+             SessionUseCases, OfficeBase):
     """One office's use cases (see the module docstring); build it with :meth:`from_settings`."""
 
     @staticmethod

@@ -15,6 +15,16 @@ BATCH_FACTOR = 4
 BATCH_RATIO = 200
 
 
+#: what reading a zip member can raise: damaged (BadZipFile, EOFError, OSError), encrypted
+#: (RuntimeError: a password is needed), a compression method zipfile lacks (NotImplementedError)
+UNREADABLE_MEMBER = (RuntimeError, NotImplementedError, OSError, EOFError)
+
+
+def unreadable_member(exc: BaseException) -> dict:
+    return {"code": "zip_member_unreadable", "message": f"{type(exc).__name__}: {exc}"[:300],
+            "message_vi": "Không đọc được tệp này trong zip (hỏng hoặc được mã hóa)."}
+
+
 class IncomingUseCases:
     def verify(self, caller: Caller, document: bytes, *, file_name: str | None = None,
                keep: bool = True, at=None, decree30: bool = False) -> dict:
@@ -41,6 +51,27 @@ class IncomingUseCases:
         import zipfile
 
         caller.require(*READERS)
+        items = self._batch_items(caller, files=files, archive=archive)
+
+        def lines() -> Iterator[dict]:
+            for index, (name, read) in enumerate(items, 1):
+                try:
+                    data = read()
+                except (zipfile.BadZipFile, *UNREADABLE_MEMBER) as exc:
+                    # a damaged or encrypted member (RuntimeError: a password is needed; NotImplementedError:
+                    # zipfile's answer to a compression method it lacks): no document to judge, said as such
+                    yield {"index": index, "total": len(items), "file": name, "verdict": "indeterminate",
+                           "error": unreadable_member(exc)}
+                    continue
+                report = self.verify(caller, data, file_name=name, keep=False)
+                yield {"index": index, "total": len(items), "file": name, "verdict": report["verdict"],
+                       "outcome": report["outcome"], "reasons": report["reasons"], "report": report}
+        return lines()
+
+    def _batch_items(self, caller: Caller, *, files=(), archive=None) -> list[tuple[str, Callable[[], bytes]]]:
+        """(name, read) of each uploaded file and zip member, the zip's directory checked first."""
+        import zipfile
+
         limit = self.settings.max_upload_bytes
         # uploaded parts are bounded by the request's size: read now; the zip's members are read later
         items: list[tuple[str, Callable[[], bytes]]] = [
@@ -77,22 +108,7 @@ class IncomingUseCases:
         if not items:
             raise BadInput("upload files in 'files' parts or one 'zip' part",
                            message_vi="Hãy tải các tệp lên trong trường 'files' hoặc một tệp 'zip'.")
-
-        def lines() -> Iterator[dict]:
-            for index, (name, read) in enumerate(items, 1):
-                try:
-                    data = read()
-                except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as exc:
-                    # a damaged or encrypted member (RuntimeError: a password is needed; NotImplementedError:
-                    # zipfile's answer to a compression method it lacks): no document to judge, said as such
-                    yield {"index": index, "total": len(items), "file": name, "verdict": "indeterminate",
-                           "error": {"code": "zip_member_unreadable", "message": f"{type(exc).__name__}: {exc}"[:300],
-                                     "message_vi": "Không đọc được tệp này trong zip (hỏng hoặc được mã hóa)."}}
-                    continue
-                report = self.verify(caller, data, file_name=name, keep=False)
-                yield {"index": index, "total": len(items), "file": name, "verdict": report["verdict"],
-                       "outcome": report["outcome"], "reasons": report["reasons"], "report": report}
-        return lines()
+        return items
 
     def _incoming(self, caller: Caller, document: bytes | None, sha256: str | None) -> bytes:
         caller.require("receiver", "clerk")

@@ -77,7 +77,8 @@ from registers.models import AuditRecord
 
 ACTIONS = frozenset({"sign", "issue", "receive", "verify", "return", "acknowledge", "download", "login",
                      "login_failed", "forbidden", "admin_change", "prepare", "copy", "sign_attachment",
-                     "void", "logout", "read_report", "read_register", "read_history", "extend", "renew", "reconcile"})
+                     "void", "logout", "read_report", "read_register", "read_history", "extend", "renew", "reconcile",
+                     "verify_job"})
 PROBLEMS = ("edited", "deleted", "inserted", "reordered", "bad_mac", "broken_chain",
             "truncated", "diverged", "checkpoint")
 GENESIS = "0" * 64

@@ -190,3 +190,30 @@ class PendingSignature(Base):
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class VerifyJob(Base):
+    """A bulk verification submitted once and done by workers on any node: who asked (its audit
+    records are theirs), what, and when."""
+
+    __tablename__ = "verify_job"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    agency: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))                  # upload | stored
+    total: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class VerifyJobItem(Base):
+    """One document of a job: pending until a worker stores its report (exactly once)."""
+
+    __tablename__ = "verify_job_item"
+    job_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str | None] = mapped_column(String(64))        # None: the file could not be read
+    status: Mapped[str] = mapped_column(String(16))               # pending | done
+    verdict: Mapped[str | None] = mapped_column(String(16))
+    report: Mapped[str | None] = mapped_column(Text)              # the report's JSON, or the read error's
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -91,6 +91,17 @@ class BatchForm(Schema):
     zip = File()
 
 
+class JobForm(Schema):
+    files = List(File())
+    zip = File()
+    documents = String(validate=Length(max=700_000),
+                       metadata={"description": "SHA-256 of stored documents, separated by commas or spaces"})
+
+
+class JobQuery(Schema):
+    reports = Boolean(load_default=False, metadata={"description": "Include each finished document's report"})
+
+
 class ExtendForm(Schema):
     file = File(metadata={"description": "A signed PDF (any tool's), or name a stored one with sha256"})
     sha256 = String(validate=SHA256)

@@ -1,0 +1,134 @@
+"""Bulk verification as jobs: submitted once, done by workers, followed by whoever submitted it.
+In one process (the embedded default: a background thread) and with real Celery workers on
+RabbitMQ (127.0.0.1:5672), PostgreSQL and SeaweedFS, one of them killed halfway: every document
+done, each recorded once."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from kyso.samples import make_pdf
+from signer import Level, SignRequest, SoftwareKeyHolder
+
+ROOT = Path(__file__).resolve().parent.parent
+AUTH = {"Authorization": "Bearer kyso-dev-receiver"}
+
+
+def _signed(engine, pki, n: int) -> list[bytes]:
+    holder = SoftwareKeyHolder.from_dev_pki(pki, "nguyen-van-an")
+    return [engine.sign(SignRequest(document=make_pdf(pages=1, seed=i), level=Level.B_B),
+                        key_holder=holder).data for i in range(n)]
+
+
+def _zip(documents: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in documents.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _wait(client, job_id: str, *, timeout: float, until=lambda job: job["finished"]) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get(f"/api/v1/verify/jobs/{job_id}", headers=AUTH).get_json()
+        if until(job) or time.monotonic() > deadline:
+            return job
+        time.sleep(0.05)
+
+
+def test_a_job_in_one_process(client, engine, pki):
+    good = _signed(engine, pki, 1)[0]
+    tampered = bytearray(good)
+    tampered[200] ^= 1
+    archive = _zip({"hợp lệ.pdf": good, "bị sửa.pdf": bytes(tampered), "chưa ký.pdf": make_pdf(pages=1),
+                    "ghi chú.txt": b"not a pdf"})
+    submitted = client.post("/api/v1/verify/jobs", headers=AUTH, content_type="multipart/form-data",
+                            data={"zip": (io.BytesIO(archive), "thư đến.zip")})
+    assert submitted.status_code == 202, submitted.get_data(as_text=True)[:500]
+    job = submitted.get_json()
+    assert job["schema"] == "kyso.verify-job/1" and job["total"] == 4
+    job = _wait(client, job["id"], timeout=60)
+    assert job["finished"] and job["done"] == 4
+    by_file = {r["file"]: r["verdict"] for r in job["results"]}
+    assert by_file == {"hợp lệ.pdf": "valid", "bị sửa.pdf": "invalid", "chưa ký.pdf": "unsigned",
+                       "ghi chú.txt": "indeterminate"}
+    assert job["verdicts"] == {"valid": 1, "invalid": 1, "unsigned": 1, "indeterminate": 1}
+    # the same documents again, by their SHA-256 (stored for the submitter's agency by the first job)
+    stored = [r["sha256"] for r in job["results"] if r["file"].endswith(".pdf")]
+    again = client.post("/api/v1/verify/jobs", headers=AUTH, content_type="multipart/form-data",
+                        data={"documents": ",".join(stored)})
+    assert again.status_code == 202
+    again = _wait(client, again.get_json()["id"], timeout=60)
+    assert sorted(r["verdict"] for r in again["results"]) == ["invalid", "unsigned", "valid"]
+    with_reports = client.get(f"/api/v1/verify/jobs/{again['id']}?reports=true", headers=AUTH).get_json()
+    assert all("report" in r for r in with_reports["results"])
+    # someone of another agency (le-hoang-phuc: SNV) does not see it
+    other = client.get(f"/api/v1/verify/jobs/{job['id']}", headers={"Authorization": "Bearer kyso-dev-le-hoang-phuc"})
+    assert other.status_code == 404 and other.get_json()["error"]["code"] == "not_found"
+    assert client.get("/api/v1/verify/jobs/nothing-here", headers=AUTH).status_code == 404
+
+
+def _worker(name: str, env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "commands.main", "worker", "--name", f"{name}@kyso-tests"],
+                            cwd=ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+@pytest.mark.slow
+def test_two_workers_one_killed_halfway_every_document_done_once(pki_server, s3_server, engine, pki,
+                                                                 softhsm_token, pkcs11_token, tmp_path):
+    from sqlalchemy import create_engine, text
+
+    from api import create_app
+    from conftest import _drop_postgres, _fresh_postgres_url
+    from kyso.settings import Settings
+    from office import Office
+
+    url = _fresh_postgres_url()
+    common = dict(KYSO_DATABASE_URL=url, KYSO_DEV_PKI_URL=pki_server.base_url, KYSO_AUDIT_KEY="d4" * 32,
+                  KYSO_STORE_URL=f"s3://kyso-tests/jobs-{tmp_path.name}", KYSO_S3_ENDPOINT_URL=s3_server.endpoint,
+                  KYSO_S3_ACCESS_KEY_ID="kyso", KYSO_S3_SECRET_ACCESS_KEY="kyso",
+                  KYSO_BROKER_URL="amqp://guest:guest@127.0.0.1:5672//")
+    workers = []
+    try:
+        settings = Settings.from_env({**common, "KYSO_DATA_DIR": str(tmp_path / "web")})
+        client = create_app(settings, office=Office.from_settings(settings, token=pkcs11_token)).test_client()
+        for name in ("w1", "w2"):
+            env = {k: v for k, v in os.environ.items() if not k.startswith("KYSO_") and k != "SOFTHSM2_CONF"}
+            env.update(common, KYSO_DATA_DIR=str(tmp_path / name))
+            workers.append(_worker(name, env, tmp_path / f"{name}.log"))
+        documents = {f"văn bản {i:03}.pdf": data for i, data in enumerate(_signed(engine, pki, 200))}
+        submitted = client.post("/api/v1/verify/jobs", headers=AUTH, content_type="multipart/form-data",
+                                data={"zip": (io.BytesIO(_zip(documents)), "200.zip")})
+        assert submitted.status_code == 202, submitted.get_data(as_text=True)[:500]
+        job_id = submitted.get_json()["id"]
+        halfway = _wait(client, job_id, timeout=180, until=lambda job: job["done"] >= 60)
+        assert halfway["done"] >= 60, ((tmp_path / "w1.log").read_text(errors="replace")[-3000:])
+        os.killpg(workers[0].pid, signal.SIGKILL)        # a worker dies, perhaps in the middle of a document
+        workers[0].wait(timeout=30)
+        job = _wait(client, job_id, timeout=300)
+        assert job["finished"], (job["done"], (tmp_path / "w2.log").read_text(errors="replace")[-3000:])
+        assert job["done"] == 200 and job["verdicts"] == {"valid": 200}
+        db = create_engine(url)
+        with db.connect() as conn:
+            details = [json.loads(d) if isinstance(d, str) else d for d in conn.execute(text(
+                "SELECT detail FROM audit WHERE action = 'verify'")).scalars()]
+        db.dispose()
+        items = sorted(d["item"] for d in details if d and d.get("job") == job_id)
+        assert items == list(range(1, 201)), "each document recorded once in the audit trail"
+    finally:
+        for proc in workers:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
+        _drop_postgres(url)
