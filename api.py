@@ -448,6 +448,14 @@ def verify_job_submit(form) -> Any:
     return job, 202
 
 
+@api_v1.post("/incoming/reverify")
+@api_v1.auth_required(bearer)
+@api_v1.input(S.ReverifyForm, location="form", arg_name="form")
+@api_v1.doc(summary="Verify again, as a job, every document the agency received (after a trust-store change)")
+def reverify_incoming(form) -> Any:
+    return office().reverify_incoming(caller(), year=form.get("year")), 202
+
+
 @api_v1.get("/verify/jobs/<job_id>")
 @api_v1.auth_required(bearer)
 @api_v1.input(S.JobQuery, location="query", arg_name="query")

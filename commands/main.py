@@ -498,12 +498,14 @@ def register_command(which, username, year, status, fmt, out) -> None:
 
 def _register_groups() -> None:
     from commands.admin import admin, audit
+    from commands.jobs import jobs_group
     from commands.verify import trust_group, verify_command
 
     main.add_command(verify_command, name="verify")
     main.add_command(trust_group, name="trust")
     main.add_command(admin, name="admin")
     main.add_command(audit, name="audit")
+    main.add_command(jobs_group, name="verify-jobs")
 
 
 _register_groups()

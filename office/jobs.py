@@ -38,7 +38,6 @@ class JobUseCases:
         import zipfile
 
         from office.incoming import UNREADABLE_MEMBER, unreadable_member
-        from registers.models import VerifyJob, VerifyJobItem
 
         caller.require(*READERS)
         documents = [d.strip().lower() for d in documents if d and d.strip()]
@@ -68,10 +67,30 @@ class JobUseCases:
                 with self.db.session() as s:
                     self._record(s, blob, origin="checked", caller=caller, reason="checked", at=moment)
                 rows.append({"name": name, "sha256": blob.sha256, "status": "pending"})
+        return self._start_job(caller, rows, kind="stored" if documents else "upload")
+
+    def reverify_incoming(self, caller: Caller, *, year: int | None = None) -> dict:
+        """A job verifying again, as of now, every document the caller's agency received (of one
+        year, or all): after a change of the trust store, which of them would still pass. The
+        register keeps its verdicts of the day they arrived; the job's are new facts beside them."""
+        caller.require("receiver", "clerk")
+        caller.require_agency()
+        entries = self.incoming.entries(year=year, status="received", agency=caller.agency)
+        if not entries:
+            raise BadInput("the incoming register has no received document to verify again",
+                           message_vi="Sổ văn bản đến không có văn bản nào để kiểm tra lại.")
+        rows = [{"name": f"{e['number_text']}/{e['year']} {e['sender']}"[:255], "sha256": e["document_sha256"],
+                 "status": "pending"} for e in entries]
+        return self._start_job(caller, rows, kind="incoming")
+
+    def _start_job(self, caller: Caller, rows: list[dict[str, Any]], *, kind: str) -> dict:
+        from registers.models import VerifyJob, VerifyJobItem
+
+        moment = self.now()
         job_id = secrets.token_hex(16)
         with self.db.session() as s:
-            s.add(VerifyJob(id=job_id, username=caller.username, agency=caller.agency,
-                            kind="stored" if documents else "upload", total=len(rows), created_at=moment))
+            s.add(VerifyJob(id=job_id, username=caller.username, agency=caller.agency, kind=kind, total=len(rows),
+                            created_at=moment))
             for index, row in enumerate(rows, 1):
                 s.add(VerifyJobItem(job_id=job_id, idx=index, name=row["name"][:255], sha256=row["sha256"],
                                     status=row["status"], verdict=row.get("verdict"), report=row.get("report"),

@@ -132,3 +132,47 @@ def test_two_workers_one_killed_halfway_every_document_done_once(pki_server, s3_
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=30)
         _drop_postgres(url)
+
+
+def test_the_incoming_register_verified_again_as_a_job(client):
+    """After a trust-store change the receiving clerk asks which received documents would still
+    pass: one job over the agency's incoming register, as of now."""
+    from kyso.samples import make_decree30_draft
+
+    def auth(user):
+        return {"Authorization": f"Bearer kyso-dev-{user}"}
+
+    personal = client.post("/api/v1/sign", headers=auth("nguyen-van-an"), content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(make_decree30_draft()), "dự thảo.pdf"), "level": "B-T",
+                                 "appearance": "personal"})
+    assert personal.status_code == 200, personal.get_data(as_text=True)[:300]
+    issued = client.post("/api/v1/issue", headers=auth("agency-ubnd-hung-yen"), content_type="multipart/form-data",
+                         data={"file": (io.BytesIO(personal.data), "chỉ thị.pdf"), "type": "CT", "level": "B-T"})
+    assert issued.status_code == 200, issued.get_data(as_text=True)[:300]
+    received = client.post("/api/v1/incoming", headers=AUTH, content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(issued.data), "đến.pdf"), "sender": "UBND tỉnh Hưng Yên"})
+    assert received.status_code == 200, received.get_data(as_text=True)[:300]
+    number = received.get_json()["number_text"]
+    job = client.post("/api/v1/incoming/reverify", headers=AUTH, content_type="multipart/form-data", data={})
+    assert job.status_code == 202, job.get_data(as_text=True)[:300]
+    job = _wait(client, job.get_json()["id"], timeout=120)
+    assert job["finished"] and job["kind"] == "incoming"
+    [mine] = [r for r in job["results"] if r["file"].startswith(f"{number}/") and "Hưng Yên" in r["file"]]
+    assert mine["verdict"] == "valid"
+    official = client.post("/api/v1/incoming/reverify", headers=auth("nguyen-van-an"),
+                           content_type="multipart/form-data", data={})
+    assert official.status_code == 403, "an official does not keep the incoming register"
+
+
+def test_kyso_verify_jobs_on_the_command_line(kyso_cli, engine, pki, tmp_path):
+    folder = tmp_path / "Hộp thư đến"
+    folder.mkdir()
+    (folder / "công văn.pdf").write_bytes(_signed(engine, pki, 1)[0])
+    (folder / "chưa ký.pdf").write_bytes(make_pdf(pages=1))
+    result = kyso_cli("verify-jobs", "submit", folder, "--as", "receiver", "--json")
+    assert result.exit_code == 1, result.output           # one document did not pass
+    job = json.loads(result.stdout.strip().splitlines()[-1])
+    assert job["finished"] and job["verdicts"] == {"valid": 1, "unsigned": 1}
+    shown = kyso_cli("verify-jobs", "show", job["id"], "--as", "receiver")
+    assert shown.exit_code == 0 and "chưa ký.pdf" in shown.stdout and "KHÔNG CÓ CHỮ KÝ / unsigned" in shown.stdout
+    assert kyso_cli("verify-jobs", "submit", folder).exit_code == 2, "--as is required"

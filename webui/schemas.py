@@ -98,6 +98,11 @@ class JobForm(Schema):
                        metadata={"description": "SHA-256 of stored documents, separated by commas or spaces"})
 
 
+class ReverifyForm(Schema):
+    year = Integer(validate=Range(min=1990, max=2200),
+                   metadata={"description": "Only the documents received that year (default: all)"})
+
+
 class JobQuery(Schema):
     reports = Boolean(load_default=False, metadata={"description": "Include each finished document's report"})
 
