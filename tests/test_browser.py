@@ -282,3 +282,34 @@ def test_the_office_as_its_people_use_it(office_app, browser, tmp_path):
 
     for tab in (chairman, clerk, other, receiver, auditor):
         assert tab.problems == [], tab.problems
+
+
+def test_a_batch_on_the_verify_page_shows_its_progress(office_app, browser, engine, pki, tmp_path):
+    """A receiving clerk drops twelve files on the verify page: a progress bar follows the batch to
+    its end, one row per file with its verdict (screenshot in the run's folder)."""
+    from kyso.samples import make_pdf
+    from signer import Level, SignRequest, SoftwareKeyHolder
+
+    _, base = office_app
+    holder = SoftwareKeyHolder.from_dev_pki(pki, "nguyen-van-an")
+    files = []
+    for i in range(12):
+        data = make_pdf(pages=1, seed=i)
+        if i % 3:
+            data = in_thread(engine.sign, SignRequest(document=data, level=Level.B_B), key_holder=holder).data
+        files.append(pdf(f"Văn bản đến {i:02}.pdf", data))
+    clerk = person(browser, base, "receiver")
+    clerk.goto(base + "/web/verify")
+    bar = clerk.locator("#progress-bar")
+    expect(bar).to_be_hidden()
+    clerk.set_input_files("#files", files)
+    expect(bar).to_be_visible()
+    expect(bar).to_have_attribute("max", "12")
+    expect(bar).to_have_js_property("value", 12, timeout=120_000)
+    expect(clerk.locator("#results tbody tr")).to_have_count(12)
+    expect(clerk.locator("#progress")).to_have_text("(12/12 đã xong)")
+    clerk.screenshot(path=str(tmp_path / "verify-batch.png"), full_page=True)
+    rows = clerk.locator("#results tbody").inner_text()
+    # signed by the Chairman alone: valid signatures, not yet issued (Decree 30); the others unsigned
+    assert rows.count("CHƯA BAN HÀNH") == 8 and rows.count("KHÔNG CÓ CHỮ KÝ") == 4, rows
+    assert clerk.problems == []

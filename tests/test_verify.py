@@ -279,3 +279,22 @@ def test_a_verification_frees_what_it_parsed_at_once(engine, pki, policy):
     gc.collect()
     assert verify(data, policy=policy).verdict.value == "valid"
     assert gc.collect() < 1000
+
+
+def test_verifications_at_once_in_threads_all_end_valid(engine, pki):
+    """A threaded server (the development server, the web page sending three files at once) verifies
+    in several threads: each gets its answer. With one set of OCSP fetchers shared between threads,
+    one of twelve waited forever on another thread's event loop and another came out indeterminate."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from verifier.fetching import DEFAULT_POOL
+
+    DEFAULT_POOL.reset()   # nothing fetched yet: the first answers are fetched at once by three threads
+    holder = SoftwareKeyHolder.from_dev_pki(pki, "nguyen-van-an")
+    documents = [engine.sign(SignRequest(document=make_pdf(pages=1, seed=i), level=Level.B_B), key_holder=holder).data
+                 for i in range(12)]
+    policy = VerificationPolicy.for_profile("dev", dev_pki=pki)
+    with ThreadPoolExecutor(3) as pool:
+        futures = [pool.submit(verify, data, policy=policy) for data in documents]
+        verdicts = [f.result(timeout=60).verdict.value for f in futures]
+    assert verdicts == ["valid"] * 12

@@ -3,8 +3,8 @@
 Verifying many documents signed by the same few officials asks the same OCSP
 responders the same questions. pyhanko-certvalidator's fetchers cache what
 they fetched (and bound how much one set of fetchers may fetch): Kyso keeps
-one set for at most ``ttl`` seconds or ``max_uses`` verifications, then
-starts a fresh one, so answers are reused but never stale for long.
+one set per thread for at most ``ttl`` seconds or ``max_uses`` verifications,
+then starts a fresh one, so answers are reused but never stale for long.
 """
 from __future__ import annotations
 
@@ -16,37 +16,44 @@ from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBack
 
 
 class FetcherPool:
+    """Fetchers per thread: pyHanko's fetchers wait for an answer another verification is already
+    fetching on that verification's event loop, and each verification runs its own loop; shared
+    between threads (the threaded development server, the web page's three files at once), a
+    verification waited forever on another thread's loop (seen: one of twelve concurrent
+    verifications never ended, another came out indeterminate)."""
+
     def __init__(self, *, ttl: float = 120.0, max_uses: int = 500, timeout: float = 10.0) -> None:
         self.ttl = ttl
         self.max_uses = max_uses
         self._backend = RequestsFetcherBackend(per_request_timeout=timeout)
         self._lock = threading.Lock()
-        self._fetchers: Fetchers | None = None
-        self._born = 0.0
-        self._uses = 0
-        self._generation = 0
+        self._local = threading.local()
+        self._generation = 0     # every set of fetchers made, in any thread, has its own number
+        self._epoch = 0          # reset(): every thread's set is renewed at its next use
 
     def reset(self) -> None:
         """Drop the cached answers (after a fetch failed: a failure must not be reused for minutes)."""
         with self._lock:
-            self._fetchers = None
+            self._epoch += 1
 
     def current(self) -> Fetchers:
-        with self._lock:
-            now = time.monotonic()
-            if self._fetchers is None or now - self._born > self.ttl or self._uses >= self.max_uses:
-                self._fetchers = self._backend.get_fetchers()
-                self._born = now
-                self._uses = 0
+        state = self._local
+        now = time.monotonic()
+        if (getattr(state, "fetchers", None) is None or now - state.born > self.ttl or state.uses >= self.max_uses
+                or state.epoch != self._epoch):
+            with self._lock:
                 self._generation += 1
-            self._uses += 1
-            return self._fetchers
+                state.generation, state.epoch = self._generation, self._epoch
+            state.fetchers = self._backend.get_fetchers()
+            state.born, state.uses = now, 0
+        state.uses += 1
+        return state.fetchers
 
     def generation_of(self, fetchers) -> int | None:
-        """Which set of fetchers ``fetchers`` is, if it is this pool's current one (validated paths
+        """Which set of fetchers ``fetchers`` is, if it is this thread's current one (validated paths
         are remembered per set: a new set means new revocation answers); None otherwise."""
-        with self._lock:
-            return self._generation if fetchers is not None and fetchers is self._fetchers else None
+        state = self._local
+        return state.generation if fetchers is not None and fetchers is getattr(state, "fetchers", None) else None
 
 
 DEFAULT_POOL = FetcherPool()

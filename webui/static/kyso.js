@@ -46,6 +46,7 @@
   var picker = document.getElementById("files");
   var tbody = document.querySelector("#results tbody");
   var progress = document.getElementById("progress");
+  var bar = document.getElementById("progress-bar");
   var queue = [], running = 0, total = 0, finished = 0, PARALLEL = 3;
 
   function el(tag, cls, text) {
@@ -62,6 +63,10 @@
   }
   function updateProgress() {
     progress.textContent = "(" + finished + "/" + total + " " + labels.done + ")";
+    // a bar for a batch: how much of it is done, while the rows fill in
+    bar.max = Math.max(total, 1);
+    bar.value = finished;
+    bar.hidden = total < 2;
   }
   function fill(row, outcome, who, why, href) {
     // the outcome: the verdict and the Decree 30 pair together (green only when both hold)
