@@ -121,7 +121,9 @@ class JobUseCases:
         for item in items:
             result = {"index": item.idx, "file": item.name, "sha256": item.sha256, "status": item.status,
                       "verdict": item.verdict}
-            if item.report is not None:
+            # the reports are parsed only when asked for, or to say why a document did not pass: a
+            # large job is followed by polling, and parsing thousands of reports each time was the cost
+            if item.report is not None and (reports or item.verdict != "valid"):
                 report = json.loads(item.report)
                 if "error" in report:
                     result["error"] = report["error"]
