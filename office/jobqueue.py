@@ -3,8 +3,9 @@
 * ``KYSO_BROKER_URL`` set (``amqp://...`` RabbitMQ, ``redis://...`` Redis): each item is a Celery
   task; ``kyso worker`` processes on any node take them. A task is acknowledged only once its item
   is done (``acks_late``) and a worker that dies mid-task hands it back to the broker
-  (``reject_on_worker_lost``), so a killed worker's items are retried; the item's row is written
-  once whatever the retries (``Office.run_verify_job_item``).
+  (``reject_on_worker_lost``), so a killed worker's items are retried; a task that fails (the store
+  or the database down) is tried again with a growing delay, up to about an hour; the item's row is
+  written once whatever the retries (``Office.run_verify_job_item``).
 * not set (the embedded default, ``make run``): one background thread of the web process does them.
 """
 from __future__ import annotations
@@ -79,7 +80,10 @@ def celery_app(broker_url: str):
                 worker_hijack_root_logger=False,
                 task_ignore_result=True,
             )
-            app.task(name=TASK, bind=True, max_retries=None)(_verify_job_item)
+            # a store or database that is down for a while: the document is tried again later (its
+            # task failing once would otherwise be acknowledged, and the job never finish)
+            app.task(name=TASK, bind=True, autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=300,
+                     retry_jitter=True, max_retries=12)(_verify_job_item)
             _apps[broker_url] = app
         return app
 
