@@ -272,15 +272,20 @@ def profile_remaining(contenders: Contenders, path: Path) -> str:
 
 
 def http_rows(seconds: float) -> list[list[str]]:
-    """The service under gunicorn (4 sync workers, the dev PKI in a process of its own), 8 clients on
-    this machine, against in-process stock pyHanko measured in the same run (bench/http_bench.py)."""
+    """The service under gunicorn (one and two sync workers per core, as docs/deploy.md says; the dev
+    PKI in a process of its own), 8 clients on this machine, against in-process stock pyHanko measured
+    in the same run (bench/http_bench.py)."""
     from http_bench import in_process, run_config
     from kyso.samples import KB, make_pdf
 
     pdf = make_pdf(size=100 * KB)
     inproc = {name: (ops, ms) for name, ops, ms in in_process(pdf, 3.0)}
-    _, results, _ = run_config(pdf, workers=4, threads=1, worker_class=None, levels=[8], duration=seconds,
-                               warmup=2.0, scenarios=["sign", "verify"], separate_pki=True)
+    cores = os.cpu_count() or 2
+    results = []
+    for workers in (cores, 2 * cores):
+        _, found, _ = run_config(pdf, workers=workers, threads=1, worker_class=None, levels=[8], duration=seconds,
+                                 warmup=2.0, scenarios=["sign", "verify"], separate_pki=True)
+        results += [dict(r, workers=workers) for r in found]
     rows = []
     for scenario in ("sign", "verify"):
         stock_ops, stock_ms = inproc[f"in-process {scenario}, stock pyHanko"]
@@ -291,7 +296,8 @@ def http_rows(seconds: float) -> list[list[str]]:
                      f"{inproc[kyso_name][0]:.1f}/s ({inproc[kyso_name][1]:.1f} ms)", "-",
                      f"{inproc[kyso_name][0] / stock_ops:.2f}x stock"])
         for r in (r for r in results if r["scenario"] == scenario):
-            rows.append([f"100 KB {scenario}, operations/s", f"Kyso HTTP, 4 workers, {r['clients']} clients",
+            rows.append([f"100 KB {scenario}, operations/s",
+                         f"Kyso HTTP, {r['workers']} workers, {r['clients']} clients",
                          f"{r['rps']:.1f}/s (p50 {r['p50']:.0f}, p95 {r['p95']:.0f} ms, {r['errors']} errors)",
                          "-", f"{r['rps'] / stock_ops:.2f}x stock"])
     return rows

@@ -17,7 +17,7 @@ import secrets
 from datetime import datetime, timezone
 from typing import Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from kyso.errors import ErrorKind, KysoError
 from registers.db import Database
@@ -66,6 +66,16 @@ def _account(u: User) -> Account:
     return Account(username=u.username, display_name=u.display_name, role=u.role, key_kind=u.key_kind,
                    key_ref=u.key_ref, certificate_sha256=u.certificate_sha256, image_sha256=u.image_sha256,
                    agency=u.agency, disabled=bool(u.disabled))
+
+
+# the active account holding a token (by its SHA-256): not revoked, not disabled
+_ACTIVE_HOLDER = (
+    select(ApiToken.token_hash, User.username, User.display_name, User.role, User.key_kind, User.key_ref,
+           User.certificate_sha256, User.image_sha256, User.agency)
+    .join(User, User.username == ApiToken.username)
+    .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None),
+           User.disabled.is_not(True))
+)
 
 
 def token_hash(token: str) -> str:
@@ -165,10 +175,10 @@ class Accounts:
             return None
         digest = token_hash(token)
         with self.db.read_session() as s:
-            row = s.get(ApiToken, digest)
-            if row is None or row.revoked_at is not None or not hmac.compare_digest(row.token_hash, digest):
+            # one query, columns only: every API request asks this (two ORM loads cost ~0.5 ms)
+            row = s.execute(_ACTIVE_HOLDER, {"digest": digest}).first()
+            if row is None or not hmac.compare_digest(row.token_hash, digest):
                 return None
-            user = s.get(User, row.username)
-            if user is None or user.disabled:
-                return None
-            return _account(user)
+            return Account(username=row.username, display_name=row.display_name, role=row.role,
+                           key_kind=row.key_kind, key_ref=row.key_ref, certificate_sha256=row.certificate_sha256,
+                           image_sha256=row.image_sha256, agency=row.agency, disabled=False)

@@ -88,6 +88,8 @@ PAGE = 1000
 _SEQ_SEARCH_LIMIT = 2_000_000
 
 _TABLE = AuditRecord.__table__
+_HEAD = select(_TABLE.c.seq, _TABLE.c.record_hash).order_by(_TABLE.c.seq.desc()).limit(1)
+_INSERT = insert(_TABLE)       # statements built once: every request appends a record
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _FIELDS = ("seq", "time", "actor", "role", "action", "documents", "certificate", "result", "client",
            "detail", "prev_hash", "record_hash", "mac")
@@ -265,8 +267,7 @@ class AuditTrail:
         if moment.tzinfo is None:
             raise ValueError("the audit clock must return timezone-aware datetimes")
         self.db.lock(session, "audit")
-        last = session.execute(select(_TABLE.c.seq, _TABLE.c.record_hash)
-                               .order_by(_TABLE.c.seq.desc()).limit(1)).first()
+        last = session.execute(_HEAD).first()
         row: dict[str, Any] = {
             "seq": last.seq + 1 if last else 1,
             "time": utc(moment),   # UTC before storing: SQLite keeps no offset
@@ -278,7 +279,7 @@ class AuditTrail:
         }
         row["record_hash"] = record_hash(row)
         row["mac"] = self._mac(row["record_hash"])
-        session.execute(insert(_TABLE).values(**row))
+        session.execute(_INSERT, row)
         return row["seq"]
 
     # -- reading -------------------------------------------------------------------------------

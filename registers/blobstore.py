@@ -379,6 +379,7 @@ def record(session, blob: StoredBlob, *, origin: str,
     first row (``stored_at``, ``origin``); concurrent transactions recording the same blob
     do not conflict.
     """
+    from registers.db import insert_new
     from registers.models import StoredDocument
 
     check_sha256(blob.sha256)
@@ -398,17 +399,5 @@ def record(session, blob: StoredBlob, *, origin: str,
                            detail={"sha256": blob.sha256})
     stored_at = (clock or (lambda: datetime.now(timezone.utc)))()
     values = {"sha256": blob.sha256, "size": blob.size, "stored_at": stored_at, "origin": origin}
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:                                              # pragma: no cover - only the two above are used
-        if session.get(StoredDocument, blob.sha256) is None:
-            session.add(StoredDocument(**values))
-        return
-    existing = session.get(StoredDocument, blob.sha256)   # also flushes pending rows of this session
-    if existing is not None:
-        return
-    session.execute(insert(StoredDocument).values(**values).on_conflict_do_nothing(
-        index_elements=["sha256"]))
+    # the first row stays: a row already there (this session's pending ones are flushed first) wins
+    session.execute(insert_new(session, StoredDocument.__table__, ("sha256",)), values)

@@ -185,3 +185,22 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_INSERTS: dict = {}
+
+
+def insert_new(session, table, keys: tuple[str, ...]):
+    """``INSERT ... ON CONFLICT (keys) DO NOTHING`` for ``table`` in the session's SQL dialect,
+    built once per table and dialect (a statement built per call costs as much as running it)."""
+    dialect = session.get_bind().dialect.name
+    statement = _INSERTS.get((table.name, dialect))
+    if statement is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:                                          # pragma: no cover - only the two above are used
+            raise ValueError(f"unsupported database {dialect}")
+        statement = _INSERTS[(table.name, dialect)] = insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    return statement

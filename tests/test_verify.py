@@ -298,3 +298,20 @@ def test_verifications_at_once_in_threads_all_end_valid(engine, pki):
         futures = [pool.submit(verify, data, policy=policy) for data in documents]
         verdicts = [f.result(timeout=60).verdict.value for f in futures]
     assert verdicts == ["valid"] * 12
+
+
+def test_end_of_contents_octets_are_found_inside_any_definite_length():
+    """The walk for stray end-of-contents octets enters every constructed element of definite
+    length: one whose length's last octet is 0x80 (128 bytes: ``81 80``) too, which it once took for
+    an indefinite length and skipped; a BER indefinite length keeps its own end-of-contents octets."""
+    from verifier.verify import _stray_end_of_contents
+
+    inner = b"\x04\x7c" + b"\x11" * 124 + b"\x00\x00"                 # 128 bytes, two of them 00 00
+    assert len(inner) == 128
+    hidden = b"\x30\x81\x83" + b"\x30\x81\x80" + inner
+    assert _stray_end_of_contents(hidden + b"\x00" * 64) is not None
+    clean = b"\x30\x81\x83" + b"\x30\x81\x80" + b"\x04\x7e" + b"\x11" * 126
+    assert _stray_end_of_contents(clean + b"\x00" * 64) is None
+    indefinite = b"\x30\x80" + b"\x04\x02ab" + b"\x00\x00"
+    assert _stray_end_of_contents(b"\x30\x08" + indefinite + b"\x00" * 8) is None
+    assert _stray_end_of_contents(b"\x30\x08" + b"\x04\x02ab" + b"\x00\x00" + b"\x04\x00") is not None

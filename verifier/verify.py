@@ -941,31 +941,64 @@ def _stray_end_of_contents(data: bytes) -> str | None:
     """X.690 8.1.5: end-of-contents octets (``00 00``) end an indefinite length and nothing else.
     Inside a definite-length structure they are bytes slipped into the unsigned container (a length
     raised by hand swallows the zero padding after it: the parser skips them, the signature still
-    verifies). Every constructed element is walked, at most 64 deep and 20,000 elements."""
+    verifies). Every constructed element of definite length is walked, at most 64 deep and 20,000
+    elements, by offsets into ``data`` (no copies); an indefinite one is measured by asn1crypto and
+    not entered (its end-of-contents octets are its own)."""
     from asn1crypto import parser
 
     budget = [20_000]
+    data = bytes(data)
 
-    def walk(chunk: bytes, level: int) -> str | None:
-        pos = 0
-        while pos < len(chunk) and budget[0] > 0:
+    def walk(pos: int, end: int, level: int) -> str | None:
+        while pos < end and budget[0] > 0:
             budget[0] -= 1
-            _, method, tag, header, content, trailer = parser.parse(chunk[pos:], strict=False)
-            if header[:1] == b"\x00" and not content:
+            first, content, after = _tlv(data, pos, end, parser)
+            if first == 0 and content == after:
                 return "the signature container holds end-of-contents octets inside a definite length"
-            if method == 1 and level < 64 and header[-1:] != b"\x80":
-                found = walk(content, level + 1)
+            if first & 0x20 and level < 64 and content is not None:
+                found = walk(content, after, level + 1)
                 if found:
                     return found
-            pos += len(header) + len(content) + len(trailer)
+            pos = after
             if level == 0:
                 break            # the padding after the container is not part of it
         return None
 
     try:
-        return walk(data, 0)
+        return walk(0, len(data), 0)
     except Exception:  # noqa: BLE001 - a container that does not parse is judged elsewhere
         return None
+
+
+def _tlv(data: bytes, pos: int, end: int, parser) -> tuple[int, int | None, int]:
+    """(first identifier octet, where the contents start or None for an indefinite length, where the
+    element ends) of the BER element at ``data[pos:end]``; ValueError when it does not fit."""
+    first = data[pos]
+    at = pos + 1
+    if first & 0x1F == 0x1F:               # high tag number: base-128 octets, the last without bit 8
+        while True:
+            if at >= end:
+                raise ValueError("truncated tag")
+            at += 1
+            if not data[at - 1] & 0x80:
+                break
+    if at >= end:
+        raise ValueError("truncated length")
+    length = data[at]
+    at += 1
+    if length == 0x80:
+        if not first & 0x20:
+            raise ValueError("indefinite length on a primitive element")
+        return first, None, pos + parser.peek(data[pos:end])
+    if length & 0x80:
+        count = length & 0x7F
+        if at + count > end:
+            raise ValueError("truncated length")
+        length = int.from_bytes(data[at:at + count], "big")
+        at += count
+    if at + length > end:
+        raise ValueError("contents beyond the enclosing element")
+    return first, at, at + length
 
 
 def _expected_signed_data_version(signed_data) -> str:
