@@ -404,6 +404,10 @@ class Settings:
                 self.s3_endpoint_url):
             problems.append("KYSO_S3_ENDPOINT_URL: documents and credentials would cross the network in clear; "
                             "use https:// (or an endpoint on this machine)")
+        if self.broker_url is not None and re.match(r"(amqp|redis)://", self.broker_url) and not _loopback(
+                self.broker_url):
+            problems.append("KYSO_BROKER_URL: the broker's password and every job's messages would cross the "
+                            "network in clear; use amqps:// or rediss:// (or a broker on this machine)")
         if problems:
             raise ConfigurationError(
                 "unsafe production settings: " + "; ".join(problems),

@@ -12,6 +12,7 @@ __all__ = [
     "FileMissing",
     "Forbidden",
     "IncomingNotValid",
+    "JobQueueUnavailable",
     "LevelInvalid",
     "MissingImage",
     "NoAgency",
@@ -144,6 +145,15 @@ class IncomingNotValid(KysoError):
     kind = ErrorKind.REFUSED
     message_en = "This document is not valid: it cannot be registered; return it to its sender."
     message_vi = "Văn bản không hợp lệ: không thể vào sổ; hãy trả lại nơi gửi."
+
+
+class JobQueueUnavailable(KysoError):
+    code = "job_queue_unavailable"
+    kind = ErrorKind.UNAVAILABLE
+    message_en = ("The job queue (the broker) cannot be reached: the job is recorded and its documents will be "
+                  "verified once the queue is back (detail.job follows it).")
+    message_vi = ("Không kết nối được hàng đợi (broker): yêu cầu đã được ghi nhận, các văn bản sẽ được kiểm tra "
+                  "khi hàng đợi hoạt động trở lại (theo dõi bằng detail.job).")
 
 
 class NoAgencyKey(KysoError):

@@ -9,15 +9,28 @@ is retried.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections import Counter
 from typing import Any
 
 from office.caller import READERS, Caller
-from office.errors import BadInput, DocumentNotFound
+from office.errors import BadInput, DocumentNotFound, JobQueueUnavailable
+
+log = logging.getLogger("kyso.jobs")
 
 SCHEMA = "kyso.verify-job/1"
 MAX_DOCUMENTS = 10_000
+# a job none of whose documents was done for this long is queued again (a killed Redis worker's task
+# comes back after 10 minutes by itself: this is longer)
+STALLED_SECONDS = 15 * 60
+
+
+def _utc(moment):
+    """A moment in UTC (SQLite gives back stored times without their zone: they were UTC)."""
+    from datetime import timezone
+
+    return moment.astimezone(timezone.utc) if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 class JobUseCases:
@@ -90,15 +103,56 @@ class JobUseCases:
         job_id = secrets.token_hex(16)
         with self.db.session() as s:
             s.add(VerifyJob(id=job_id, username=caller.username, agency=caller.agency, kind=kind, total=len(rows),
-                            created_at=moment))
+                            created_at=moment, queued_at=_utc(moment)))
             for index, row in enumerate(rows, 1):
                 s.add(VerifyJobItem(job_id=job_id, idx=index, name=row["name"][:255], sha256=row["sha256"],
                                     status=row["status"], verdict=row.get("verdict"), report=row.get("report"),
                                     done_at=row.get("done_at")))
             self._audit(caller, "verify_job", "submitted", session=s,
                         detail={"job": job_id, "documents": len(rows)})
-        self.job_queue.enqueue(job_id, [i for i, row in enumerate(rows, 1) if row["status"] == "pending"])
+        try:
+            self.job_queue.enqueue(job_id, [i for i, row in enumerate(rows, 1) if row["status"] == "pending"])
+        except Exception as exc:  # noqa: BLE001 - the broker is down: the job waits for requeue_stalled_jobs
+            log.warning("verification job %s recorded, not queued: %s: %s", job_id, type(exc).__name__, exc)
+            raise JobQueueUnavailable(detail={"job": job_id}) from None
         return self.verify_job(caller, job_id)
+
+    def requeue_stalled_jobs(self, *, now=None, stalled_seconds: float = STALLED_SECONDS) -> list[str]:
+        """Hand again to the queue the pending documents of every job that has not moved for
+        ``stalled_seconds`` since it was last queued or a document of it was done: the broker was
+        down when it was submitted, or the process whose background thread held it died (the
+        embedded default). Every document is still recorded once (``run_verify_job_item``), so a job
+        queued twice costs time, never a second record. Run by the housekeeper of every web worker:
+        one of them takes each stalled job (the job's row is updated under a lock first)."""
+        from datetime import timedelta
+
+        from sqlalchemy import func, select
+
+        from registers.models import VerifyJob, VerifyJobItem
+
+        moment = _utc(now or self.now())
+        before = moment - timedelta(seconds=stalled_seconds)
+        taken: dict[str, list[int]] = {}
+        with self.db.session() as s:
+            self.db.lock(s, "verify-job-requeue")
+            pending = dict(s.execute(select(VerifyJobItem.job_id, func.count()).where(
+                VerifyJobItem.status == "pending").group_by(VerifyJobItem.job_id)).all())
+            for job in s.scalars(select(VerifyJob).where(VerifyJob.id.in_(list(pending)))):
+                last_done = s.scalar(select(func.max(VerifyJobItem.done_at)).where(VerifyJobItem.job_id == job.id))
+                moved = max((t for t in (job.queued_at or job.created_at, last_done) if t is not None),
+                            key=_utc)
+                if _utc(moved) > before:
+                    continue
+                job.queued_at = moment
+                taken[job.id] = list(s.scalars(select(VerifyJobItem.idx).where(
+                    VerifyJobItem.job_id == job.id, VerifyJobItem.status == "pending").order_by(VerifyJobItem.idx)))
+        for job_id, indexes in taken.items():
+            try:
+                self.job_queue.enqueue(job_id, indexes)
+                log.warning("verification job %s had not moved: %d documents queued again", job_id, len(indexes))
+            except Exception as exc:  # noqa: BLE001 - still down: the next round tries again
+                log.warning("verification job %s not queued again: %s: %s", job_id, type(exc).__name__, exc)
+        return list(taken)
 
     def verify_job(self, caller: Caller, job_id: str, *, reports: bool = False) -> dict:
         """A job's progress (done/total, the verdicts so far) and each document's result, for the

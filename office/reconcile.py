@@ -137,7 +137,8 @@ def _quarantine_orphans(office, rows: set[str], stored: set[str], grace_seconds:
 
 
 class Housekeeper:
-    """Runs :func:`reconcile` every ``minutes`` in a daemon thread of a worker."""
+    """Runs :func:`reconcile` every ``minutes`` in a daemon thread of a worker, then hands again to the
+    queue the verification jobs that stalled (``Office.requeue_stalled_jobs``)."""
 
     def __init__(self, office, *, minutes: float) -> None:
         self._office = office
@@ -159,4 +160,8 @@ class Housekeeper:
                 reconcile(self._office)
             except Exception:  # noqa: BLE001 - the next round tries again; the log says why
                 log.exception("reconciler round failed")
+            try:
+                self._office.requeue_stalled_jobs()   # a job left by a dead process or a broker that was down
+            except Exception:  # noqa: BLE001
+                log.exception("requeue of stalled verification jobs failed")
             delay = self._interval

@@ -203,6 +203,7 @@ class VerifyJob(Base):
     kind: Mapped[str] = mapped_column(String(16))                  # upload | stored
     total: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))   # pending items last queued
 
 
 class VerifyJobItem(Base):

@@ -313,3 +313,49 @@ def test_a_batch_on_the_verify_page_shows_its_progress(office_app, browser, engi
     # signed by the Chairman alone: valid signatures, not yet issued (Decree 30); the others unsigned
     assert rows.count("CHƯA BAN HÀNH") == 8 and rows.count("KHÔNG CÓ CHỮ KÝ") == 4, rows
     assert clerk.problems == []
+
+
+def test_the_incoming_register_verified_again_from_its_page(office_app, browser, engine, pki, tmp_path):
+    """After a trust-store change the receiving clerk opens the incoming register and asks, with one
+    button, which received documents still pass: a job page follows it to the end, one row each."""
+    import io
+
+    app, base = office_app
+    client = app.test_client()
+
+    def receive(data: bytes, sender: str):
+        answer = client.post("/api/v1/incoming", headers={"Authorization": f"Bearer {dev_token('receiver')}"},
+                             content_type="multipart/form-data",
+                             data={"file": (io.BytesIO(data), "đến.pdf"), "sender": sender})
+        assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+
+    def issued() -> bytes:
+        auth = {"Authorization": f"Bearer {dev_token('nguyen-van-an')}"}
+        personal = client.post("/api/v1/sign", headers=auth, content_type="multipart/form-data",
+                               data={"file": (io.BytesIO(make_decree30_draft()), "dự thảo.pdf"), "level": "B-T",
+                                     "appearance": "personal"})
+        assert personal.status_code == 200, personal.get_data(as_text=True)[:300]
+        done = client.post("/api/v1/issue", headers={"Authorization": f"Bearer {dev_token('agency-ubnd-hung-yen')}"},
+                           content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(personal.data), "chỉ thị.pdf"), "type": "CT", "level": "B-T"})
+        assert done.status_code == 200, done.get_data(as_text=True)[:300]
+        return done.data
+
+    in_thread(receive, in_thread(issued), "UBND tỉnh Hưng Yên")
+    clerk = person(browser, base, "receiver")
+    clerk.goto(base + "/web/registers/incoming")
+    expect(clerk.locator("#register")).to_contain_text("UBND tỉnh Hưng Yên")
+    clerk.click("#reverify")
+    expect(clerk).to_have_url(re.compile(r"/web/jobs/[0-9a-f]{32}$"))
+    expect(clerk.locator("#job-status")).to_contain_text("đã xong", timeout=60_000)
+    total = clerk.locator("#job-results tbody tr").count()
+    assert total >= 1
+    expect(clerk.locator("#job-status")).to_have_text(f"({total}/{total} đã xong)", timeout=120_000)
+    expect(clerk.locator("#job-progress")).to_have_attribute("value", str(total))
+    expect(clerk.locator("#job-results")).to_contain_text("UBND tỉnh Hưng Yên")
+    expect(clerk.locator("#job-verdicts")).to_contain_text("HỢP LỆ")
+    clerk.screenshot(path=str(tmp_path / "incoming-reverified.png"), full_page=True)
+    assert clerk.problems == [], clerk.problems
+    official = person(browser, base, "nguyen-van-an")
+    official.goto(base + "/web/registers/incoming")
+    assert official.locator("#reverify").count() == 0

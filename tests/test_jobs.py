@@ -176,3 +176,77 @@ def test_kyso_verify_jobs_on_the_command_line(kyso_cli, engine, pki, tmp_path):
     shown = kyso_cli("verify-jobs", "show", job["id"], "--as", "receiver")
     assert shown.exit_code == 0 and "chưa ký.pdf" in shown.stdout and "KHÔNG CÓ CHỮ KÝ / unsigned" in shown.stdout
     assert kyso_cli("verify-jobs", "submit", folder).exit_code == 2, "--as is required"
+
+
+@pytest.mark.slow
+def test_a_job_through_redis(pki_server, s3_server, engine, pki, softhsm_token, pkcs11_token, tmp_path):
+    """The other broker the README offers (redis://, this machine's Redis on 6379): a worker takes
+    the documents from it (the client library once was not installed: every submission failed)."""
+    from api import create_app
+    from conftest import _drop_postgres, _fresh_postgres_url
+    from kyso.settings import Settings
+    from office import Office
+
+    url = _fresh_postgres_url()
+    common = dict(KYSO_DATABASE_URL=url, KYSO_DEV_PKI_URL=pki_server.base_url, KYSO_AUDIT_KEY="d5" * 32,
+                  KYSO_STORE_URL=f"s3://kyso-tests/redis-{tmp_path.name}", KYSO_S3_ENDPOINT_URL=s3_server.endpoint,
+                  KYSO_S3_ACCESS_KEY_ID="kyso", KYSO_S3_SECRET_ACCESS_KEY="kyso",
+                  KYSO_BROKER_URL="redis://127.0.0.1:6379/7")
+    worker = None
+    try:
+        settings = Settings.from_env({**common, "KYSO_DATA_DIR": str(tmp_path / "web")})
+        client = create_app(settings, office=Office.from_settings(settings, token=pkcs11_token)).test_client()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KYSO_") and k != "SOFTHSM2_CONF"}
+        env.update(common, KYSO_DATA_DIR=str(tmp_path / "w"))
+        worker = _worker("w", env, tmp_path / "w.log")
+        documents = {f"văn bản {i}.pdf": data for i, data in enumerate(_signed(engine, pki, 5))}
+        documents["chưa ký.pdf"] = make_pdf(pages=1)
+        submitted = client.post("/api/v1/verify/jobs", headers=AUTH, content_type="multipart/form-data",
+                                data={"zip": (io.BytesIO(_zip(documents)), "6.zip")})
+        assert submitted.status_code == 202, submitted.get_data(as_text=True)[:500]
+        job = _wait(client, submitted.get_json()["id"], timeout=120)
+        assert job["finished"], (tmp_path / "w.log").read_text(errors="replace")[-3000:]
+        assert job["verdicts"] == {"valid": 5, "unsigned": 1}
+    finally:
+        if worker is not None and worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=30)
+        _drop_postgres(url)
+
+
+def test_a_job_the_queue_lost_is_queued_again_once(pki_server, pkcs11_token, engine, pki, tmp_path):
+    """The broker is down when a receiving clerk submits: the job is recorded (its documents stored)
+    and the answer says so (503, the job's id); the housekeeper of a web worker queues a job that has
+    not moved for 15 minutes again, once, and it finishes. The same covers the embedded default's
+    background thread dying with its process."""
+    import dataclasses
+    from datetime import datetime, timedelta, timezone
+
+    from api import create_app
+    from kyso.settings import Settings
+    from office import Office
+
+    settings = Settings.from_env({"KYSO_DATA_DIR": str(tmp_path / "data"), "KYSO_DEV_PKI_URL": pki_server.base_url,
+                                  "KYSO_BROKER_URL": "amqp://guest:guest@127.0.0.1:9//"})   # nothing listens there
+    submitted_at = datetime(2031, 3, 2, 8, 0, tzinfo=timezone.utc)
+    down = Office.from_settings(settings, token=pkcs11_token, clock=lambda: submitted_at)
+    client = create_app(settings, office=down).test_client()
+    documents = {"công văn.pdf": _signed(engine, pki, 1)[0], "chưa ký.pdf": make_pdf(pages=1)}
+    refused = client.post("/api/v1/verify/jobs", headers=AUTH, content_type="multipart/form-data",
+                          data={"zip": (io.BytesIO(_zip(documents)), "thư đến.zip")})
+    assert refused.status_code == 503, refused.get_data(as_text=True)[:500]
+    error = refused.get_json()["error"]
+    assert error["code"] == "job_queue_unavailable" and "hàng đợi" in error["message_vi"]
+    job_id = error["detail"]["job"]
+    waiting = client.get(f"/api/v1/verify/jobs/{job_id}", headers=AUTH).get_json()
+    assert waiting["total"] == 2 and waiting["done"] == 0 and not waiting["finished"]
+
+    embedded = Office.from_settings(dataclasses.replace(settings, broker_url=None), token=pkcs11_token)
+    assert embedded.requeue_stalled_jobs(now=submitted_at + timedelta(minutes=14)) == []
+    assert embedded.requeue_stalled_jobs(now=submitted_at + timedelta(minutes=16)) == [job_id]
+    assert embedded.requeue_stalled_jobs(now=submitted_at + timedelta(minutes=16)) == [], "taken once"
+    receiver = embedded.caller("receiver")
+    deadline = time.monotonic() + 60
+    while not (job := embedded.verify_job(receiver, job_id))["finished"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert job["finished"] and job["verdicts"] == {"valid": 1, "unsigned": 1}

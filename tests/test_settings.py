@@ -63,6 +63,24 @@ def test_production_refuses_dev_material_and_default_secrets():
     assert "KYSO_TRUST_PROFILE" in str(info.value)
 
 
+def test_production_refuses_a_broker_or_object_store_reached_in_clear():
+    """Nodes talk to the broker and the S3 store over the network: production refuses plain amqp://,
+    redis:// and http:// there (passwords and documents in clear), and accepts them on this machine."""
+    for name, value in (("KYSO_BROKER_URL", "amqp://kyso:secret@mq.internal:5672//"),
+                        ("KYSO_BROKER_URL", "redis://:secret@10.0.0.7:6379/0"),
+                        ("KYSO_S3_ENDPOINT_URL", "http://s3.internal:8333")):
+        extra = {"KYSO_STORE_URL": "s3://kyso"} if name == "KYSO_S3_ENDPOINT_URL" else {}
+        with pytest.raises(ConfigurationError) as info:
+            Settings.from_env({**SAFE_PRODUCTION, **extra, name: value})
+        assert name in str(info.value) and "in clear" in str(info.value)
+    for name, value in (("KYSO_BROKER_URL", "amqps://kyso:secret@mq.internal:5671//"),
+                        ("KYSO_BROKER_URL", "rediss://:secret@10.0.0.7:6380/0?ssl_cert_reqs=required"),
+                        ("KYSO_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//"),
+                        ("KYSO_S3_ENDPOINT_URL", "https://s3.internal")):
+        extra = {"KYSO_STORE_URL": "s3://kyso"} if name == "KYSO_S3_ENDPOINT_URL" else {}
+        assert getattr(Settings.from_env({**SAFE_PRODUCTION, **extra, name: value}), name[5:].lower()) == value
+
+
 def test_safe_production_settings_are_accepted():
     settings = Settings.from_env(SAFE_PRODUCTION)
     assert settings.is_production and not settings.uses_dev_pki

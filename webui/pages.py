@@ -661,6 +661,25 @@ def register_page(user, name: str):
                            year=year, status=status)
 
 
+@pages.post("/registers/incoming/reverify")
+@requires("clerk", "receiver")
+def reverify_incoming(user):
+    """Verify again, as of now, every document the agency received (after a trust-store change)."""
+    try:
+        year = int(request.form["year"]) if request.form.get("year") else None
+    except ValueError:
+        raise BadInput("year is a number", message_vi="Năm phải là số.") from None
+    job = office().reverify_incoming(user, year=year)
+    return redirect(url_for("pages.job_page", job_id=job["id"]))
+
+
+@pages.get("/jobs/<job_id>")
+@requires(*READERS)
+def job_page(user, job_id: str):
+    """A verification job's progress and results (the page reloads itself until the job is done)."""
+    return render_template("web_job.html", job=office().verify_job(user, job_id))
+
+
 @pages.get("/history/<sha256>")
 @requires("auditor")
 def history_page(user, sha256: str):
