@@ -74,7 +74,7 @@ class JobUseCases:
                 except (zipfile.BadZipFile, *UNREADABLE_MEMBER) as exc:
                     rows.append({"name": name, "sha256": None, "status": "done", "verdict": "indeterminate",
                                  "report": json.dumps({"error": unreadable_member(exc)}, ensure_ascii=False),
-                                 "done_at": moment})
+                                 "done_at": _utc(moment)})
                     continue
                 blob = self._put(data)
                 with self.db.session() as s:
@@ -103,7 +103,7 @@ class JobUseCases:
         job_id = secrets.token_hex(16)
         with self.db.session() as s:
             s.add(VerifyJob(id=job_id, username=caller.username, agency=caller.agency, kind=kind, total=len(rows),
-                            created_at=moment, queued_at=_utc(moment)))
+                            created_at=_utc(moment), queued_at=_utc(moment)))
             for index, row in enumerate(rows, 1):
                 s.add(VerifyJobItem(job_id=job_id, idx=index, name=row["name"][:255], sha256=row["sha256"],
                                     status=row["status"], verdict=row.get("verdict"), report=row.get("report"),
@@ -222,7 +222,7 @@ class JobUseCases:
             claimed = s.execute(update(VerifyJobItem)
                                 .where(VerifyJobItem.job_id == job_id, VerifyJobItem.idx == index,
                                        VerifyJobItem.status == "pending")
-                                .values(status="done", verdict=verdict, done_at=self.now(),
+                                .values(status="done", verdict=verdict, done_at=_utc(self.now()),
                                         report=json.dumps(report, ensure_ascii=False))).rowcount == 1
             if claimed:
                 self._audit(caller, "verify", verdict, documents=(sha,), session=s,
