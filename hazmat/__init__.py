@@ -13,6 +13,8 @@ version it was written and tested against, and is installed explicitly by the co
 * :mod:`hazmat.pyhanko_paths`: the place in pyHanko's signature validation where a validated
   certificate path is recalled (``verifier.pathcache`` decides what may be;
   ``tests/test_pathcache.py`` proves reports unchanged).
+* :mod:`hazmat.pyhanko_certinfo`: the signer's certificate extracted from a signature's container
+  once per validation instead of twice (``tests/test_pdfspeed.py``).
 
 :func:`stock` undoes them all for a block (benchmarks measure stock pyHanko with it).
 """
@@ -23,11 +25,12 @@ def stock():
     that was installed back (benchmarks measure stock pyHanko this way)."""
     import contextlib
 
-    from hazmat import asn1crypto_names, pyhanko_bounds, pyhanko_hexreader, pyhanko_paths
+    from hazmat import asn1crypto_names, pyhanko_bounds, pyhanko_certinfo, pyhanko_hexreader, pyhanko_paths
 
     @contextlib.contextmanager
     def block():
-        patches = [m for m in (asn1crypto_names, pyhanko_bounds, pyhanko_hexreader, pyhanko_paths) if m.installed()]
+        patches = [m for m in (asn1crypto_names, pyhanko_bounds, pyhanko_certinfo, pyhanko_hexreader, pyhanko_paths)
+                   if m.installed()]
         memory_of = pyhanko_paths._memory_of
         for module in patches:
             module.uninstall()

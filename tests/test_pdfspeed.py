@@ -37,3 +37,36 @@ def test_same_result_on_random_strings():
         body = bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))
         data = b"<" + body + (b">" if rng.random() < 0.8 else b"") + b" tail"
         assert outcome(pdfspeed.read_hex_string_from_stream, data) == outcome(pdfspeed._original, data), data
+
+
+def test_certificates_extracted_once_per_signature_and_the_same_report(engine, pki, monkeypatch):
+    """hazmat.pyhanko_certinfo: pyHanko extracts a signature's certificates once (it did twice per
+    validation), and the report is the one stock pyHanko's extraction gives."""
+    import hazmat
+    from hazmat import pyhanko_certinfo
+    from kyso.samples import make_pdf
+    from signer import Level, SignRequest, SoftwareKeyHolder
+    from verifier import VerificationPolicy, verify
+
+    assert pyhanko_certinfo.installed()   # conftest installs every patch, as a worker does
+    policy = VerificationPolicy.for_profile("dev", dev_pki=pki)
+    document = make_pdf(pages=2)
+    for label in ("nguyen-van-an", "le-hoang-phuc"):
+        document = engine.sign(SignRequest(document=document, level=Level.B_T),
+                               key_holder=SoftwareKeyHolder.from_dev_pki(pki, label)).data
+    calls = []
+    original = pyhanko_certinfo._original
+    monkeypatch.setattr(pyhanko_certinfo, "_original", lambda sd: calls.append(sd) or original(sd))
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc)
+    patched = verify(document, policy=policy, now=now).to_dict()
+    # two signatures, each with its timestamp token: four containers, each extracted once
+    assert len(calls) == len({id(sd) for sd in calls}) == 4
+    with hazmat.stock():
+        assert not pyhanko_certinfo.installed()
+        stock = verify(document, policy=policy, now=now).to_dict()
+    assert pyhanko_certinfo.installed()
+    for report in (patched, stock):
+        report.pop("duration_ms")
+    assert patched["verdict"] == "valid" and patched == stock

@@ -315,3 +315,42 @@ def test_end_of_contents_octets_are_found_inside_any_definite_length():
     indefinite = b"\x30\x80" + b"\x04\x02ab" + b"\x00\x00"
     assert _stray_end_of_contents(b"\x30\x08" + indefinite + b"\x00" * 8) is None
     assert _stray_end_of_contents(b"\x30\x08" + b"\x04\x02ab" + b"\x00\x00" + b"\x04\x00") is not None
+
+
+def test_the_file_and_its_signatures_hashed_in_one_pass_judge_every_byte(engine, pki, policy, tmp_path):
+    """The file's SHA-256 and each signature's ByteRange digest come from one read of a document
+    under 4 MiB (the signatures' common first bytes hashed once). Both must still be exact: the
+    report's SHA-256 is the file's, a two-signature document is valid, and one changed byte
+    anywhere a signature covers (before its /Contents, or in the short range after it) makes it
+    invalid, from bytes or from a path."""
+    import hashlib
+
+    holder = SoftwareKeyHolder.from_dev_pki(pki, "le-hoang-phuc")
+    first = signed(engine, pki, document=make_pdf(pages=3))
+    both = engine.sign(SignRequest(document=first, level=Level.B_B), key_holder=holder).data
+    path = tmp_path / "both.pdf"
+    path.write_bytes(both)
+    for document in (both, path):
+        report = verify(document, policy=policy)
+        assert report.sha256 == hashlib.sha256(both).hexdigest()
+        assert report.verdict.value == "valid" and len(report.signatures) == 2, report.to_dict()["reasons"]
+    ranges = [s.byte_range for s in report.signatures]
+    assert all(r[0] == 0 for r in ranges) and ranges[0][1] < ranges[1][1]
+    unsigned = verify(make_pdf(pages=1), policy=policy)
+    assert unsigned.sha256 == hashlib.sha256(make_pdf(pages=1)).hexdigest()
+
+    def flipped(at: int) -> bytes:
+        data = bytearray(both)
+        data[at] ^= 0x01 if data[at] not in b"0123456789" else 0x02   # stays a digit: the parser reads on
+        return bytes(data)
+
+    _, la, b, lb = ranges[1]
+    for at, spoiled in ((ranges[0][1] // 2, (0, 1)), ((ranges[0][2] + ranges[0][3] + la) // 2, (1,)),
+                        (b + lb // 2, (1,)), (ranges[0][2] + 3, (0, 1))):
+        data = flipped(at)
+        report = verify(data, policy=policy)
+        assert report.sha256 == hashlib.sha256(data).hexdigest()
+        assert report.verdict.value != "valid", at
+        by_revision = sorted(report.signatures, key=lambda s: s.revision)
+        assert [i for i, s in enumerate(by_revision) if not s.intact] == list(spoiled) or \
+            report.signatures == (), (at, [s.intact for s in by_revision])

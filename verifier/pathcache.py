@@ -25,6 +25,10 @@ Revocation data without a next update, and contexts with fetchers made for one d
 development PKI answering as of a given time), are never remembered. The memory is bounded
 (:data:`MAX_ENTRIES`, oldest first out) and per process; :func:`clear` empties it (after a
 trust-store change it need not: the anchors are part of every key).
+
+Beside it, :data:`ISSUANCE` remembers which certificate verified under which issuer (the check
+the verifier makes on every certificate a signature or its DSS carries): a fact about two exact
+encodings only, used and switched off with the path memory.
 """
 from __future__ import annotations
 
@@ -37,7 +41,8 @@ from datetime import datetime, timedelta
 
 from asn1crypto import core
 
-__all__ = ["MAX_AGE", "MAX_ENTRIES", "PathMemory", "clear", "memory_of", "paths_remembered"]
+__all__ = ["ISSUANCE", "MAX_AGE", "MAX_ENTRIES", "IssuanceMemory", "PathMemory", "clear", "memory_of",
+           "paths_remembered"]
 
 MAX_ENTRIES = 4096
 MAX_AGE = timedelta(minutes=5)
@@ -202,8 +207,54 @@ def memory_of(validation_context) -> PathMemory | None:
     return DEFAULT if validation_context in _settings and DEFAULT.enabled else None
 
 
+class IssuanceMemory:
+    """Certificates seen to verify under an issuer: a certificate's signature checked once per pair
+    of exact encodings (the same agency's certificate arrives with every document it signs).
+
+    A pure fact about two byte strings (the child's to-be-signed bytes and signature, the issuer's
+    key): nothing about time, trust or revocation is remembered. Only successes; bounded, oldest
+    first out; off with the path memory."""
+
+    def __init__(self, *, max_entries: int = MAX_ENTRIES) -> None:
+        self.max_entries = max_entries
+        self._seen: OrderedDict[bytes, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(child_der: bytes, issuer_der: bytes) -> bytes:
+        # DER is self-delimiting: the child's outer length says where the issuer begins
+        return hashlib.sha256(child_der + issuer_der).digest()
+
+    def verified(self, child_der: bytes, issuer_der: bytes, check) -> None:
+        """``check()`` (which raises when the child does not verify), unless this pair has passed."""
+        if not DEFAULT.enabled:
+            check()
+            return
+        key = self._key(child_der, issuer_der)
+        with self._lock:
+            if key in self._seen:
+                self._seen.move_to_end(key)
+                return
+        check()
+        with self._lock:
+            self._seen[key] = None
+            while len(self._seen) > self.max_entries:
+                self._seen.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._seen.clear()
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+ISSUANCE = IssuanceMemory()
+
+
 def clear() -> None:
     DEFAULT.clear()
+    ISSUANCE.clear()
 
 
 class paths_remembered:

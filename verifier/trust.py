@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterable
 
 from asn1crypto import pem, x509
+from pyhanko_certvalidator.registry import SimpleTrustManager
 
 PROFILES = ("dev", "vn", "none")
 
@@ -54,10 +55,20 @@ class TrustSet:
     name: str
     anchors: tuple[x509.Certificate, ...]
     intermediates: tuple[x509.Certificate, ...] = ()
+    #: SHA-256 digests of the anchors' and of the intermediates' encodings (what a remembered path
+    #: depends on), taken once
+    fingerprints: tuple[frozenset, frozenset] = dataclasses.field(init=False, repr=False, compare=False)
+    #: pyHanko's trust manager for the anchors, built once and shared by every validation context
+    #: (it is only read once built)
+    trust_manager: SimpleTrustManager = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "anchors", _parsed(self.anchors))
         object.__setattr__(self, "intermediates", _parsed(self.intermediates))
+        object.__setattr__(self, "fingerprints", (
+            frozenset(hashlib.sha256(c.dump()).digest() for c in self.anchors),
+            frozenset(hashlib.sha256(c.dump()).digest() for c in self.intermediates)))
+        object.__setattr__(self, "trust_manager", SimpleTrustManager.build(trust_roots=self.anchors))
 
     def with_anchors(self, extra: Iterable[x509.Certificate]) -> "TrustSet":
         known = {fingerprint(c) for c in self.anchors}

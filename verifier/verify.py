@@ -152,9 +152,9 @@ def verify(document: bytes | bytearray | memoryview | Path | str, *, policy: Ver
         return _document_level(name, None, None, moment, policy, started,
                                reason("unreadable", getattr(exc, "strerror", None) or str(exc)))
     try:
-        file_hash = _BackgroundHash(data)
+        file_hash = _FileDigest(data)
         try:
-            report = _verify(data, name, None, moment, policy, started, evidence, now=now)
+            report = _verify(data, name, None, moment, policy, started, evidence, now=now, file_digest=file_hash)
         except Exception as exc:  # noqa: BLE001 - never crash, never valid by default
             report = _document_level(name, None, len(data), moment, policy, started,
                                      reason("cannot_judge", f"{type(exc).__name__}: {exc}"[:300]))
@@ -168,30 +168,75 @@ def verify(document: bytes | bytearray | memoryview | Path | str, *, policy: Ver
                 pass
 
 
-class _BackgroundHash:
+class _FileDigest:
+    """The document's SHA-256 (the report's ``sha256``), read from the file once.
+
+    A large file is hashed on another thread from the start (the parser runs meanwhile on this
+    one). A smaller one is hashed in the same pass as its signatures' ByteRange digests
+    (:meth:`with_signatures`): a SHA-256 ByteRange begins at the file's first byte, so the
+    state after its first range is a copy of the file's own state at that offset; only the short
+    second ranges (what follows each /Contents) are hashed again. Without signatures, the hash
+    is taken when asked for."""
     _THRESHOLD = 4 * 1024 * 1024
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data) -> None:
+        self._data = data
         self._value: str | None = None
-        if len(data) < self._THRESHOLD:
-            view = memoryview(data)
-            self._value = hashlib.sha256(view).hexdigest()
-            view.release()
-            self._thread = None
-        else:
-            self._thread = threading.Thread(target=self._run, args=(data,), daemon=True)
+        self._thread = None
+        if len(data) >= self._THRESHOLD:
+            self._thread = threading.Thread(target=self._run, daemon=True)
             self._thread.start()
 
-    def _run(self, data) -> None:
-        view = memoryview(data)
+    @property
+    def in_background(self) -> bool:
+        return self._thread is not None
+
+    def _run(self) -> None:
+        view = memoryview(self._data)
         try:
             self._value = hashlib.sha256(view).hexdigest()
+        finally:
+            view.release()
+
+    def with_signatures(self, signatures) -> None:
+        """This file's SHA-256 and each signature's ByteRange digest in one pass (a signature whose
+        ranges do not start at the first byte, or whose digest is not SHA-256, on its own)."""
+        data = self._data
+        forks = []
+        for sig in signatures:
+            try:
+                algorithm = sig.external_md_algorithm
+                a, la, b, lb = (int(x) for x in sig.byte_range)
+            except Exception:  # noqa: BLE001 - pyHanko computes (and judges) it
+                continue
+            if algorithm == "sha256" and a == 0 and 0 <= la <= len(data) and b >= 0 and lb >= 0 \
+                    and b + lb <= len(data):
+                forks.append((la, b, lb, sig))
+            else:
+                _precompute_digest(sig, data)
+        if self._thread is not None:
+            return
+        forks.sort(key=lambda f: f[0])
+        view = memoryview(data)
+        try:
+            md, done, states = hashlib.sha256(), 0, []
+            for la, b, lb, sig in forks:
+                md.update(view[done:la])
+                done = la
+                states.append((md.copy(), b, lb, sig))
+            md.update(view[done:])
+            self._value = md.hexdigest()
+            for state, b, lb, sig in states:
+                state.update(view[b:b + lb])
+                sig.external_digests["sha256"] = state.digest()
         finally:
             view.release()
 
     def hexdigest(self) -> str:
         if self._thread is not None:
             self._thread.join()
+        elif self._value is None:
+            self._run()
         return self._value
 
 
@@ -204,7 +249,8 @@ def _document_level(name, digest, size, moment, policy, started, why: Reason,
 
 
 def _verify(data: bytes, name, digest, moment, policy: VerificationPolicy, started,
-            want_evidence: bool = False, *, now: datetime | None = None) -> VerificationReport:
+            want_evidence: bool = False, *, now: datetime | None = None,
+            file_digest: _FileDigest) -> VerificationReport:
     budget = _Budget(policy.time_budget_seconds)
     if len(data) > policy.max_bytes:
         return _document_level(name, digest, len(data), moment, policy, started,
@@ -229,7 +275,8 @@ def _verify(data: bytes, name, digest, moment, policy: VerificationPolicy, start
                                reason("unreadable", f"{type(exc).__name__}: {exc}"[:300]))
     try:
         return _verify_read(reader, data, name, digest, moment, policy, started, want_evidence, now=now,
-                            budget=budget, encrypted=encrypted, total_revisions=total_revisions)
+                            budget=budget, encrypted=encrypted, total_revisions=total_revisions,
+                            file_digest=file_digest)
     finally:
         _release(reader)
 
@@ -251,7 +298,7 @@ def _release(reader: PdfFileReader) -> None:
 
 def _verify_read(reader: PdfFileReader, data, name, digest, moment, policy: VerificationPolicy, started,
                  want_evidence: bool, *, now, budget: "_Budget", encrypted: bool,
-                 total_revisions: int) -> VerificationReport:
+                 total_revisions: int, file_digest: _FileDigest) -> VerificationReport:
     if encrypted and not _open_encrypted(reader):
         return _document_level(name, digest, len(data), moment, policy, started, reason("encrypted"))
     if total_revisions > policy.max_revisions:
@@ -288,13 +335,14 @@ def _verify_read(reader: PdfFileReader, data, name, digest, moment, policy: Veri
         analysis_error = f"{type(exc).__name__}: {exc}"[:300]
     else:
         analysis_error = None
-    # the ByteRange digests are computed on another thread while the rest is parsed and checked
-    if len(data) >= _BackgroundHash._THRESHOLD:
+    # a large file's ByteRange digests are computed on another thread while the rest is parsed and
+    # checked (its own hash runs on a third); a smaller file is read once for both
+    if file_digest.in_background:
         digests = threading.Thread(target=_precompute_digests, args=(embedded, data), daemon=True)
         digests.start()
     else:
         digests = None
-        _precompute_digests(embedded, data)
+        file_digest.with_signatures(embedded)
     context = _Contexts(reader, policy, moment, now)
     context.collect = {} if want_evidence else None
     if digests is not None:
@@ -488,7 +536,7 @@ class _Contexts:
         weak = set() if policy.sha1_ca_cutoff else set(policy.weak_digests)
         fetchers = self.fetchers_as_of(fetch_as_of) if fetch_as_of is not None else self.fetchers()
         vc = ValidationContext(
-            trust_roots=list(policy.trust.anchors),
+            trust_manager=policy.trust.trust_manager,
             other_certs=list(policy.trust.intermediates) + self.dss_certs,
             moment=moment or self.moment,
             allow_fetching=not policy.offline,
@@ -512,7 +560,7 @@ class _Contexts:
         if self._setting is None:
             policy = self.policy
             fingerprints = lambda items: frozenset(hashlib.sha256(i.dump()).digest() for i in items)  # noqa: E731
-            self._setting = (fingerprints(policy.trust.anchors), fingerprints(policy.trust.intermediates),
+            self._setting = (*policy.trust.fingerprints,
                              frozenset(policy.weak_digests), policy.sha1_ca_cutoff is not None, policy.offline,
                              fingerprints(self.dss_certs), fingerprints(self.dss_ocsps), fingerprints(self.dss_crls))
         return self._setting
@@ -919,7 +967,9 @@ def _damaged_carried_data(status, sig: EmbeddedPdfSignature, contexts: "_Context
         ok = False
         for issuer in issuers:
             try:
-                child.verify_directly_issued_by(load(issuer))
+                parent = load(issuer)
+                pathcache.ISSUANCE.verified(cert.dump(), issuer.dump(),
+                                            lambda: child.verify_directly_issued_by(parent))
                 ok = True
                 break
             except (InvalidSignature, ValueError, TypeError, Exception):  # noqa: BLE001
@@ -1076,7 +1126,8 @@ KNOWN_UNSIGNED_ATTRIBUTES = frozenset({
 
 def _issued_by(load, cert, issuer) -> bool:
     try:
-        load(cert).verify_directly_issued_by(load(issuer))
+        child, parent = load(cert), load(issuer)
+        pathcache.ISSUANCE.verified(cert.dump(), issuer.dump(), lambda: child.verify_directly_issued_by(parent))
         return True
     except Exception:  # noqa: BLE001
         return False
