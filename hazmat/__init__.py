@@ -6,6 +6,8 @@ version it was written and tested against, and is installed explicitly by the co
 
 * :mod:`hazmat.pyhanko_hexreader`: pyHanko's hex-string reader, one read per string instead of
   one Python call per character (same results; ``tests/test_pdfspeed.py`` proves it).
+* :mod:`hazmat.pyhanko_tokens`: pyHanko's token reader (names, keywords, numbers), one read per
+  token instead of one Python call per byte (same results; ``tests/test_pdfspeed.py``).
 * :mod:`hazmat.pyhanko_bounds`: bounds on pyHanko's array length and nesting depth, so that a
   hostile file is refused as unreadable in milliseconds (``tests/test_bounds.py``).
 * :mod:`hazmat.asn1crypto_names`: asn1crypto's RFC 5280 name comparison remembered by the names'
@@ -25,19 +27,25 @@ def stock():
     that was installed back (benchmarks measure stock pyHanko this way)."""
     import contextlib
 
-    from hazmat import asn1crypto_names, pyhanko_bounds, pyhanko_certinfo, pyhanko_hexreader, pyhanko_paths
+    from hazmat import (asn1crypto_names, pyhanko_bounds, pyhanko_certinfo, pyhanko_hexreader, pyhanko_paths,
+                        pyhanko_tokens)
 
     @contextlib.contextmanager
     def block():
-        patches = [m for m in (asn1crypto_names, pyhanko_bounds, pyhanko_certinfo, pyhanko_hexreader, pyhanko_paths)
-                   if m.installed()]
-        memory_of = pyhanko_paths._memory_of
+        patches = [m for m in (asn1crypto_names, pyhanko_bounds, pyhanko_certinfo, pyhanko_hexreader, pyhanko_paths,
+                             pyhanko_tokens) if m.installed()]
+        memory_of, share = pyhanko_paths._memory_of, pyhanko_certinfo._share
         for module in patches:
             module.uninstall()
         try:
             yield
         finally:
             for module in patches:
-                module.install(memory_of) if module is pyhanko_paths else module.install()
+                if module is pyhanko_paths:
+                    module.install(memory_of)
+                elif module is pyhanko_certinfo:
+                    module.install(share)
+                else:
+                    module.install()
 
     return block()

@@ -7,12 +7,14 @@ against every carried certificate and checking the signing-certificate attribute
 function of the container alone, which nothing changes during a validation: :func:`install`
 remembers it per container object (weakly: it goes with the container) and hands the same
 result to the second caller. A container whose extraction fails is extracted (and fails) again.
+The certificates extracted may be exchanged for shared objects of the same encoding (:func:`install`).
 
 It replaces an internal function, so it is guarded by the pyHanko versions it was checked against
 (:data:`SUPPORTED`); installed explicitly by the composition root (``office.compose``).
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 import weakref
 from importlib.metadata import version as _version
@@ -25,6 +27,7 @@ SUPPORTED = ("0.38.",)
 _original = generic_cms.extract_certs_for_validation
 _extracted: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
+_share = None
 
 
 def extract_certs_for_validation(signed_data):
@@ -33,6 +36,10 @@ def extract_certs_for_validation(signed_data):
     if found is not None:
         return found
     found = _original(signed_data)
+    share = _share
+    if share is not None:
+        found = dataclasses.replace(found, signer_cert=share(found.signer_cert),
+                                    other_certs=[share(c) for c in found.other_certs])
     with _lock:
         _extracted[signed_data] = found
     return found
@@ -42,11 +49,18 @@ def supported(version: str | None = None) -> bool:
     return (version or _version("pyHanko")).startswith(SUPPORTED)
 
 
-def install() -> bool:
+def install(share=None) -> bool:
     """Extract once per container in this process (idempotent); False (and nothing changed) on a
-    pyHanko version it was not checked against."""
+    pyHanko version it was not checked against.
+
+    ``share(certificate)``, when given, returns the certificate to validate with in place of each
+    one extracted: an object with exactly the same encoding (``verifier.pathcache.shared_certificate``
+    hands out one parsed object per encoding, so that what asn1crypto and pyHanko work out about a
+    certificate on first use, its extensions, key identifiers and names, is worked out once)."""
+    global _share
     if not supported():
         return False
+    _share = share
     generic_cms.extract_certs_for_validation = extract_certs_for_validation
     return True
 

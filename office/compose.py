@@ -93,16 +93,19 @@ def serve_dev_pki_if_needed(settings: Settings):
 
 
 def install_hazmat() -> None:
-    from hazmat import asn1crypto_names, pyhanko_bounds, pyhanko_certinfo, pyhanko_hexreader, pyhanko_paths
+    from hazmat import (asn1crypto_names, pyhanko_bounds, pyhanko_certinfo, pyhanko_hexreader, pyhanko_paths,
+                        pyhanko_tokens)
     from verifier import pathcache
 
     if not pyhanko_hexreader.install():
         log.warning("pyHanko's hex reader patch does not fit this pyHanko version; running without it")
+    if not pyhanko_tokens.install():
+        log.warning("pyHanko's token reader patch does not fit this pyHanko version; running without it")
     if not asn1crypto_names.install():
         log.warning("asn1crypto's name comparison memory does not fit this asn1crypto version; running without it")
     if not pyhanko_paths.install(pathcache.memory_of):
         log.warning("pyHanko's path validation hook does not fit this pyHanko version; every path is validated anew")
-    if not pyhanko_certinfo.install():
+    if not pyhanko_certinfo.install(pathcache.shared_certificate):
         log.warning("pyHanko's certificate extraction memory does not fit this pyHanko version; running without it")
     if not pyhanko_bounds.install():
         log.warning("pyHanko's parser bounds do not fit this pyHanko version; only kyso.pdfbounds' own checks apply")

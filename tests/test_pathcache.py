@@ -125,3 +125,23 @@ def test_a_path_is_not_recalled_past_its_revocation_data(pki, engine):
     assert remembered > 0, "the path validated before the next update was remembered"
     assert _comparable(verify(data, policy=at(after))) == expected_after
     assert expected_after != expected_before, "the next update changes what is found"
+
+
+def test_one_certificate_object_per_encoding_shared_only_when_remembering(pki):
+    """The certificates a signature carries are exchanged for one parsed object per exact encoding
+    (hazmat.pyhanko_certinfo with pathcache.shared_certificate): the same bytes, whatever copy came
+    in; none with the memory off; emptied with the path memory."""
+    from asn1crypto import x509
+
+    der = pki.certificate("nguyen-van-an").dump()
+    first, second = x509.Certificate.load(der), x509.Certificate.load(der)
+    pathcache.clear()
+    shared = pathcache.shared_certificate(first)
+    assert shared is pathcache.shared_certificate(second) and shared.dump() == der
+    assert shared is not first and shared is not second
+    other = pathcache.shared_certificate(x509.Certificate.load(pki.certificate("le-hoang-phuc").dump()))
+    assert other is not shared and other.subject != shared.subject
+    with pathcache.paths_remembered(False):
+        assert pathcache.shared_certificate(second) is second
+    pathcache.clear()
+    assert pathcache.shared_certificate(second) is not shared

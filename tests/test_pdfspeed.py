@@ -1,4 +1,5 @@
-"""The fast hex-string reader gives exactly what pyHanko's own reader gives, errors included."""
+"""The fast hex-string and token readers give exactly what pyHanko's own readers give, errors included;
+pyHanko extracts a signature's certificates once."""
 from __future__ import annotations
 
 import io
@@ -70,3 +71,43 @@ def test_certificates_extracted_once_per_signature_and_the_same_report(engine, p
     for report in (patched, stock):
         report.pop("duration_ms")
     assert patched["verdict"] == "valid" and patched == stock
+
+
+def _token_outcome(reader, data: bytes, chars: bytes, maxchars):
+    stream = io.BytesIO(data)
+    stream.seek(1)
+    return reader(chars, stream, maxchars=maxchars), stream.tell()
+
+
+TOKEN_CASES = [b"/Name rest", b"/Name", b"x", b"/" + b"N" * 300 + b"/Next", b"/A#20B(", b"/A\x00B", b"/ ",
+               b"12 0 R", b"1234567890123", b"/%comment", b"//", b"/A<</B>>", b"/\xfe\xff\x00", b"/" + b"x" * 129]
+
+
+@pytest.mark.parametrize("data", TOKEN_CASES, ids=range(len(TOKEN_CASES)))
+@pytest.mark.parametrize("maxchars", [None, 1, 5, 200])
+def test_token_reader_same_result_as_pyhanko(data, maxchars):
+    from hazmat import pyhanko_tokens
+    from pyhanko.pdf_utils.misc import PDF_DELIMITERS, PDF_WHITESPACE
+
+    for chars in (PDF_WHITESPACE + PDF_DELIMITERS, PDF_WHITESPACE):
+        assert _token_outcome(pyhanko_tokens._read_until_class, data, chars, maxchars) == \
+            _token_outcome(pyhanko_tokens._original, data, chars, maxchars)
+
+
+def test_token_reader_same_result_on_random_input():
+    from hazmat import pyhanko_tokens
+    from pyhanko.pdf_utils import misc
+
+    rng = random.Random(38)
+    alphabet = b"abcXYZ0129#/ \n\r\t\f\x00()<>[]{}%.-+\xc3\xa1"
+    for _ in range(3000):
+        data = bytes(rng.choice(alphabet) for _ in range(rng.randint(1, 400)))
+        chars = rng.choice([misc.PDF_WHITESPACE + misc.PDF_DELIMITERS, misc.PDF_WHITESPACE])
+        maxchars = rng.choice([None, None, 1, 3, 20, 130, 500])
+        assert _token_outcome(pyhanko_tokens._read_until_class, data, chars, maxchars) == \
+            _token_outcome(pyhanko_tokens._original, data, chars, maxchars), (data, maxchars)
+    # the readers pyHanko calls go through it once installed (conftest installs it, as a worker does)
+    assert pyhanko_tokens.installed()
+    stream = io.BytesIO(b"/Type/Page")
+    stream.seek(1)
+    assert misc.read_until_delimiter(stream) == b"Type" and stream.tell() == 5

@@ -39,16 +39,18 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from asn1crypto import core
+from asn1crypto import core, x509
 
-__all__ = ["ISSUANCE", "MAX_AGE", "MAX_ENTRIES", "IssuanceMemory", "PathMemory", "clear", "memory_of",
-           "paths_remembered"]
+__all__ = ["CERTIFICATES", "ISSUANCE", "MAX_AGE", "MAX_ENTRIES", "CertificateMemory", "IssuanceMemory", "PathMemory",
+           "clear", "memory_of", "paths_remembered", "shared_certificate"]
 
 MAX_ENTRIES = 4096
 MAX_AGE = timedelta(minutes=5)
 
 
 def _sha(obj) -> bytes:
+    if isinstance(obj, x509.Certificate):
+        return obj.sha256   # the same digest, taken once per object (asn1crypto keeps it)
     return hashlib.sha256(obj.dump()).digest()
 
 
@@ -252,9 +254,67 @@ class IssuanceMemory:
 ISSUANCE = IssuanceMemory()
 
 
+class CertificateMemory:
+    """One parsed object per certificate encoding: an agency's certificate arrives inside every
+    document it signs, and each fresh copy had its extensions, key identifiers and names worked out
+    again (a fifth of a verification). The object handed out has exactly the encoding of the
+    certificate it stands for, is parsed completely before it is shared between threads, and is
+    never changed; bounded, oldest first out; off and cleared with the path memory."""
+
+    def __init__(self, *, max_entries: int = MAX_ENTRIES) -> None:
+        self.max_entries = max_entries
+        self._shared: OrderedDict[bytes, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def share(self, cert):
+        if not DEFAULT.enabled:
+            return cert
+        try:
+            der = cert.dump()
+        except Exception:  # noqa: BLE001 - validated as it is, and judged there
+            return cert
+        key = hashlib.sha256(der).digest()
+        with self._lock:
+            found = self._shared.get(key)
+            if found is not None:
+                self._shared.move_to_end(key)
+                return found
+        try:
+            fresh = x509.Certificate.load(der)
+            _settle(fresh)
+            fresh.key_identifier, fresh.authority_key_identifier, fresh.key_usage_value  # noqa: B018
+            fresh.public_key, fresh.sha256, fresh.issuer_serial  # noqa: B018
+            if fresh.dump() != der:
+                return cert
+        except Exception:  # noqa: BLE001 - a certificate that does not parse completely is not shared
+            return cert
+        with self._lock:
+            found = self._shared.setdefault(key, fresh)
+            while len(self._shared) > self.max_entries:
+                self._shared.popitem(last=False)
+        return found
+
+    def clear(self) -> None:
+        with self._lock:
+            self._shared.clear()
+
+    def __len__(self) -> int:
+        return len(self._shared)
+
+
+CERTIFICATES = CertificateMemory()
+
+
+def shared_certificate(cert):
+    """The process's object for ``cert``'s exact encoding (``cert`` itself with the memory off or
+    when it does not parse completely); see :class:`CertificateMemory`."""
+    return CERTIFICATES.share(cert)
+
+
 def clear() -> None:
     DEFAULT.clear()
     ISSUANCE.clear()
+    CERTIFICATES.clear()
 
 
 class paths_remembered:

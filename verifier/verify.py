@@ -860,15 +860,15 @@ def _altered_embedded_certificates(status, sig: EmbeddedPdfSignature) -> str | N
         return None
     try:
         on_path = list(path.iter_certs(include_root=True))
-        genuine = {(c.issuer.dump(), c.serial_number): c.dump() for c in on_path}
-        issuers = {c.subject.dump(): c for c in on_path}
+        genuine = {(c.issuer.sha256, c.serial_number): c for c in on_path}
+        issuers = {c.subject.sha256: c for c in on_path}
         for choice in sig.signed_data["certificates"]:
             if choice.name != "certificate":
                 continue
             cert = choice.chosen
-            key = (cert.issuer.dump(), cert.serial_number)
-            if key in genuine and genuine[key] != cert.dump() and not _same_certificate(
-                    genuine[key], cert, issuers.get(cert.issuer.dump())):
+            key = (cert.issuer.sha256, cert.serial_number)
+            if key in genuine and genuine[key].sha256 != cert.sha256 and not _same_certificate(
+                    genuine[key].dump(), cert, issuers.get(cert.issuer.sha256)):
                 return f"an altered copy of the certificate of {cert.subject.human_friendly} is in the signature"
     except Exception as exc:  # noqa: BLE001
         return f"the certificates in the signature cannot be read: {type(exc).__name__}"
@@ -1462,7 +1462,7 @@ def _signer_info(cert: x509.Certificate) -> SignerInfo:
         serial=format(cert.serial_number, "x"), issuer=cert.issuer.human_friendly,
         certificate_type=certificate_kind(cert).value,
         key_usage=tuple(sorted(usage.native)) if usage is not None else (),
-        sha256=hashlib.sha256(cert.dump()).hexdigest())
+        sha256=cert.sha256.hex())
 
 
 def _cert_info(cert: x509.Certificate, *, anchor: bool) -> CertificateInfo:
@@ -1471,7 +1471,7 @@ def _cert_info(cert: x509.Certificate, *, anchor: bool) -> CertificateInfo:
     return CertificateInfo(
         subject=cert.subject.human_friendly, issuer=cert.issuer.human_friendly,
         serial=format(cert.serial_number, "x"), not_before=_utc(validity["not_before"].native),
-        not_after=_utc(validity["not_after"].native), sha256=hashlib.sha256(cert.dump()).hexdigest(),
+        not_after=_utc(validity["not_after"].native), sha256=cert.sha256.hex(),
         signature_algorithm=cert["signature_algorithm"].signature_algo + "/" + (cert.hash_algo or "?"),
         is_trust_anchor=anchor,
         subject_fields={k: (", ".join(v) if isinstance(v, list) else str(v)) for k, v in native.items()})

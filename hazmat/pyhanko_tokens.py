@@ -1,0 +1,69 @@
+"""HAZMAT: pyHanko's token reader, one read per token instead of one Python call per byte.
+
+pyHanko reads every name, keyword, number and cross-reference entry field through
+``pyhanko.pdf_utils.misc._read_until_class``, a generator that reads one byte per call: a third of
+parsing a signed PDF's objects went there. :func:`install` replaces it (for
+``read_until_delimiter`` and ``read_until_whitespace``, which look it up at each call) with a reader
+that takes a chunk, finds the first byte of the class with a regular expression and seeks back to
+just after it: the same bytes returned, the same end-of-file flag, the stream left at the same
+place (``tests/test_pdfspeed.py`` proves it on fixed and random input).
+
+It replaces an internal function, so it is guarded by the pyHanko versions it was checked against
+(:data:`SUPPORTED`); installed explicitly by the composition root (``office.compose``).
+"""
+from __future__ import annotations
+
+import io
+import re
+from importlib.metadata import version as _version
+
+from pyhanko.pdf_utils import misc
+
+#: pyHanko versions whose ``misc._read_until_class`` this reader was checked against
+SUPPORTED = ("0.38.",)
+
+_original = misc._read_until_class
+_CHUNK = 128
+_patterns: dict[bytes, re.Pattern] = {}
+
+
+def _read_until_class(class_chars: bytes, stream, maxchars=None):
+    pattern = _patterns.get(class_chars)
+    if pattern is None:
+        pattern = _patterns[class_chars] = re.compile(b"[^" + re.escape(class_chars) + b"]*")
+    stop_at = None if not maxchars else stream.tell() + maxchars
+    parts = []
+    while True:
+        want = _CHUNK if stop_at is None else min(_CHUNK, stop_at - stream.tell())
+        if want <= 0:
+            return b"".join(parts), False
+        chunk = stream.read(want)
+        if not chunk:
+            return b"".join(parts), True
+        found = pattern.match(chunk).end()
+        if found < len(chunk):
+            parts.append(chunk[:found])
+            stream.seek(found + 1 - len(chunk), io.SEEK_CUR)   # just after the byte that ends it
+            return b"".join(parts), False
+        parts.append(chunk)
+
+
+def supported(version: str | None = None) -> bool:
+    return (version or _version("pyHanko")).startswith(SUPPORTED)
+
+
+def install() -> bool:
+    """Use the fast reader in this process (idempotent); False (and nothing changed) on a pyHanko
+    version it was not checked against."""
+    if not supported():
+        return False
+    misc._read_until_class = _read_until_class
+    return True
+
+
+def installed() -> bool:
+    return misc._read_until_class is _read_until_class
+
+
+def uninstall() -> None:
+    misc._read_until_class = _original
