@@ -9,13 +9,19 @@ remembers it per container object (weakly: it goes with the container) and hands
 result to the second caller. A container whose extraction fails is extracted (and fails) again.
 The certificates extracted may be exchanged for shared objects of the same encoding (:func:`install`).
 
+pyHanko also matches the signer's certificate against the signing-certificate attribute twice per
+signature (``check_ess_certid``: a digest of the certificate, its issuer and serial); a match is
+remembered per pair of exact encodings (bounded), a mismatch is checked (and reported) every time.
+
 It replaces an internal function, so it is guarded by the pyHanko versions it was checked against
 (:data:`SUPPORTED`); installed explicitly by the composition root (``office.compose``).
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import threading
+from collections import OrderedDict
 import weakref
 from importlib.metadata import version as _version
 
@@ -25,6 +31,9 @@ from pyhanko.sign.validation import generic_cms
 SUPPORTED = ("0.38.",)
 
 _original = generic_cms.extract_certs_for_validation
+_original_check = generic_cms.check_ess_certid
+_checked: "OrderedDict[bytes, None]" = OrderedDict()
+_MAX_CHECKED = 4096
 _extracted: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 _share = None
@@ -45,6 +54,27 @@ def extract_certs_for_validation(signed_data):
     return found
 
 
+def check_ess_certid(cert, certid) -> bool:
+    """pyHanko's match of a certificate against a signing-certificate attribute's ESSCertID (a
+    digest of the certificate and its issuer and serial), remembered per pair of exact encodings
+    when it matched (pyHanko makes it twice per signature, the agency's attribute is the same in
+    every document it signs)."""
+    try:
+        key = hashlib.sha256(cert.sha256 + certid.dump()).digest()
+    except Exception:  # noqa: BLE001 - pyHanko's own check says what is wrong
+        return _original_check(cert, certid)
+    with _lock:
+        if key in _checked:
+            return True
+    matched = _original_check(cert, certid)
+    if matched:
+        with _lock:
+            _checked[key] = None
+            while len(_checked) > _MAX_CHECKED:
+                _checked.popitem(last=False)
+    return matched
+
+
 def supported(version: str | None = None) -> bool:
     return (version or _version("pyHanko")).startswith(SUPPORTED)
 
@@ -62,6 +92,7 @@ def install(share=None) -> bool:
         return False
     _share = share
     generic_cms.extract_certs_for_validation = extract_certs_for_validation
+    generic_cms.check_ess_certid = check_ess_certid
     return True
 
 
@@ -71,3 +102,4 @@ def installed() -> bool:
 
 def uninstall() -> None:
     generic_cms.extract_certs_for_validation = _original
+    generic_cms.check_ess_certid = _original_check

@@ -73,6 +73,23 @@ def test_certificates_extracted_once_per_signature_and_the_same_report(engine, p
     assert patched["verdict"] == "valid" and patched == stock
 
 
+def test_a_signing_certificate_attribute_match_is_remembered_a_mismatch_never(pki):
+    from asn1crypto import tsp
+    from pyhanko.sign.general import as_signing_certificate_v2
+
+    from hazmat import pyhanko_certinfo
+
+    cert, other = pki.certificate("nguyen-van-an"), pki.certificate("le-hoang-phuc")
+    right = tsp.SigningCertificateV2.load(as_signing_certificate_v2(cert, "sha256").dump())["certs"][0]
+    wrong = tsp.SigningCertificateV2.load(as_signing_certificate_v2(other, "sha256").dump())["certs"][0]
+    pyhanko_certinfo._checked.clear()
+    for _ in range(2):
+        assert pyhanko_certinfo.check_ess_certid(cert, right) is True
+        assert pyhanko_certinfo.check_ess_certid(cert, wrong) is False
+        assert pyhanko_certinfo.check_ess_certid(other, right) is False
+    assert len(pyhanko_certinfo._checked) == 1
+
+
 def _token_outcome(reader, data: bytes, chars: bytes, maxchars):
     stream = io.BytesIO(data)
     stream.seek(1)
