@@ -317,16 +317,17 @@ def test_end_of_contents_octets_are_found_inside_any_definite_length():
     assert _stray_end_of_contents(b"\x30\x08" + b"\x04\x02ab" + b"\x00\x00" + b"\x04\x00") is not None
 
 
-def test_the_file_and_its_signatures_hashed_in_one_pass_judge_every_byte(engine, pki, policy, tmp_path):
-    """The file's SHA-256 and each signature's ByteRange digest come from one read of a document
-    under 4 MiB (the signatures' common first bytes hashed once). Both must still be exact: the
-    report's SHA-256 is the file's, a two-signature document is valid, and one changed byte
-    anywhere a signature covers (before its /Contents, or in the short range after it) makes it
-    invalid, from bytes or from a path."""
+@pytest.mark.parametrize("size", [None, 6 * 1024 * 1024], ids=["small", "6MB"])
+def test_the_file_and_its_signatures_hashed_in_one_pass_judge_every_byte(engine, pki, policy, tmp_path, size):
+    """The file's SHA-256 and each signature's ByteRange digest come from one read of the document
+    (the signatures' common first bytes hashed once; over 4 MiB, on another thread while it is
+    parsed). Both must still be exact: the report's SHA-256 is the file's, a two-signature document
+    is valid, and one changed byte anywhere a signature covers (before its /Contents, or in the
+    short range after it) makes it invalid, from bytes or from a path."""
     import hashlib
 
     holder = SoftwareKeyHolder.from_dev_pki(pki, "le-hoang-phuc")
-    first = signed(engine, pki, document=make_pdf(pages=3))
+    first = signed(engine, pki, document=make_pdf(pages=3) if size is None else make_pdf(size=size))
     both = engine.sign(SignRequest(document=first, level=Level.B_B), key_holder=holder).data
     path = tmp_path / "both.pdf"
     path.write_bytes(both)
@@ -354,3 +355,37 @@ def test_the_file_and_its_signatures_hashed_in_one_pass_judge_every_byte(engine,
         by_revision = sorted(report.signatures, key=lambda s: s.revision)
         assert [i for i, s in enumerate(by_revision) if not s.intact] == list(spoiled) or \
             report.signatures == (), (at, [s.intact for s in by_revision])
+
+
+def test_one_read_of_a_large_file_serves_every_range_whenever_it_is_asked_for():
+    """verifier.verify._FileDigest over 4 MiB: a range asked for before the reading thread reaches
+    its start is served from a copy of the thread's state, one asked for after it passed is hashed
+    on its own, two ranges starting at the same offset each get their own state; every digest, and
+    the file's own, is exactly hashlib's."""
+    import hashlib
+    import random
+    from types import SimpleNamespace
+
+    from verifier.verify import _FileDigest
+
+    data = random.Random(15).randbytes(9 * 1024 * 1024 + 123)
+
+    def sig(a, la, b, lb, algorithm="sha256"):
+        return SimpleNamespace(byte_range=(a, la, b, lb), external_md_algorithm=algorithm, external_digests={})
+
+    def expected(s):
+        a, la, b, lb = s.byte_range
+        return hashlib.new(s.external_md_algorithm, data[a:a + la] + data[b:b + lb]).digest()
+
+    for wait_first in (False, True):
+        digest = _FileDigest(data)
+        assert digest.in_background
+        if wait_first:
+            assert digest.hexdigest() == hashlib.sha256(data).hexdigest()   # the thread passed every offset
+        signatures = [sig(0, 8_000_000, 8_020_000, len(data) - 8_020_000), sig(0, 8_000_000, 8_000_100, 50),
+                      sig(0, 1000, 3000, 500), sig(0, len(data), len(data), 0), sig(10, 100, 200, 10),
+                      sig(0, 4_194_304, 4_194_400, 1000, algorithm="sha512")]
+        digest.with_signatures(signatures)
+        for s in signatures:
+            assert s.external_digests[s.external_md_algorithm] == expected(s), (wait_first, s.byte_range)
+        assert digest.hexdigest() == hashlib.sha256(data).hexdigest()

@@ -169,22 +169,29 @@ def verify(document: bytes | bytearray | memoryview | Path | str, *, policy: Ver
 
 
 class _FileDigest:
-    """The document's SHA-256 (the report's ``sha256``), read from the file once.
+    """The document's SHA-256 (the report's ``sha256``) and its signatures' ByteRange digests,
+    from one read of the file.
 
-    A large file is hashed on another thread from the start (the parser runs meanwhile on this
-    one). A smaller one is hashed in the same pass as its signatures' ByteRange digests
-    (:meth:`with_signatures`): a SHA-256 ByteRange begins at the file's first byte, so the
-    state after its first range is a copy of the file's own state at that offset; only the short
-    second ranges (what follows each /Contents) are hashed again. Without signatures, the hash
-    is taken when asked for."""
+    A SHA-256 ByteRange begins at the file's first byte, so a signature's digest state after its
+    first range is a copy of the file's own state at that offset; only the short second ranges
+    (what follows each /Contents) are hashed again. A file under :data:`_THRESHOLD` is hashed in
+    :meth:`with_signatures` (or when its hash is asked for, without signatures). A larger one is
+    hashed on another thread from the start, while the parser reads it on this one, in chunks:
+    :meth:`with_signatures` asks that thread for a copy of its state at each signature's offset
+    (an offset it has already passed gets its range hashed on its own)."""
     _THRESHOLD = 4 * 1024 * 1024
+    _CHUNK = 4 * 1024 * 1024
 
     def __init__(self, data) -> None:
         self._data = data
         self._value: str | None = None
         self._thread = None
         if len(data) >= self._THRESHOLD:
-            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._changed = threading.Condition()
+            self._committed = 0                        # hashed, or being hashed, up to here
+            self._wanted: set[int] = set()             # offsets whose state is asked for
+            self._states: dict[int, object] = {}
+            self._thread = threading.Thread(target=self._run_in_chunks, daemon=True)
             self._thread.start()
 
     @property
@@ -198,9 +205,52 @@ class _FileDigest:
         finally:
             view.release()
 
+    def _run_in_chunks(self) -> None:
+        view = memoryview(self._data)
+        md, done, size = hashlib.sha256(), 0, len(self._data)
+        # through a small buffer: SHA-256 straight over 100 MB of mapped pages ran 40% slower
+        # (94 ms against 66 ms read into a buffer, measured on tmpfs) than over a copy that stays in cache
+        buffer = memoryview(bytearray(256 * 1024))
+        try:
+            while True:
+                with self._changed:
+                    if done in self._wanted:
+                        self._wanted.discard(done)
+                        self._states[done] = md.copy()
+                        self._changed.notify_all()
+                    if done >= size:
+                        break
+                    end = min([done + self._CHUNK, size] + [w for w in self._wanted if w > done])
+                    self._committed = end
+                for at in range(done, end, len(buffer)):
+                    piece = min(len(buffer), end - at)
+                    buffer[:piece] = view[at:at + piece]
+                    md.update(buffer[:piece])
+                done = end
+            self._value = md.hexdigest()
+        finally:
+            view.release()
+            buffer.release()
+            with self._changed:
+                self._committed = size + 1             # nothing more will be served
+                self._changed.notify_all()
+
+    def _state_at(self, offset: int):
+        """The running hash's state after ``offset`` bytes, or None when the thread passed it."""
+        with self._changed:
+            if offset not in self._states:
+                if offset < self._committed:
+                    return None
+                self._wanted.add(offset)
+            while offset not in self._states and self._committed <= len(self._data):
+                self._changed.wait()
+            state = self._states.get(offset)
+            return state.copy() if state is not None else None   # two ranges may start alike
+
     def with_signatures(self, signatures) -> None:
-        """This file's SHA-256 and each signature's ByteRange digest in one pass (a signature whose
-        ranges do not start at the first byte, or whose digest is not SHA-256, on its own)."""
+        """Each signature's ByteRange digest (and, for a file hashed here, the file's own SHA-256)
+        in one pass; a signature whose ranges do not start at the first byte, or whose digest is
+        not SHA-256, on its own."""
         data = self._data
         forks = []
         for sig in signatures:
@@ -214,18 +264,25 @@ class _FileDigest:
                 forks.append((la, b, lb, sig))
             else:
                 _precompute_digest(sig, data)
-        if self._thread is not None:
-            return
         forks.sort(key=lambda f: f[0])
         view = memoryview(data)
         try:
-            md, done, states = hashlib.sha256(), 0, []
-            for la, b, lb, sig in forks:
-                md.update(view[done:la])
-                done = la
-                states.append((md.copy(), b, lb, sig))
-            md.update(view[done:])
-            self._value = md.hexdigest()
+            states = []
+            if self._thread is None:
+                md, done = hashlib.sha256(), 0
+                for la, b, lb, sig in forks:
+                    md.update(view[done:la])
+                    done = la
+                    states.append((md.copy(), b, lb, sig))
+                md.update(view[done:])
+                self._value = md.hexdigest()
+            else:
+                for la, b, lb, sig in forks:
+                    state = self._state_at(la)
+                    if state is None:
+                        _precompute_digest(sig, data)
+                    else:
+                        states.append((state, b, lb, sig))
             for state, b, lb, sig in states:
                 state.update(view[b:b + lb])
                 sig.external_digests["sha256"] = state.digest()
@@ -335,10 +392,10 @@ def _verify_read(reader: PdfFileReader, data, name, digest, moment, policy: Veri
         analysis_error = f"{type(exc).__name__}: {exc}"[:300]
     else:
         analysis_error = None
-    # a large file's ByteRange digests are computed on another thread while the rest is parsed and
-    # checked (its own hash runs on a third); a smaller file is read once for both
+    # a file's own hash and its signatures' ByteRange digests come from one read of it; for a large
+    # file, the read runs on another thread while the rest is parsed and checked
     if file_digest.in_background:
-        digests = threading.Thread(target=_precompute_digests, args=(embedded, data), daemon=True)
+        digests = threading.Thread(target=file_digest.with_signatures, args=(embedded,), daemon=True)
         digests.start()
     else:
         digests = None
@@ -1214,11 +1271,6 @@ def _contents_padding_problem(sig_obj) -> str | None:
     if extra:
         return f"{len(extra)} bytes of unsigned data after the signature container in /Contents"
     return None
-
-
-def _precompute_digests(signatures, data) -> None:
-    for sig in signatures:
-        _precompute_digest(sig, data)
 
 
 def _precompute_digest(sig: EmbeddedPdfSignature, data) -> None:
