@@ -222,17 +222,13 @@ class IssuanceMemory:
         self._seen: OrderedDict[bytes, None] = OrderedDict()
         self._lock = threading.Lock()
 
-    @staticmethod
-    def _key(child_der: bytes, issuer_der: bytes) -> bytes:
-        # DER is self-delimiting: the child's outer length says where the issuer begins
-        return hashlib.sha256(child_der + issuer_der).digest()
-
-    def verified(self, child_der: bytes, issuer_der: bytes, check) -> None:
-        """``check()`` (which raises when the child does not verify), unless this pair has passed."""
+    def verified(self, child_sha256: bytes, issuer_sha256: bytes, check) -> None:
+        """``check()`` (which raises when the child does not verify), unless this pair of
+        certificates (the SHA-256 digests of their encodings) has passed."""
         if not DEFAULT.enabled:
             check()
             return
-        key = self._key(child_der, issuer_der)
+        key = child_sha256 + issuer_sha256
         with self._lock:
             if key in self._seen:
                 self._seen.move_to_end(key)

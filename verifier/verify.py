@@ -991,14 +991,15 @@ def _damaged_carried_data(status, sig: EmbeddedPdfSignature, contexts: "_Context
         pool += list(status.validation_path.iter_certs(include_root=True))
     by_subject: dict[bytes, list] = {}
     for cert in pool:
-        by_subject.setdefault(cert.subject.dump(), []).append(cert)
+        by_subject.setdefault(cert.subject.sha256, []).append(cert)   # a name's digest: its exact encoding
     loaded: dict[bytes, object] = {}
 
     def load(cert):
-        der = cert.dump()
-        if der not in loaded:
+        key = cert.sha256
+        if key not in loaded:
+            der = cert.dump()
             try:
-                loaded[der] = cx509.load_der_x509_certificate(der)
+                loaded[key] = cx509.load_der_x509_certificate(der)
             except ValueError:
                 # the outer wrapper written in BER (a longer length form): rebuilt around the same
                 # to-be-signed bytes, which are never re-encoded (a change there must not verify)
@@ -1006,12 +1007,12 @@ def _damaged_carried_data(status, sig: EmbeddedPdfSignature, contexts: "_Context
                 rebuilt = x509.Certificate({"tbs_certificate": parsed["tbs_certificate"],
                                             "signature_algorithm": parsed["signature_algorithm"],
                                             "signature_value": parsed["signature_value"]}).dump()
-                loaded[der] = cx509.load_der_x509_certificate(rebuilt)
-        return loaded[der]
+                loaded[key] = cx509.load_der_x509_certificate(rebuilt)
+        return loaded[key]
 
     trusted = status.validation_path is not None
     for cert in carried + list(contexts.dss_certs):
-        issuers = by_subject.get(cert.issuer.dump(), [])
+        issuers = by_subject.get(cert.issuer.sha256, [])
         if not issuers:
             if trusted:
                 # the signer's path is known, yet this certificate's issuer is nowhere: altered or foreign
@@ -1025,7 +1026,7 @@ def _damaged_carried_data(status, sig: EmbeddedPdfSignature, contexts: "_Context
         for issuer in issuers:
             try:
                 parent = load(issuer)
-                pathcache.ISSUANCE.verified(cert.dump(), issuer.dump(),
+                pathcache.ISSUANCE.verified(cert.sha256, issuer.sha256,
                                             lambda: child.verify_directly_issued_by(parent))
                 ok = True
                 break
@@ -1184,7 +1185,7 @@ KNOWN_UNSIGNED_ATTRIBUTES = frozenset({
 def _issued_by(load, cert, issuer) -> bool:
     try:
         child, parent = load(cert), load(issuer)
-        pathcache.ISSUANCE.verified(cert.dump(), issuer.dump(), lambda: child.verify_directly_issued_by(parent))
+        pathcache.ISSUANCE.verified(cert.sha256, issuer.sha256, lambda: child.verify_directly_issued_by(parent))
         return True
     except Exception:  # noqa: BLE001
         return False
@@ -1214,17 +1215,17 @@ def _ocsp_problem(response, by_subject, load, *, trusted: bool) -> str | None:
         signature = basic["signature"].native
         algo = basic["signature_algorithm"]
         candidates = [c.chosen if hasattr(c, "chosen") else c for c in (basic["certs"] or [])]
-        own = {c.subject.dump(): c for c in candidates}
+        own = {c.subject.sha256: c for c in candidates}
         for cert in candidates:   # a responder certificate carried in the response must be intact too
-            issuers = by_subject.get(cert.issuer.dump(), []) or ([own[cert.issuer.dump()]]
-                                                                 if cert.issuer.dump() in own else [])
+            issuers = by_subject.get(cert.issuer.sha256, []) or ([own[cert.issuer.sha256]]
+                                                                 if cert.issuer.sha256 in own else [])
             if not issuers and trusted:
                 return "a certificate inside an OCSP response has an unknown issuer"
             if issuers and not any(_issued_by(load, cert, issuer) for issuer in issuers):
                 return "a certificate inside an OCSP response does not verify under its issuer"
         responder = tbs["responder_id"]
         if responder.name == "by_name":
-            candidates += by_subject.get(responder.chosen.dump(), [])
+            candidates += by_subject.get(responder.chosen.sha256, [])
         for cert in candidates:
             try:
                 _verify_with(load(cert).public_key(), signature, tbs.dump(), algo)
@@ -1241,7 +1242,7 @@ def _ocsp_problem(response, by_subject, load, *, trusted: bool) -> str | None:
 def _crl_problem(crl_obj, by_subject, load, *, trusted: bool) -> str | None:
     try:
         tbs = crl_obj["tbs_cert_list"]
-        issuers = by_subject.get(tbs["issuer"].dump(), [])
+        issuers = by_subject.get(tbs["issuer"].sha256, [])
         if not issuers:
             return "a CRL in the document's validation data has an unknown issuer" if trusted else None
         for issuer in issuers:
