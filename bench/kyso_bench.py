@@ -21,7 +21,9 @@ Contenders:
     worker's first document of that chain); ``SigningEngine.sign`` B-B, file to file;
   * whole process: ``kyso verify --offline FILE`` and the same for 100 files in one call, against
     ``pdfsig`` (one process per file, no certificate database: it checks the signature's digest
-    and value and does no modification analysis);
+    and value and does no modification analysis); with the floor under any verifier written in
+    Python on pyHanko: the interpreter starting, and the interpreter importing pyHanko's validator
+    without reading a file;
   * a fresh worker's first signature, invisible and visible (the agency's seal and name: fonts
     subset on first use), each in a process of its own, after its imports.
 
@@ -414,6 +416,9 @@ def main() -> None:
                     "kyso verify --offline": lambda: run(KYSO, "verify", "--offline", str(one_signed)),
                     "kyso-client verify (a running Kyso verifies)": lambda: run(
                         client, "verify", str(one_signed), environment=client_env),
+                    "floor: Python starting, nothing imported": lambda: run(sys.executable, "-c", "pass"),
+                    "floor: Python importing pyHanko's validator, no file read": lambda: run(
+                        sys.executable, "-c", "import pyhanko.sign.validation, pyhanko.pdf_utils.reader"),
                 }, rounds=r)
                 base = timings["pdfsig"].median
                 rows += [["whole process, 1 file (1 MB)", name, t.text(), "-",
