@@ -1,4 +1,5 @@
-"""HAZMAT: pyHanko's token reader, one read per token instead of one Python call per byte.
+"""HAZMAT: pyHanko's token reader, one read per token instead of one Python call per byte, and its
+name decoder, one step for a plain name.
 
 pyHanko reads every name, keyword, number and cross-reference entry field through
 ``pyhanko.pdf_utils.misc._read_until_class``, a generator that reads one byte per call: a third of
@@ -6,7 +7,9 @@ parsing a signed PDF's objects went there. :func:`install` replaces it (for
 ``read_until_delimiter`` and ``read_until_whitespace``, which look it up at each call) with a reader
 that takes a chunk, finds the first byte of the class with a regular expression and seeks back to
 just after it: the same bytes returned, the same end-of-file flag, the stream left at the same
-place (``tests/test_pdfspeed.py`` proves it on fixed and random input).
+place (``tests/test_pdfspeed.py`` proves it on fixed and random input). A name's bytes were then
+decoded one byte per step (``generic._decode_name``); a plain printable ASCII name, with no ``#``
+escape, is now the same string at once, and any other is left to pyHanko (tested the same way).
 
 It replaces an internal function, so it is guarded by the pyHanko versions it was checked against
 (:data:`SUPPORTED`); installed explicitly by the composition root (``office.compose``).
@@ -17,12 +20,15 @@ import io
 import re
 from importlib.metadata import version as _version
 
-from pyhanko.pdf_utils import misc
+from pyhanko.pdf_utils import generic, misc
 
-#: pyHanko versions whose ``misc._read_until_class`` this reader was checked against
+#: pyHanko versions whose ``misc._read_until_class`` and ``generic._decode_name`` this was checked against
 SUPPORTED = ("0.38.",)
 
 _original = misc._read_until_class
+_original_name = generic._decode_name
+# a name's bytes with nothing to expand or refuse: printable ASCII, no '#', no delimiter
+_PLAIN_NAME = re.compile(rb"[^\x00-\x20\x7f-\xff#()<>\[\]{}/%]*")
 _CHUNK = 128
 _patterns: dict[bytes, re.Pattern] = {}
 
@@ -48,6 +54,15 @@ def _read_until_class(class_chars: bytes, stream, maxchars=None):
         parts.append(chunk)
 
 
+def _decode_name(name_bytes: bytes):
+    """pyHanko's name decoding (``/`` + the bytes, ``#xx`` escapes expanded, UTF-8 or Latin-1), which
+    walks the name byte by byte; a name of plain printable ASCII, nearly every name, is the same
+    string at once; any other goes to pyHanko's own."""
+    if _PLAIN_NAME.fullmatch(name_bytes):
+        return generic.NameObject("/" + name_bytes.decode("ascii"))
+    return _original_name(name_bytes)
+
+
 def supported(version: str | None = None) -> bool:
     return (version or _version("pyHanko")).startswith(SUPPORTED)
 
@@ -58,12 +73,14 @@ def install() -> bool:
     if not supported():
         return False
     misc._read_until_class = _read_until_class
+    generic._decode_name = _decode_name
     return True
 
 
 def installed() -> bool:
-    return misc._read_until_class is _read_until_class
+    return misc._read_until_class is _read_until_class and generic._decode_name is _decode_name
 
 
 def uninstall() -> None:
     misc._read_until_class = _original
+    generic._decode_name = _original_name

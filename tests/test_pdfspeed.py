@@ -128,3 +128,35 @@ def test_token_reader_same_result_on_random_input():
     stream = io.BytesIO(b"/Type/Page")
     stream.seek(1)
     assert misc.read_until_delimiter(stream) == b"Type" and stream.tell() == 5
+
+
+def _name_outcome(decode, data: bytes):
+    from pyhanko.pdf_utils.misc import PdfReadError
+
+    try:
+        value = decode(data)
+        return ("ok", type(value).__name__, str(value))
+    except PdfReadError as exc:
+        return ("error", type(exc).__name__)
+
+
+@pytest.mark.parametrize("data", [b"", b"Type", b"A#20B", b"A#2", b"Caf#C3#A9", b"\xc3\xa1", b"a b", b"A/B", b"#41",
+                                  b"x" * 300, b"A%", b"\x7f", b"~!"])
+def test_name_decoder_same_result_as_pyhanko(data):
+    from hazmat import pyhanko_tokens
+
+    assert _name_outcome(pyhanko_tokens._decode_name, data) == _name_outcome(pyhanko_tokens._original_name, data)
+
+
+def test_name_decoder_same_result_on_random_names():
+    from pyhanko.pdf_utils import generic
+
+    from hazmat import pyhanko_tokens
+
+    rng = random.Random(1106)
+    alphabet = bytes(range(0x21, 0x7F)) + b"#0123456789abcdefABCDEF \x00\x7f\xc3\xa1\xe1\xba\xa1"
+    for _ in range(5000):
+        data = bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        assert _name_outcome(pyhanko_tokens._decode_name, data) == \
+            _name_outcome(pyhanko_tokens._original_name, data), data
+    assert generic._decode_name is pyhanko_tokens._decode_name   # installed, as a worker does
