@@ -317,6 +317,30 @@ def test_end_of_contents_octets_are_found_inside_any_definite_length():
     assert _stray_end_of_contents(b"\x30\x08" + b"\x04\x02ab" + b"\x00\x00" + b"\x04\x00") is not None
 
 
+def test_a_large_element_found_clean_once_is_skipped_only_when_identical():
+    """Elements of certificate size found clean are remembered (pathcache.CLEAN_ELEMENTS): the same
+    bytes at the same depth are not walked again, with the same answer; an element of the same size
+    and shape with end-of-contents octets hidden inside is still found, memory or not."""
+    from verifier import pathcache
+    from verifier.verify import _stray_end_of_contents
+
+    def container(body: bytes) -> bytes:
+        element = b"\x30\x82" + len(body).to_bytes(2, "big") + body
+        return b"\x30\x82" + len(element).to_bytes(2, "big") + element + b"\x00" * 32
+
+    clean_body = b"".join(b"\x04\x0e" + bytes([i]) * 14 for i in range(1, 61))        # 960 bytes, 60 strings
+    hidden_body = clean_body[:480] + b"\x04\x0c" + b"\x22" * 12 + b"\x00\x00" + clean_body[496:]
+    assert len(hidden_body) == len(clean_body)
+    pathcache.clear()
+    for _ in range(3):
+        assert _stray_end_of_contents(container(clean_body)) is None
+        assert _stray_end_of_contents(container(hidden_body)) is not None
+    assert pathcache.CLEAN_ELEMENTS._facts, "the clean elements were remembered"
+    with pathcache.paths_remembered(False):
+        assert _stray_end_of_contents(container(clean_body)) is None
+        assert _stray_end_of_contents(container(hidden_body)) is not None
+
+
 @pytest.mark.parametrize("size", [None, 6 * 1024 * 1024], ids=["small", "6MB"])
 def test_the_file_and_its_signatures_hashed_in_one_pass_judge_every_byte(engine, pki, policy, tmp_path, size):
     """The file's SHA-256 and each signature's ByteRange digest come from one read of the document

@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 
 from asn1crypto import core, x509
 
-__all__ = ["CERTIFICATES", "ISSUANCE", "MAX_AGE", "MAX_ENTRIES", "CertificateMemory", "IssuanceMemory", "PathMemory",
+__all__ = ["CERTIFICATES", "CLEAN_ELEMENTS", "ISSUANCE", "MAX_AGE", "MAX_ENTRIES", "CertificateMemory", "FactMemory", "IssuanceMemory", "PathMemory",
            "clear", "memory_of", "paths_remembered", "shared_certificate"]
 
 MAX_ENTRIES = 4096
@@ -301,6 +301,38 @@ class CertificateMemory:
 CERTIFICATES = CertificateMemory()
 
 
+class FactMemory:
+    """Facts about exact byte strings (a digest of them is the key), such as "this DER element holds
+    no stray end-of-contents octets, in N elements": bounded, oldest first out; off and cleared with
+    the path memory."""
+
+    def __init__(self, *, max_entries: int = MAX_ENTRIES) -> None:
+        self.max_entries = max_entries
+        self._facts: OrderedDict[bytes, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes):
+        if not DEFAULT.enabled:
+            return None
+        return self._facts.get(key)
+
+    def put(self, key: bytes, value) -> None:
+        if not DEFAULT.enabled:
+            return
+        with self._lock:
+            self._facts[key] = value
+            while len(self._facts) > self.max_entries:
+                self._facts.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._facts.clear()
+
+
+#: DER elements walked whole and found free of stray end-of-contents octets (verifier.verify)
+CLEAN_ELEMENTS = FactMemory()
+
+
 def shared_certificate(cert):
     """The process's object for ``cert``'s exact encoding (``cert`` itself with the memory off or
     when it does not parse completely); see :class:`CertificateMemory`."""
@@ -311,6 +343,7 @@ def clear() -> None:
     DEFAULT.clear()
     ISSUANCE.clear()
     CERTIFICATES.clear()
+    CLEAN_ELEMENTS.clear()
 
 
 class paths_remembered:

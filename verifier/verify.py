@@ -1064,7 +1064,7 @@ def _stray_end_of_contents(data: bytes) -> str | None:
             if first == 0 and content == after:
                 return "the signature container holds end-of-contents octets inside a definite length"
             if first & 0x20 and level < 64 and content is not None:
-                found = walk(content, after, level + 1)
+                found = enter(pos, content, after, level)
                 if found:
                     return found
             pos = after
@@ -1072,10 +1072,30 @@ def _stray_end_of_contents(data: bytes) -> str | None:
                 break            # the padding after the container is not part of it
         return None
 
+    def enter(pos: int, content: int, after: int, level: int) -> str | None:
+        # a certificate arrives in every document its holder signs: an element of that size walked
+        # whole before at the same depth and found clean is not walked again (the elements it took
+        # still count against the budget, so the walk ends where it would have)
+        key = None
+        if _CLEAN_MIN <= after - pos <= _CLEAN_MAX:
+            key = hashlib.sha256(data[pos:after]).digest() + level.to_bytes(1, "big")
+            walked = pathcache.CLEAN_ELEMENTS.get(key)
+            if walked is not None and walked <= budget[0]:
+                budget[0] -= walked
+                return None
+        before = budget[0]
+        found = walk(content, after, level + 1)
+        if key is not None and not found and budget[0] > 0:
+            pathcache.CLEAN_ELEMENTS.put(key, before - budget[0])
+        return found
+
     try:
         return walk(0, len(data), 0)
     except Exception:  # noqa: BLE001 - a container that does not parse is judged elsewhere
         return None
+
+
+_CLEAN_MIN, _CLEAN_MAX = 512, 64 * 1024
 
 
 def _tlv(data: bytes, pos: int, end: int, parser) -> tuple[int, int | None, int]:
