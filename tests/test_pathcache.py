@@ -63,6 +63,7 @@ def test_remembered_paths_never_change_a_report(documents, pki, offline):
     cold = _reports(samples, policies)
     warm = _reports(samples, policies)
     assert pathcache.DEFAULT.hits > len(samples) / 4, "the memory was used"
+    assert pathcache.CERTIFICATE_INFO._facts and pathcache.CLEAN_ELEMENTS._facts and len(pathcache.CERTIFICATES)
     for (name, _, _), a, b, c in zip(samples, uncached, cold, warm):
         assert b == a, name
         assert c == a, name

@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 
 from asn1crypto import core, x509
 
-__all__ = ["CERTIFICATES", "CLEAN_ELEMENTS", "ISSUANCE", "MAX_AGE", "MAX_ENTRIES", "CertificateMemory", "FactMemory", "IssuanceMemory", "PathMemory",
+__all__ = ["CERTIFICATES", "CERTIFICATE_INFO", "CLEAN_ELEMENTS", "ISSUANCE", "MAX_AGE", "MAX_ENTRIES", "CertificateMemory", "FactMemory", "IssuanceMemory", "PathMemory",
            "clear", "memory_of", "paths_remembered", "shared_certificate"]
 
 MAX_ENTRIES = 4096
@@ -331,6 +331,8 @@ class FactMemory:
 
 #: DER elements walked whole and found free of stray end-of-contents octets (verifier.verify)
 CLEAN_ELEMENTS = FactMemory()
+#: what a report says of a certificate on a path, by the certificate's digest (verifier.verify)
+CERTIFICATE_INFO = FactMemory()
 
 
 def shared_certificate(cert):
@@ -344,6 +346,7 @@ def clear() -> None:
     ISSUANCE.clear()
     CERTIFICATES.clear()
     CLEAN_ELEMENTS.clear()
+    CERTIFICATE_INFO.clear()
 
 
 class paths_remembered:

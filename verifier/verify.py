@@ -922,7 +922,7 @@ def _altered_embedded_certificates(status, sig: EmbeddedPdfSignature) -> str | N
         for choice in sig.signed_data["certificates"]:
             if choice.name != "certificate":
                 continue
-            cert = choice.chosen
+            cert = pathcache.shared_certificate(choice.chosen)   # the same bytes, parsed once per process
             key = (cert.issuer.sha256, cert.serial_number)
             if key in genuine and genuine[key].sha256 != cert.sha256 and not _same_certificate(
                     genuine[key].dump(), cert, issuers.get(cert.issuer.sha256)):
@@ -961,7 +961,8 @@ def _damaged_carried_data(status, sig: EmbeddedPdfSignature, contexts: "_Context
     from cryptography.exceptions import InvalidSignature
 
     try:
-        carried = [c.chosen for c in sig.signed_data["certificates"] if c.name == "certificate"]
+        carried = [pathcache.shared_certificate(c.chosen) for c in sig.signed_data["certificates"]
+                   if c.name == "certificate"]
         signer_md = sig.signer_info["digest_algorithm"]["algorithm"].native
         version_problem = (_stray_end_of_contents(_raw_contents(sig.sig_object))
                            or _cms_version_problem(sig.signed_data)
@@ -982,7 +983,8 @@ def _damaged_carried_data(status, sig: EmbeddedPdfSignature, contexts: "_Context
                     version_problem = _cms_version_problem(token["content"])
                     if version_problem:
                         return "timestamp: " + version_problem
-                    carried += [c.chosen for c in token["content"]["certificates"] if c.name == "certificate"]
+                    carried += [pathcache.shared_certificate(c.chosen) for c in token["content"]["certificates"]
+                                if c.name == "certificate"]
     except Exception as exc:  # noqa: BLE001
         return f"the signature container cannot be read completely: {type(exc).__name__}"
     pool = list(carried) + list(contexts.dss_certs) + list(contexts.policy.trust.anchors) + list(
@@ -1539,6 +1541,17 @@ def _signer_info(cert: x509.Certificate) -> SignerInfo:
 
 
 def _cert_info(cert: x509.Certificate, *, anchor: bool) -> CertificateInfo:
+    """What the report says of a certificate on the path (the same for every document its holder
+    signs: remembered by the certificate's digest while the path memory is on)."""
+    key = cert.sha256 + (b"\x01" if anchor else b"\x00")
+    found = pathcache.CERTIFICATE_INFO.get(key)
+    if found is None:
+        found = _describe_certificate(cert, anchor=anchor)
+        pathcache.CERTIFICATE_INFO.put(key, found)
+    return found
+
+
+def _describe_certificate(cert: x509.Certificate, *, anchor: bool) -> CertificateInfo:
     validity = cert["tbs_certificate"]["validity"]
     native = cert.subject.native
     return CertificateInfo(
