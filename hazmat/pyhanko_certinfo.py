@@ -7,7 +7,10 @@ against every carried certificate and checking the signing-certificate attribute
 function of the container alone, which nothing changes during a validation: :func:`install`
 remembers it per container object (weakly: it goes with the container) and hands the same
 result to the second caller. A container whose extraction fails is extracted (and fails) again.
-The certificates extracted may be exchanged for shared objects of the same encoding (:func:`install`).
+Each X.509 certificate extracted (``extract_certificate_info``) may be the shared object of its
+encoding (:func:`install`'s ``share``) where pyHanko deep-copied it (``untag()``): only when its
+outer header is already DER, since ``untag()`` writes that header anew (a certificate wrapped in a
+BER length becomes other bytes, which pyHanko then validates and Kyso reports).
 
 pyHanko also matches the signer's certificate against the signing-certificate attribute twice per
 signature (``check_ess_certid``: a digest of the certificate, its issuer and serial); a match is
@@ -18,13 +21,13 @@ It replaces an internal function, so it is guarded by the pyHanko versions it wa
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import threading
 from collections import OrderedDict
 import weakref
 from importlib.metadata import version as _version
 
+from pyhanko.sign import general
 from pyhanko.sign.validation import generic_cms
 
 #: pyHanko versions whose ``extract_certs_for_validation`` (and its two callers) this was checked against
@@ -32,6 +35,7 @@ SUPPORTED = ("0.38.",)
 
 _original = generic_cms.extract_certs_for_validation
 _original_check = generic_cms.check_ess_certid
+_original_info = generic_cms.extract_certificate_info
 _checked: "OrderedDict[bytes, None]" = OrderedDict()
 _MAX_CHECKED = 4096
 _extracted: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -45,13 +49,42 @@ def extract_certs_for_validation(signed_data):
     if found is not None:
         return found
     found = _original(signed_data)
-    share = _share
-    if share is not None:
-        found = dataclasses.replace(found, signer_cert=share(found.signer_cert),
-                                    other_certs=[share(c) for c in found.other_certs])
     with _lock:
         _extracted[signed_data] = found
     return found
+
+
+def extract_certificate_info(signed_data):
+    """pyHanko's ``extract_certificate_info``, each X.509 certificate being the shared object of its
+    encoding (``share``) where pyHanko deep-copies it (``untag()``, a no-op on the tags of a plain
+    certificate); without ``share``, pyHanko's own."""
+    share = _share
+    if share is None:
+        return _original_info(signed_data)
+    certs, attribute_certs = [], []
+    for choice in signed_data["certificates"]:
+        if choice.name == "certificate":
+            cert = choice.chosen
+            # untag() writes the outer header anew in DER: a certificate whose outer length was
+            # written otherwise (BER) becomes other bytes, and pyHanko validates those; only a
+            # certificate whose header is already DER is the same bytes either way
+            shared = share(cert) if _der_header(cert) else cert
+            certs.append(shared if shared is not cert else cert.untag())
+        elif choice.name == "v2_attr_cert":
+            attribute_certs.append(choice.chosen.untag())
+    signer_info = general.extract_signer_info(signed_data)
+    signer_cert, other_certs = general._partition_certs(certs, signer_info)
+    return general.SignedDataCerts(signer_cert=signer_cert, other_certs=other_certs,
+                                   attribute_certs=attribute_certs)
+
+
+def _der_header(value) -> bool:
+    """``value`` (a parsed SEQUENCE) starts with the DER header of its contents."""
+    header, length = getattr(value, "_header", None), len(value.contents or b"")
+    if length < 0x80:
+        return header == bytes((0x30, length))
+    size = (length.bit_length() + 7) // 8
+    return header == bytes((0x30, 0x80 | size)) + length.to_bytes(size, "big")
 
 
 def check_ess_certid(cert, certid) -> bool:
@@ -93,6 +126,7 @@ def install(share=None) -> bool:
     _share = share
     generic_cms.extract_certs_for_validation = extract_certs_for_validation
     generic_cms.check_ess_certid = check_ess_certid
+    generic_cms.extract_certificate_info = extract_certificate_info
     return True
 
 
@@ -103,3 +137,4 @@ def installed() -> bool:
 def uninstall() -> None:
     generic_cms.extract_certs_for_validation = _original
     generic_cms.check_ess_certid = _original_check
+    generic_cms.extract_certificate_info = _original_info

@@ -73,6 +73,48 @@ def test_certificates_extracted_once_per_signature_and_the_same_report(engine, p
     assert patched["verdict"] == "valid" and patched == stock
 
 
+def test_certificates_of_a_container_are_the_shared_objects_of_the_same_encodings(engine, pki):
+    """hazmat.pyhanko_certinfo.extract_certificate_info gives the signer's certificate and the others
+    with exactly the bytes pyHanko's own gives, as the process's shared objects (pathcache); with the
+    memory off, pyHanko's copies."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from hazmat import pyhanko_certinfo
+    from kyso.samples import make_pdf
+    from signer import Level, SignRequest, SoftwareKeyHolder
+    from verifier import pathcache
+
+    document = engine.sign(SignRequest(document=make_pdf(pages=1), level=Level.B_T),
+                           key_holder=SoftwareKeyHolder.from_dev_pki(pki, "tran-thi-bich-ngoc")).data
+    (sig,) = PdfFileReader(io.BytesIO(document)).embedded_signatures
+    token = sig.signer_info["unsigned_attrs"][0]["values"][0]["content"]
+    for signed_data in (sig.signed_data, token):
+        ours, stock = pyhanko_certinfo.extract_certificate_info(signed_data), pyhanko_certinfo._original_info(signed_data)
+        assert ours.signer_cert.dump() == stock.signer_cert.dump()
+        assert [c.dump() for c in ours.other_certs] == [c.dump() for c in stock.other_certs]
+        assert ours.attribute_certs == stock.attribute_certs == []
+        assert ours.signer_cert is pathcache.shared_certificate(stock.signer_cert)
+        with pathcache.paths_remembered(False):
+            apart = pyhanko_certinfo.extract_certificate_info(signed_data)
+        assert apart.signer_cert is not ours.signer_cert and apart.signer_cert.dump() == stock.signer_cert.dump()
+
+
+def test_a_certificate_wrapped_in_a_ber_length_is_left_to_pyhanko(pki):
+    """pyHanko validates the DER rewrite of a certificate whose outer length is written in BER
+    (``untag()`` writes the header anew): such a certificate is not exchanged for the shared object
+    of its own bytes (the foreign corpus's re-encoded intermediate showed another chain without this)."""
+    from asn1crypto import x509
+
+    from hazmat import pyhanko_certinfo
+
+    der = pki.certificate("nguyen-van-an").dump()
+    assert der[:2] == b"\x30\x82"
+    ber = x509.Certificate.load(b"\x30\x83\x00" + der[2:])
+    assert pyhanko_certinfo._der_header(x509.Certificate.load(der))
+    assert not pyhanko_certinfo._der_header(ber)
+    assert ber.untag().dump() == der and ber.dump() != der
+
+
 def test_a_signing_certificate_attribute_match_is_remembered_a_mismatch_never(pki):
     from asn1crypto import tsp
     from pyhanko.sign.general import as_signing_certificate_v2
