@@ -1528,6 +1528,16 @@ def weak_certificate(certs, policy: VerificationPolicy) -> str | None:
 
 
 def _signer_info(cert: x509.Certificate) -> SignerInfo:
+    """What the report says of the signer's certificate (remembered like :func:`_cert_info`)."""
+    key = cert.sha256 + b"\x02"
+    found = pathcache.CERTIFICATE_INFO.get(key)
+    if found is None:
+        found = _describe_signer(cert)
+        pathcache.CERTIFICATE_INFO.put(key, found)
+    return found
+
+
+def _describe_signer(cert: x509.Certificate) -> SignerInfo:
     native = cert.subject.native
     fields = {k: (", ".join(v) if isinstance(v, list) else str(v)) for k, v in native.items()}
     usage = cert.key_usage_value
