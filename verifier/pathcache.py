@@ -209,45 +209,6 @@ def memory_of(validation_context) -> PathMemory | None:
     return DEFAULT if validation_context in _settings and DEFAULT.enabled else None
 
 
-class IssuanceMemory:
-    """Certificates seen to verify under an issuer: a certificate's signature checked once per pair
-    of exact encodings (the same agency's certificate arrives with every document it signs).
-
-    A pure fact about two byte strings (the child's to-be-signed bytes and signature, the issuer's
-    key): nothing about time, trust or revocation is remembered. Only successes; bounded, oldest
-    first out; off with the path memory."""
-
-    def __init__(self, *, max_entries: int = MAX_ENTRIES) -> None:
-        self.max_entries = max_entries
-        self._seen: OrderedDict[bytes, None] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def verified(self, child_sha256: bytes, issuer_sha256: bytes, check) -> None:
-        """``check()`` (which raises when the child does not verify), unless this pair of
-        certificates (the SHA-256 digests of their encodings) has passed."""
-        if not DEFAULT.enabled:
-            check()
-            return
-        key = child_sha256 + issuer_sha256
-        with self._lock:
-            if key in self._seen:
-                self._seen.move_to_end(key)
-                return
-        check()
-        with self._lock:
-            self._seen[key] = None
-            while len(self._seen) > self.max_entries:
-                self._seen.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._seen.clear()
-
-    def __len__(self) -> int:
-        return len(self._seen)
-
-
-ISSUANCE = IssuanceMemory()
 
 
 class CertificateMemory:
@@ -329,6 +290,22 @@ class FactMemory:
             self._facts.clear()
 
 
+class IssuanceMemory(FactMemory):
+    """Certificates seen to verify under an issuer: a certificate's signature checked once per pair
+    of exact encodings (the same agency's certificate arrives with every document it signs). A pure
+    fact about two byte strings: nothing about time, trust or revocation is remembered; only
+    successes."""
+
+    def verified(self, child_sha256: bytes, issuer_sha256: bytes, check) -> None:
+        """``check()`` (which raises when the child does not verify), unless this pair of
+        certificates (the SHA-256 digests of their encodings) has passed."""
+        key = child_sha256 + issuer_sha256
+        if self.get(key) is None:
+            check()
+            self.put(key, True)
+
+
+ISSUANCE = IssuanceMemory()
 #: DER elements walked whole and found free of stray end-of-contents octets (verifier.verify)
 CLEAN_ELEMENTS = FactMemory()
 #: what a report says of a certificate on a path, by the certificate's digest (verifier.verify)
