@@ -193,6 +193,29 @@ def test_verify_writes_nothing_unless_asked(run, tmp_path, home, engine, pki):
     assert [json.loads(line)["action"] for line in trail.stdout.splitlines()][-1] == "verify"
 
 
+def test_an_offline_verification_loads_no_http_client(tmp_path, engine, pki):
+    """``kyso verify --offline`` in a fresh process judges the file without importing an HTTP stack
+    (requests, urllib3): it never fetches, so it does not pay for one at start."""
+    from signer import Level, SignRequest, SoftwareKeyHolder
+
+    path = tmp_path / "da-ky.pdf"
+    path.write_bytes(engine.sign(SignRequest(document=make_pdf(), level=Level.B_B),
+                                 key_holder=SoftwareKeyHolder.from_dev_pki(pki, "pham-thu-ha")).data)
+    probe = ("import sys, json\n"
+             "from commands.main import main\n"
+             "try:\n"
+             "    main(['verify', '--offline', '--json', sys.argv[1]])\n"
+             "except SystemExit as exc:\n"
+             "    print(json.dumps({'exit': exc.code, 'loaded': sorted(m for m in ('requests', 'urllib3') "
+             "if m in sys.modules)}))\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KYSO_")}
+    done = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, cwd=ROOT,
+                          env=dict(env, KYSO_DATA_DIR=str(tmp_path / "home")), timeout=120)
+    report, status = [json.loads(line) for line in done.stdout.splitlines()]
+    assert report["signatures"][0]["signer"]["common_name"] == "Phạm Thu Hà", "the file was judged"
+    assert status == {"exit": 1, "loaded": []}
+
+
 def test_the_command_line_and_the_service_share_one_data_home(pki_server, tmp_path, softhsm):
     """Run from any folder, ``kyso`` finds the same register: not a second one under ./var."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KYSO_")}

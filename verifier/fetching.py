@@ -12,7 +12,6 @@ import threading
 import time
 
 from pyhanko_certvalidator.fetchers import Fetchers
-from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 
 
 class FetcherPool:
@@ -25,7 +24,9 @@ class FetcherPool:
     def __init__(self, *, ttl: float = 120.0, max_uses: int = 500, timeout: float = 10.0) -> None:
         self.ttl = ttl
         self.max_uses = max_uses
-        self._backend = RequestsFetcherBackend(per_request_timeout=timeout)
+        self.timeout = timeout
+        self._backend = None     # the HTTP stack (requests, urllib3) is imported at the first fetch, not before:
+        #                          an offline `kyso verify` never pays for it
         self._lock = threading.Lock()
         self._local = threading.local()
         self._generation = 0     # every set of fetchers made, in any thread, has its own number
@@ -44,10 +45,19 @@ class FetcherPool:
             with self._lock:
                 self._generation += 1
                 state.generation, state.epoch = self._generation, self._epoch
-            state.fetchers = self._backend.get_fetchers()
+            state.fetchers = self._http_backend().get_fetchers()
             state.born, state.uses = now, 0
         state.uses += 1
         return state.fetchers
+
+    def _http_backend(self):
+        if self._backend is None:
+            from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
+
+            with self._lock:
+                if self._backend is None:
+                    self._backend = RequestsFetcherBackend(per_request_timeout=self.timeout)
+        return self._backend
 
     def generation_of(self, fetchers) -> int | None:
         """Which set of fetchers ``fetchers`` is, if it is this thread's current one (validated paths
