@@ -461,6 +461,9 @@ class PreparedImage:
     XObject (DeviceRGB, 8 bpc) with its alpha channel as a soft mask (``/SMask``)."""
 
     MAX_PIXELS = 4_000_000
+    # zlib's default level: a 600 x 600 px seal compresses in 5 ms to 16.7 KB where level 9 took
+    # 30 ms for 14.3 KB (measured), and a worker's first visible signature waits for it
+    FLATE_LEVEL = 6
 
     def __init__(self, png: bytes) -> None:
         from PIL import Image, UnidentifiedImageError
@@ -483,9 +486,9 @@ class PreparedImage:
         rgba = img.convert("RGBA")
         self.width, self.height = rgba.size
         rgb, alpha = rgba.convert("RGB"), rgba.getchannel("A")
-        self.rgb_encoded = zlib.compress(rgb.tobytes(), 9)
+        self.rgb_encoded = zlib.compress(rgb.tobytes(), self.FLATE_LEVEL)
         lo, hi = alpha.getextrema()
-        self.alpha_encoded = None if lo == 255 else zlib.compress(alpha.tobytes(), 9)
+        self.alpha_encoded = None if lo == 255 else zlib.compress(alpha.tobytes(), self.FLATE_LEVEL)
         self.transparent = self.alpha_encoded is not None
 
     @property
@@ -659,9 +662,11 @@ class AppearanceRenderer:
         return PreparedFontFactory(self.font(kind))
 
     def warm_up(self) -> None:
-        """Build both fonts now (e.g. at start-up) instead of at the first visible signature."""
+        """Build both fonts now (e.g. at start-up) instead of at the first visible signature, and load
+        the PNG decoder the first signature or seal image needs."""
         self.font("serif")
         self.font("sans")
+        from PIL import Image, PngImagePlugin  # noqa: F401 - imported now, not at the first image
 
     # public API
     def natural_size(self, appearance: Appearance) -> tuple[float, float]:

@@ -170,6 +170,19 @@ def attachment_signed(renderer, holders, document):
 COPY_NUMBERS = {CopyForm.SY: "05/SY-UBND", CopyForm.SL: "12/SL-UBND", CopyForm.TRS: "03/TrS-UBND"}
 
 
+def test_the_seal_is_embedded_without_loss(agency_signed):
+    """The seal in the signed PDF is the PNG's own pixels, colour and transparency, bit for bit
+    (Flate is lossless whatever its level): what the agency registered is what an auditor sees."""
+    png = Image.open(io.BytesIO(load_dev_image("agency-ubnd-hung-yen"))).convert("RGBA")
+    with pikepdf.open(io.BytesIO(agency_signed["data"])) as pdf:
+        images = [obj for obj in pdf.objects if isinstance(obj, pikepdf.Stream) and obj.get("/Subtype") == "/Image"
+                  and "/SMask" in obj and (obj.Width, obj.Height) == png.size]
+        colours = {bytes(img.read_bytes()) for img in images}
+        masks = {bytes(img.SMask.read_bytes()) for img in images}
+    assert colours == {png.convert("RGB").tobytes()}
+    assert masks == {png.getchannel("A").tobytes()}
+
+
 @pytest.fixture(scope="module")
 def copies_signed(renderer, holders, document):
     return {form: _top_right(renderer, holders, document,
