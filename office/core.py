@@ -126,13 +126,14 @@ class OfficeBase:
                 "broken": len(broken), "signatures": len(report.signatures)}))
 
     def warm_up(self) -> None:
-        """Prepare now what the first visible signature of this process would otherwise wait for:
-        the two fonts, subset to the Vietnamese repertoire (about 0.6 s of CPU). A web worker calls
+        """Prepare now what the first signature of this process would otherwise wait for: the two
+        fonts, subset to the Vietnamese repertoire (about 0.3-0.6 s of CPU), the PNG decoder and qpdf
+        (:meth:`signer.SigningEngine.warm_up`). A web worker calls
         it once it is set up, before its first request. A font that cannot be read (whatever
         fontTools raises) is logged, not raised: verification and invisible signatures need none,
         and the first visible signature reports it as before."""
         try:
-            self.engine.renderer.warm_up()
+            self.engine.warm_up()
         except Exception as exc:  # noqa: BLE001 - a damaged font may raise anything from fontTools
             log.warning("fonts not prepared at start-up: %s: %s", type(exc).__name__, exc)
 
