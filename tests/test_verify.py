@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -379,6 +380,29 @@ def test_the_file_and_its_signatures_hashed_in_one_pass_judge_every_byte(engine,
         by_revision = sorted(report.signatures, key=lambda s: s.revision)
         assert [i for i, s in enumerate(by_revision) if not s.intact] == list(spoiled) or \
             report.signatures == (), (at, [s.intact for s in by_revision])
+
+
+def test_a_large_file_is_verified_without_taking_its_size_in_memory(engine, pki, policy, tmp_path):
+    """A 40 MB document verified from its path: the worker's resident memory (VmHWM, mapped file
+    pages included) grows by less than a fifth of the file, whether the pages are already cached or
+    not: the file is hashed through a small buffer, read with pread(2), not through its memory map."""
+    import gc
+
+    path = tmp_path / "lon.pdf"
+    path.write_bytes(signed(engine, pki, document=make_pdf(size=40 * 1024 * 1024)))
+    size = path.stat().st_size
+    assert verify(path, policy=policy).verdict.value == "valid"     # imports and caches warm, pages cached
+    gc.collect()
+
+    def kib(field: str) -> int:
+        return next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines()
+                    if line.startswith(field + ":"))
+
+    Path("/proc/self/clear_refs").write_text("5")   # VmHWM := VmRSS
+    base = kib("VmRSS")
+    report = verify(path, policy=policy)
+    assert report.verdict.value == "valid"
+    assert (kib("VmHWM") - base) * 1024 < size / 5, (kib("VmHWM") - base, size)
 
 
 def test_one_read_of_a_large_file_serves_every_range_whenever_it_is_asked_for():

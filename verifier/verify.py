@@ -108,9 +108,10 @@ def verify(document: bytes | bytearray | memoryview | Path | str, *, policy: Ver
            file_name: str | None = None, evidence: bool = False, now: datetime | None = None) -> VerificationReport:
     """Judge every signature of ``document`` under ``policy``. Never raises for bad input.
 
-    A path is memory-mapped, not read: a 100 MB file costs no copy, and its
-    SHA-256 and the signatures' digests are computed straight from the page
-    cache, the file's own hash on the other core.
+    A path is memory-mapped for the parser, which touches only the pages it
+    reads; its SHA-256 and the signatures' digests come from one read of the
+    file through a 256 KiB buffer (pread(2), on the other core when it is large):
+    verifying a 100 MB file grows the worker by well under a fifth of it.
 
     ``evidence=True`` adds, per signature, the DER (base64) of the certificate
     path, the OCSP responses and CRLs known to the validation and the
@@ -131,7 +132,7 @@ def verify(document: bytes | bytearray | memoryview | Path | str, *, policy: Ver
     now = now or datetime.now(timezone.utc)   # the one reading of the clock for this verification
     moment = policy.validation_time or now
     name = file_name
-    mapped = None
+    mapped = opened = None
     try:
         if isinstance(document, (str, Path)):
             path = Path(document)
@@ -143,16 +144,18 @@ def verify(document: bytes | bytearray | memoryview | Path | str, *, policy: Ver
             if size == 0:
                 data = b""
             else:
-                with open(path, "rb") as f:
-                    mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                opened = open(path, "rb")
+                mapped = mmap.mmap(opened.fileno(), 0, access=mmap.ACCESS_READ)
                 data = mapped
         else:
             data = bytes(document)
     except (OSError, ValueError) as exc:
+        if opened is not None:
+            opened.close()
         return _document_level(name, None, None, moment, policy, started,
                                reason("unreadable", getattr(exc, "strerror", None) or str(exc)))
     try:
-        file_hash = _FileDigest(data)
+        file_hash = _FileDigest(data, fd=opened.fileno() if opened is not None else None)
         try:
             report = _verify(data, name, None, moment, policy, started, evidence, now=now, file_digest=file_hash)
         except Exception as exc:  # noqa: BLE001 - never crash, never valid by default
@@ -166,6 +169,8 @@ def verify(document: bytes | bytearray | memoryview | Path | str, *, policy: Ver
                 mapped.close()
             except BufferError:   # a view still alive somewhere: the map goes with it
                 pass
+        if opened is not None:
+            opened.close()
 
 
 class _FileDigest:
@@ -182,8 +187,9 @@ class _FileDigest:
     _THRESHOLD = 4 * 1024 * 1024
     _CHUNK = 4 * 1024 * 1024
 
-    def __init__(self, data) -> None:
+    def __init__(self, data, *, fd: int | None = None) -> None:
         self._data = data
+        self._fd = fd      # the open file behind a mapped ``data``: the thread reads it with pread(2)
         self._value: str | None = None
         self._thread = None
         if len(data) >= self._THRESHOLD:
@@ -224,7 +230,10 @@ class _FileDigest:
                     self._committed = end
                 for at in range(done, end, len(buffer)):
                     piece = min(len(buffer), end - at)
-                    buffer[:piece] = view[at:at + piece]
+                    # read, not copied from the map: the pages stay out of this process (a 100 MB file
+                    # hashed from its map grew the worker by 100 MB of mapped file pages)
+                    if self._fd is None or os.preadv(self._fd, [buffer[:piece]], at) != piece:
+                        buffer[:piece] = view[at:at + piece]   # no file, or it changed: the mapped bytes
                     md.update(buffer[:piece])
                 done = end
             self._value = md.hexdigest()
