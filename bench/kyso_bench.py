@@ -180,6 +180,8 @@ def first_signature(kind: str, base_url: str, path: str) -> None:
 
     pki = DevPKI.load(base_url)
     engine = SigningEngine.for_dev_pki(pki)
+    if kind.endswith("cached"):   # as a worker whose data folder holds the fonts an earlier process prepared
+        engine = SigningEngine(policy=engine.policy, font_cache=Path(path).parent / "font-cache")
     holder = SoftwareKeyHolder.from_dev_pki(pki, LABEL)
     extra = {}
     warm_ms = 0.0
@@ -187,7 +189,7 @@ def first_signature(kind: str, base_url: str, path: str) -> None:
         started = time.perf_counter()
         engine.warm_up()
         warm_ms = (time.perf_counter() - started) * 1000
-    if kind in ("visible", "visible-warmed"):
+    if kind.startswith("visible"):
         extra = dict(appearance=AgencyAppearance(seal=load_dev_image("agency-ubnd-hung-yen"),
                                                  agency_name="UBND tỉnh Hưng Yên"),
                      placement=Placement(page=0, box=(300, 100, 450, 250)))
@@ -445,7 +447,11 @@ def main() -> None:
             kinds = {"invisible, prepared at start-up": "invisible-warmed",
                      "visible (seal + name), prepared at start-up": "visible-warmed",
                      "invisible, nothing prepared": "invisible",
-                     "visible (seal + name), nothing prepared": "visible"}
+                     "visible (seal + name), nothing prepared": "visible",
+                     "visible (seal + name), nothing prepared, fonts cached on disk": "visible-cached"}
+            # an earlier process left the prepared fonts in the data folder (not timed)
+            subprocess.run([sys.executable, __file__, "--first-signature", "visible-cached", server.base_url,
+                            str(small)], capture_output=True, check=True)
             firsts = {name: [] for name in kinds}
             warm_up = []
             for i in range(max(3, rounds // 3)):
@@ -462,7 +468,8 @@ def main() -> None:
             for name, samples in firsts.items():
                 t = Timing.of(samples)
                 if name.startswith("visible"):
-                    inv = Timing.of(firsts["invisible, " + name.split(", ", 1)[1]])
+                    started_as = "prepared at start-up" if "prepared at start-up" in name else "nothing prepared"
+                    inv = Timing.of(firsts["invisible, " + started_as])
                     ratio = _ratio(t.median, inv.median) + " invisible"
                 else:
                     ratio = "-"

@@ -155,6 +155,12 @@ def _registers(settings: Settings, clock: Clock | None):
                 accounts=Accounts(db, clock=clock), access=DocumentAccessRegister(db))
 
 
+def font_cache(settings: Settings) -> Path:
+    """Where the fonts prepared for visible signatures are kept: the data folder the service's
+    workers and the ``kyso`` commands share (a font is subset once there, not in every process)."""
+    return Path(settings.data_dir) / "cache" / "fonts"
+
+
 def _production(office_class, settings: Settings, *, clock, token):
     from devpki import (
         is_dev_material,  # production refuses development material: it must know it
@@ -169,7 +175,8 @@ def _production(office_class, settings: Settings, *, clock, token):
                                           refuse_certificate=is_dev_material,
                                           revocation_max_age_seconds=settings.revocation_max_age_seconds,
                                           tsa_auth=settings.tsa_auth)
-    return office_class(settings=settings, clock=clock, engine=SigningEngine(policy=policy, clock=clock),
+    engine = SigningEngine(policy=policy, clock=clock, font_cache=font_cache(settings))
+    return office_class(settings=settings, clock=clock, engine=engine,
                         verification=verification, token=token, token_factory=lambda: open_token(settings), **parts)
 
 
@@ -207,7 +214,8 @@ def _development(office_class, settings: Settings, *, clock, token):
         revocation_max_age_seconds=settings.revocation_max_age_seconds, tsa_auth=settings.tsa_auth,
         **({"check_chain_and_revocation": False} if settings.revocation_check == "dangerous-skip" else {}))
     chains = {i.label: pki.chain(i.label) for i in identities}
-    return office_class(settings=settings, clock=clock, engine=SigningEngine(policy=policy, clock=clock),
+    engine = SigningEngine(policy=policy, clock=clock, font_cache=font_cache(settings))
+    return office_class(settings=settings, clock=clock, engine=engine,
                         verification=verification, token=token, dev_pki=pki, chains=chains, dev_users=users, **parts)
 
 

@@ -214,80 +214,46 @@ def _subset_tag(data: bytes) -> str:
 class PreparedFont:
     """A TrueType font subset once to :data:`REPERTOIRE`, ready to embed in any number of PDFs.
 
-    Built once per font file and process (~0.1-0.3 s); immutable afterwards, except for the
-    HarfBuzz font, which is only used under ``self._lock``.
+    Built once per font file and process (~0.05-0.2 s of fontTools, plus its import), or read from
+    ``cache_dir`` where an earlier process left it (a few milliseconds): the service's workers and
+    every ``kyso`` command share one data folder, so a font is subset once per machine, not once per
+    process. The cache entry is named by the SHA-256 of the font file, fontTools' version and the
+    repertoire; an entry that does not read back whole (its subset's tag and length are checked) is
+    built again. Immutable afterwards, except for the HarfBuzz font, used only under ``self._lock``.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, cache_dir: Path | str | None = None) -> None:
         import uharfbuzz as hb
-        from fontTools import subset, ttLib
 
         self.path = Path(path)
         try:
-            font = ttLib.TTFont(str(self.path))
-        except Exception as exc:  # noqa: BLE001 - any parse failure: a clear configuration error
+            source = self.path.read_bytes()
+        except OSError as exc:
             raise AppearanceError(f"cannot read font {self.path}: {exc}") from None
-        if "glyf" not in font:
-            raise AppearanceError(f"{self.path} is not a TrueType (glyf) font")
-        ps_name = font["name"].getDebugName(6) or self.path.stem
-        self.base_name = "".join(c for c in ps_name if c.isalnum() or c in "-_") or "Font"
-
-        # One subset for the whole repertoire, glyph ids renumbered compactly. Layout tables are
-        # kept for shaping (kerning), hinting dropped (the PDF viewer rasterises anyway).
-        options = subset.Options()
-        options.hinting = False
-        options.notdef_outline = True
-        options.name_IDs = [0, 1, 2, 3, 4, 5, 6]
-        options.drop_tables += ["FFTM"]   # FontForge timestamps: fontTools cannot subset them
-        subsetter = subset.Subsetter(options=options)
-        subsetter.populate(text=REPERTOIRE)
-        subsetter.subset(font)
-        buf = io.BytesIO()
-        font.save(buf)
-        shaping_bytes = buf.getvalue()
-
-        # The program embedded in PDFs: the same glyphs and ids without the layout tables
-        # (a PDF viewer never reads them; the positions come from our TJ operators).
-        embedded = ttLib.TTFont(io.BytesIO(shaping_bytes))
-        for table in ("GSUB", "GPOS", "GDEF", "kern"):
-            if table in embedded:
-                del embedded[table]
-        buf = io.BytesIO()
-        embedded.save(buf)
-        program = buf.getvalue()
-        self.program_length = len(program)
-        self.fontfile_encoded = zlib.compress(program, 9)
-        self.subset_tag = _subset_tag(program)
+        entry = Path(cache_dir) / f"{_font_cache_key(source)}.json" if cache_dir is not None else None
+        facts = _read_prepared(entry) if entry is not None else None
+        self.from_cache = facts is not None
+        if facts is None:
+            facts = _prepare_font(self.path, source)
+            if entry is not None:
+                _write_prepared(entry, facts)
+        self.base_name = facts["base_name"]
+        self.program_length = facts["program_length"]
+        self.fontfile_encoded = facts["fontfile"]
+        self.subset_tag = facts["subset_tag"]
         self.name = f"{self.subset_tag}+{self.base_name}"
+        self.units_per_em = facts["units_per_em"]
+        self.widths = tuple(facts["widths"])
+        self.covered = frozenset(facts["covered"])
+        self.tounicode_encoded = facts["tounicode"]
+        self.ascent, self.descent = facts["ascent"], facts["descent"]
+        self.bbox = tuple(facts["bbox"])
+        self.cap_height = facts["cap_height"]
+        self.italic_angle = float(facts["italic_angle"])
+        self.stem_v = facts["stem_v"]
+        self.flags = facts["flags"]
 
-        self.units_per_em = upem = font["head"].unitsPerEm
-        hmtx = font["hmtx"]
-        order = font.getGlyphOrder()
-        self.widths = tuple(round(hmtx[name][0] * 1000 / upem) for name in order)
-        cmap = font.getBestCmap()
-        self.covered = frozenset(cmap)
-        to_unicode: dict[int, int] = {}
-        for cp, name in sorted(cmap.items()):
-            to_unicode.setdefault(font.getGlyphID(name), cp)
-        self.tounicode_encoded = zlib.compress(_tounicode_cmap(to_unicode), 9)
-
-        head, hhea, os2, post = font["head"], font["hhea"], font["OS/2"], font["post"]
-
-        def scale(v):
-            return round(v * 1000 / upem)
-
-        self.ascent = scale(hhea.ascent)
-        self.descent = scale(hhea.descent)
-        self.bbox = tuple(scale(v) for v in (head.xMin, head.yMin, head.xMax, head.yMax))
-        self.cap_height = scale(getattr(os2, "sCapHeight", 0) or hhea.ascent * 0.7)
-        self.italic_angle = float(getattr(post, "italicAngle", 0))
-        self.stem_v = int(10 + 220 * (os2.usWeightClass - 50) / 900)
-        serif = "Serif" in self.base_name and "Sans" not in self.base_name
-        # Flags (Table 123): 1 FixedPitch, 2 Serif, 3 Symbolic, 6 Nonsymbolic. Symbolic is the
-        # safe choice for a CID font whose glyphs are addressed by id, not by a standard encoding.
-        self.flags = (1 << 1 if serif else 0) | (1 << 2)
-
-        self._hb_font = hb.Font(hb.Face(shaping_bytes))
+        self._hb_font = hb.Font(hb.Face(facts["shaping"]))
         self._hb = hb
         self._lock = threading.Lock()
 
@@ -393,6 +359,147 @@ class PreparedFont:
         if font_ref is not None:
             return writer.add_object(type0, idnum=font_ref.idnum)
         return writer.add_object(type0)
+
+
+_FONT_CACHE_FORMAT = "kyso-prepared-font/1"
+_FONT_BLOBS = ("shaping", "fontfile", "tounicode")
+_FONT_NUMBERS = ("program_length", "units_per_em", "ascent", "descent", "cap_height", "italic_angle", "stem_v",
+                 "flags")
+
+
+def _font_cache_key(source: bytes) -> str:
+    """What a prepared font depends on: the font file, the subsetter's version, the repertoire and
+    this format."""
+    from fontTools import version as fonttools_version
+
+    digest = hashlib.sha256()
+    for part in (_FONT_CACHE_FORMAT, fonttools_version, REPERTOIRE):
+        digest.update(part.encode("utf-8") + b"\0")
+    digest.update(source)
+    return digest.hexdigest()
+
+
+def _prepare_font(path: Path, source: bytes) -> dict:
+    """The subset and the metrics a PDF needs, computed with fontTools (the slow part)."""
+    from fontTools import subset, ttLib
+
+    try:
+        # the source's own modification date kept: the same font file gives the same subset, byte for
+        # byte, in every process (fontTools would stamp each save with the time of day)
+        font = ttLib.TTFont(io.BytesIO(source), recalcTimestamp=False)
+    except Exception as exc:  # noqa: BLE001 - any parse failure: a clear configuration error
+        raise AppearanceError(f"cannot read font {path}: {exc}") from None
+    if "glyf" not in font:
+        raise AppearanceError(f"{path} is not a TrueType (glyf) font")
+    ps_name = font["name"].getDebugName(6) or path.stem
+
+    # One subset for the whole repertoire, glyph ids renumbered compactly. Layout tables are
+    # kept for shaping (kerning), hinting dropped (the PDF viewer rasterises anyway).
+    options = subset.Options()
+    options.hinting = False
+    options.notdef_outline = True
+    options.name_IDs = [0, 1, 2, 3, 4, 5, 6]
+    options.drop_tables += ["FFTM"]   # FontForge timestamps: fontTools cannot subset them
+    subsetter = subset.Subsetter(options=options)
+    subsetter.populate(text=REPERTOIRE)
+    subsetter.subset(font)
+    buf = io.BytesIO()
+    font.save(buf)
+    shaping = buf.getvalue()
+
+    # The program embedded in PDFs: the same glyphs and ids without the layout tables
+    # (a PDF viewer never reads them; the positions come from our TJ operators).
+    embedded = ttLib.TTFont(io.BytesIO(shaping), recalcTimestamp=False)
+    for table in ("GSUB", "GPOS", "GDEF", "kern"):
+        if table in embedded:
+            del embedded[table]
+    buf = io.BytesIO()
+    embedded.save(buf)
+    program = buf.getvalue()
+
+    upem = font["head"].unitsPerEm
+    hmtx = font["hmtx"]
+    cmap = font.getBestCmap()
+    to_unicode: dict[int, int] = {}
+    for cp, name in sorted(cmap.items()):
+        to_unicode.setdefault(font.getGlyphID(name), cp)
+    head, hhea, os2, post = font["head"], font["hhea"], font["OS/2"], font["post"]
+
+    def scale(v):
+        return round(v * 1000 / upem)
+
+    base_name = "".join(c for c in ps_name if c.isalnum() or c in "-_") or "Font"
+    serif = "Serif" in base_name and "Sans" not in base_name
+    return {
+        "base_name": base_name,
+        "shaping": shaping,
+        "fontfile": zlib.compress(program, 9),
+        "program_length": len(program),
+        "subset_tag": _subset_tag(program),
+        "units_per_em": upem,
+        "widths": [round(hmtx[name][0] * 1000 / upem) for name in font.getGlyphOrder()],
+        "covered": sorted(cmap),
+        "tounicode": zlib.compress(_tounicode_cmap(to_unicode), 9),
+        "ascent": scale(hhea.ascent),
+        "descent": scale(hhea.descent),
+        "bbox": [scale(v) for v in (head.xMin, head.yMin, head.xMax, head.yMax)],
+        "cap_height": scale(getattr(os2, "sCapHeight", 0) or hhea.ascent * 0.7),
+        "italic_angle": float(getattr(post, "italicAngle", 0)),
+        "stem_v": int(10 + 220 * (os2.usWeightClass - 50) / 900),
+        # Flags (Table 123): 1 FixedPitch, 2 Serif, 3 Symbolic, 6 Nonsymbolic. Symbolic is the
+        # safe choice for a CID font whose glyphs are addressed by id, not by a standard encoding.
+        "flags": (1 << 1 if serif else 0) | (1 << 2),
+    }
+
+
+def _read_prepared(entry: Path) -> dict | None:
+    """A prepared font from the cache, or None when it is missing or does not read back whole."""
+    import base64
+    import json
+
+    try:
+        raw = json.loads(entry.read_bytes())
+        if raw.get("format") != _FONT_CACHE_FORMAT or raw.get("key") != entry.stem:
+            return None
+        facts = {name: base64.b64decode(raw[name], validate=True) for name in _FONT_BLOBS}
+        facts.update({name: raw[name] for name in _FONT_NUMBERS})
+        facts["base_name"], facts["subset_tag"] = str(raw["base_name"]), str(raw["subset_tag"])
+        facts["widths"] = [int(w) for w in raw["widths"]]
+        facts["covered"] = [int(c) for c in raw["covered"]]
+        facts["bbox"] = [int(v) for v in raw["bbox"]]
+        program = zlib.decompress(facts["fontfile"])
+        zlib.decompress(facts["tounicode"])
+        if len(program) != facts["program_length"] or _subset_tag(program) != facts["subset_tag"] \
+                or not all(isinstance(facts[name], (int, float)) for name in _FONT_NUMBERS):
+            return None
+        return facts
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, zlib.error):
+        return None
+
+
+def _write_prepared(entry: Path, facts: dict) -> None:
+    """Leave a prepared font for the next process (atomically; a cache that cannot be written
+    only costs the next process the time to build it again)."""
+    import base64
+    import json
+    import os
+    import tempfile
+
+    raw = {name: base64.b64encode(value).decode("ascii") if name in _FONT_BLOBS else value
+           for name, value in facts.items()}
+    raw.update(format=_FONT_CACHE_FORMAT, key=entry.stem)
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".font-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(json.dumps(raw, sort_keys=True).encode("ascii"))
+            os.replace(tmp, entry)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        pass
 
 
 def _tounicode_cmap(gid_to_cp: dict[int, int]) -> bytes:
@@ -634,8 +741,9 @@ class AppearanceRenderer:
     PAD = 2.0
 
     def __init__(self, *, serif_font: Path | None = None, sans_font: Path | None = None,
-                 cache_size: int = 256) -> None:
+                 cache_size: int = 256, font_cache_dir: Path | None = None) -> None:
         self._font_paths = {"serif": Path(serif_font or DEFAULT_SERIF), "sans": Path(sans_font or DEFAULT_SANS)}
+        self._font_cache_dir = font_cache_dir   # prepared fonts shared by the processes of one data folder
         self._fonts: dict[str, PreparedFont] = {}
         self._font_lock = threading.Lock()
         self._images = _LRU(cache_size)
@@ -648,7 +756,8 @@ class AppearanceRenderer:
             with self._font_lock:
                 font = self._fonts.get(kind)
                 if font is None:
-                    font = self._fonts[kind] = PreparedFont(self._font_paths[kind])
+                    font = self._fonts[kind] = PreparedFont(self._font_paths[kind],
+                                                            cache_dir=self._font_cache_dir)
         return font
 
     def image(self, png: bytes) -> PreparedImage:

@@ -103,8 +103,10 @@ class SignedDocument:
 class SigningEngine:
     """Signs PDFs as PAdES B-B, B-T, B-LT or B-LTA under a :class:`SigningPolicy`."""
 
-    def __init__(self, *, policy: SigningPolicy, clock: Clock | None = None, renderer=None) -> None:
+    def __init__(self, *, policy: SigningPolicy, clock: Clock | None = None, renderer=None,
+                 font_cache: Path | None = None) -> None:
         self.policy = policy
+        self._font_cache = font_cache   # where the default renderer keeps prepared fonts (None: nowhere)
         self._clock = clock or system_clock
         self._checker = CertificateChecker(policy)
         self._attr_specs: dict[tuple[str, str], _FixedSignedAttributes] = {}
@@ -288,7 +290,7 @@ class SigningEngine:
         if self._renderer is None:
             from signer.appearance import AppearanceRenderer
 
-            self._renderer = AppearanceRenderer()
+            self._renderer = AppearanceRenderer(font_cache_dir=self._font_cache)
         return self._renderer
 
     def warm_up(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import re
 import subprocess
 import tempfile
@@ -315,6 +316,37 @@ def test_embedded_fonts_are_prepared_subsets_with_unicode_maps(agency_signed, at
                     assert len(program) < ttf_size / 10, (name, len(program))
                     seen.add(base)
     assert any("LiberationSerif" in b for b in seen) and any("DejaVuSans" in b for b in seen)
+
+
+def test_a_font_is_subset_once_per_data_folder_and_read_back_exactly(tmp_path):
+    """The first process prepares the font and leaves it in the data folder's cache; the next one
+    reads it (no subsetting) and embeds exactly the same subset, widths and ToUnicode map as one
+    prepared without a cache (the subset is the same bytes every time). An entry that is cut short,
+    or whose font program does not match its tag, is prepared again."""
+    from signer.appearance import DEFAULT_SANS, PreparedFont
+
+    def facts(font):
+        return {k: v for k, v in vars(font).items() if not k.startswith("_") and k != "from_cache"}
+
+    built = PreparedFont(DEFAULT_SANS)
+    first = PreparedFont(DEFAULT_SANS, cache_dir=tmp_path)
+    again = PreparedFont(DEFAULT_SANS, cache_dir=tmp_path)
+    assert (first.from_cache, again.from_cache) == (False, True)
+    assert facts(again) == facts(built) == facts(first)
+    assert again.shape("Ủy ban nhân dân tỉnh Hưng Yên") == built.shape("Ủy ban nhân dân tỉnh Hưng Yên")
+    [entry] = tmp_path.glob("*.json")
+    whole = entry.read_text()
+    entry.write_text(whole[: len(whole) // 2])
+    assert not PreparedFont(DEFAULT_SANS, cache_dir=tmp_path).from_cache, "a cut entry is prepared again"
+    assert entry.read_text() == whole, "and written again whole"
+    serif_cache = tmp_path / "serif"
+    PreparedFont(SERIF_TTF, cache_dir=serif_cache)
+    [serif_entry] = serif_cache.glob("*.json")
+    other = json.loads(whole)
+    other["fontfile"] = json.loads(serif_entry.read_text())["fontfile"]
+    entry.write_text(json.dumps(other))
+    font = PreparedFont(DEFAULT_SANS, cache_dir=tmp_path)
+    assert not font.from_cache and facts(font) == facts(built), "another font's program is not taken"
 
 
 def test_characters_outside_the_font_are_refused_clearly(renderer):

@@ -146,6 +146,8 @@ def test_the_whole_office_from_the_command_line(run, tmp_path, pki, nssdb, home)
     numbers = [json.loads(line)["number_text"] for line in register.stdout.splitlines()]
     assert numbers == ["01/QĐ-UBND", "01/SY-UBND"]
     assert (home / "kyso.sqlite").exists()
+    # the two fonts of the stamps, subset by the first command that drew them, kept for the next ones
+    assert len(list((home / "cache" / "fonts").glob("*.json"))) == 2
 
 
 def test_receiving_and_returning_from_the_command_line(run, tmp_path, engine, pki):
