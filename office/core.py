@@ -135,7 +135,7 @@ class OfficeBase:
         try:
             self.engine.warm_up()
         except Exception as exc:  # noqa: BLE001 - a damaged font may raise anything from fontTools
-            log.warning("fonts not prepared at start-up: %s: %s", type(exc).__name__, exc)
+            log.warning("not prepared at start-up (fonts, images, qpdf): %s: %s", type(exc).__name__, exc)
 
     def reconcile(self, *, grace_seconds: float | None = None):
         """After a crash: void numbers left reserved, quarantine stored files without a row, name

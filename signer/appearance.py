@@ -47,6 +47,8 @@ import dataclasses
 import enum
 import hashlib
 import io
+import logging
+import os
 import threading
 import unicodedata
 import zlib
@@ -67,6 +69,8 @@ from pyhanko.stamp.base import BaseStamp, BaseStampStyle
 from kyso.decree30 import VN_TZ, format_vn_time  # noqa: F401 - re-exported for the appearance code
 from kyso.errors import ErrorKind
 from signer.errors import SigningError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "AgencyAppearance", "Appearance", "AppearanceError", "AppearanceRenderer", "AttachmentAppearance",
@@ -230,7 +234,7 @@ class PreparedFont:
             source = self.path.read_bytes()
         except OSError as exc:
             raise AppearanceError(f"cannot read font {self.path}: {exc}") from None
-        entry = Path(cache_dir) / f"{_font_cache_key(source)}.json" if cache_dir is not None else None
+        entry = Path(cache_dir) / f"{_font_cache_key(source, self.path.stem)}.json" if cache_dir is not None else None
         facts = _read_prepared(entry) if entry is not None else None
         self.from_cache = facts is not None
         if facts is None:
@@ -367,13 +371,13 @@ _FONT_NUMBERS = ("program_length", "units_per_em", "ascent", "descent", "cap_hei
                  "flags")
 
 
-def _font_cache_key(source: bytes) -> str:
-    """What a prepared font depends on: the font file, the subsetter's version, the repertoire and
-    this format."""
+def _font_cache_key(source: bytes, stem: str) -> str:
+    """What a prepared font depends on: the font file (and its name, the fallback for a font without
+    a PostScript name), the subsetter's and zlib's versions, the repertoire and this format."""
     from fontTools import version as fonttools_version
 
     digest = hashlib.sha256()
-    for part in (_FONT_CACHE_FORMAT, fonttools_version, REPERTOIRE):
+    for part in (_FONT_CACHE_FORMAT, fonttools_version, zlib.ZLIB_RUNTIME_VERSION, REPERTOIRE, stem):
         digest.update(part.encode("utf-8") + b"\0")
     digest.update(source)
     return digest.hexdigest()
@@ -452,29 +456,69 @@ def _prepare_font(path: Path, source: bytes) -> dict:
     }
 
 
+_FONT_ENTRY_MAX_BYTES = 4 * 1024 * 1024
+
+
 def _read_prepared(entry: Path) -> dict | None:
-    """A prepared font from the cache, or None when it is missing or does not read back whole."""
+    """A prepared font from the cache, or None (built again) when the entry is missing, is not a
+    small regular file, or does not read back exactly as it was written: its SHA-256 over the whole
+    content, the types the preparation produces, the subset's tag and length, the widths one per
+    glyph of the shaping font. Whatever an entry holds, reading it never raises."""
     import base64
     import json
+    import math
+    import stat
 
     try:
-        raw = json.loads(entry.read_bytes())
-        if raw.get("format") != _FONT_CACHE_FORMAT or raw.get("key") != entry.stem:
+        with open(entry, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > _FONT_ENTRY_MAX_BYTES:
+                return None
+            text = f.read(_FONT_ENTRY_MAX_BYTES + 1)
+        raw = json.loads(text)
+        if not isinstance(raw, dict) or raw.get("format") != _FONT_CACHE_FORMAT or raw.get("key") != entry.stem:
             return None
-        facts = {name: base64.b64decode(raw[name], validate=True) for name in _FONT_BLOBS}
-        facts.update({name: raw[name] for name in _FONT_NUMBERS})
-        facts["base_name"], facts["subset_tag"] = str(raw["base_name"]), str(raw["subset_tag"])
-        facts["widths"] = [int(w) for w in raw["widths"]]
-        facts["covered"] = [int(c) for c in raw["covered"]]
-        facts["bbox"] = [int(v) for v in raw["bbox"]]
+        body = raw.get("content")
+        if not isinstance(body, dict) or hashlib.sha256(_canonical(body)).hexdigest() != raw.get("sha256"):
+            return None
+        facts = {name: base64.b64decode(body[name], validate=True) for name in _FONT_BLOBS}
+
+        def whole(value):
+            if type(value) is not int:
+                raise TypeError("not an integer")
+            return value
+
+        facts.update({name: whole(body[name]) for name in _FONT_NUMBERS if name != "italic_angle"})
+        angle = body["italic_angle"]
+        if type(angle) not in (int, float) or not math.isfinite(angle):
+            return None
+        facts["italic_angle"] = float(angle)
+        facts["widths"] = [whole(w) for w in body["widths"]]
+        facts["covered"] = [whole(c) for c in body["covered"]]
+        facts["bbox"] = [whole(v) for v in body["bbox"]]
+        facts["base_name"], facts["subset_tag"] = body["base_name"], body["subset_tag"]
+        if not isinstance(facts["base_name"], str) or len(facts["bbox"]) != 4 or facts["units_per_em"] <= 0 \
+                or facts["base_name"] != ("".join(c for c in facts["base_name"] if c.isalnum() or c in "-_")
+                                          or "Font"):
+            return None
         program = zlib.decompress(facts["fontfile"])
         zlib.decompress(facts["tounicode"])
-        if len(program) != facts["program_length"] or _subset_tag(program) != facts["subset_tag"] \
-                or not all(isinstance(facts[name], (int, float)) for name in _FONT_NUMBERS):
+        if len(program) != facts["program_length"] or _subset_tag(program) != facts["subset_tag"]:
+            return None
+        import uharfbuzz as hb
+
+        face = hb.Face(facts["shaping"])
+        if face.glyph_count != len(facts["widths"]) or face.upem != facts["units_per_em"]:
             return None
         return facts
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, zlib.error):
+    except Exception:  # noqa: BLE001 - any damage at all: the font is prepared again
         return None
+
+
+def _canonical(body: dict) -> bytes:
+    import json
+
+    return json.dumps(body, sort_keys=True, allow_nan=False).encode("ascii")
 
 
 def _write_prepared(entry: Path, facts: dict) -> None:
@@ -482,24 +526,25 @@ def _write_prepared(entry: Path, facts: dict) -> None:
     only costs the next process the time to build it again)."""
     import base64
     import json
-    import os
     import tempfile
 
-    raw = {name: base64.b64encode(value).decode("ascii") if name in _FONT_BLOBS else value
-           for name, value in facts.items()}
-    raw.update(format=_FONT_CACHE_FORMAT, key=entry.stem)
+    body = {name: base64.b64encode(value).decode("ascii") if name in _FONT_BLOBS else value
+            for name, value in facts.items()}
+    raw = {"format": _FONT_CACHE_FORMAT, "key": entry.stem, "content": body,
+           "sha256": hashlib.sha256(_canonical(body)).hexdigest()}
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".font-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as out:
-                out.write(json.dumps(raw, sort_keys=True).encode("ascii"))
+                out.write(json.dumps(raw, sort_keys=True, allow_nan=False).encode("ascii"))
+            os.chmod(tmp, 0o644)   # not secret: readable by the service and the commands of this folder
             os.replace(tmp, entry)
         except BaseException:
             os.unlink(tmp)
             raise
-    except OSError:
-        pass
+    except (OSError, ValueError) as exc:
+        log.info("prepared font not cached in %s: %s", entry.parent, exc)
 
 
 def _tounicode_cmap(gid_to_cp: dict[int, int]) -> bytes:

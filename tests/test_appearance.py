@@ -9,6 +9,7 @@ poppler (pdftotext, pdftoppm, pdfsig), pikepdf and pyHanko's validator.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 import re
@@ -339,14 +340,41 @@ def test_a_font_is_subset_once_per_data_folder_and_read_back_exactly(tmp_path):
     entry.write_text(whole[: len(whole) // 2])
     assert not PreparedFont(DEFAULT_SANS, cache_dir=tmp_path).from_cache, "a cut entry is prepared again"
     assert entry.read_text() == whole, "and written again whole"
+
+    from signer.appearance import _canonical
+
     serif_cache = tmp_path / "serif"
     PreparedFont(SERIF_TTF, cache_dir=serif_cache)
     [serif_entry] = serif_cache.glob("*.json")
-    other = json.loads(whole)
-    other["fontfile"] = json.loads(serif_entry.read_text())["fontfile"]
-    entry.write_text(json.dumps(other))
-    font = PreparedFont(DEFAULT_SANS, cache_dir=tmp_path)
-    assert not font.from_cache and facts(font) == facts(built), "another font's program is not taken"
+    serif = json.loads(serif_entry.read_text())["content"]
+
+    def damaged(change, *, consistent: bool):
+        """The entry changed; ``consistent``: its SHA-256 recomputed, as someone who meant it would."""
+        raw = json.loads(whole)
+        change(raw["content"])
+        if consistent:
+            raw["sha256"] = hashlib.sha256(_canonical(raw["content"])).hexdigest()
+        return json.dumps(raw)
+
+    cases = {
+        "one width changed": (lambda c: c["widths"].__setitem__(5, 1), False),
+        "another font's program": (lambda c: c.__setitem__("fontfile", serif["fontfile"]), True),
+        "another font's shaping": (lambda c: c.__setitem__("shaping", serif["shaping"]), True),
+        "a width short": (lambda c: c["widths"].pop(), True),
+        "a flag that is a boolean": (lambda c: c.__setitem__("flags", True), True),
+        "a fractional stem": (lambda c: c.__setitem__("stem_v", 80.7), True),
+        "a name to be cleaned": (lambda c: c.__setitem__("base_name", "Deja Vu)"), True),
+    }
+    for name, (change, consistent) in cases.items():
+        entry.write_text(damaged(change, consistent=consistent))
+        font = PreparedFont(DEFAULT_SANS, cache_dir=tmp_path)
+        assert not font.from_cache and facts(font) == facts(built), name
+    for hostile in ('{"format": 1, "content": {"widths": [Infinity]}}', "[" * 200_000, "\x00" * 10):
+        entry.write_text(hostile)
+        assert not PreparedFont(DEFAULT_SANS, cache_dir=tmp_path).from_cache
+    entry.unlink()
+    entry.mkdir()   # not a regular file
+    assert facts(PreparedFont(DEFAULT_SANS, cache_dir=tmp_path)) == facts(built)
 
 
 def test_characters_outside_the_font_are_refused_clearly(renderer):

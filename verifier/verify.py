@@ -189,7 +189,7 @@ class _FileDigest:
 
     def __init__(self, data, *, fd: int | None = None) -> None:
         self._data = data
-        self._fd = fd      # the open file behind a mapped ``data``: the thread reads it with pread(2)
+        self._fd = None    # the open file behind a mapped ``data``: the thread reads it with pread(2)
         self._value: str | None = None
         self._thread = None
         if len(data) >= self._THRESHOLD:
@@ -197,6 +197,9 @@ class _FileDigest:
             self._committed = 0                        # hashed, or being hashed, up to here
             self._wanted: set[int] = set()             # offsets whose state is asked for
             self._states: dict[int, object] = {}
+            # the thread's own descriptor, closed by the thread: whatever ends the caller's verification
+            # (a worker's abort included), the thread never reads a number the caller closed
+            self._fd = os.dup(fd) if fd is not None else None
             self._thread = threading.Thread(target=self._run_in_chunks, daemon=True)
             self._thread.start()
 
@@ -232,7 +235,7 @@ class _FileDigest:
                     piece = min(len(buffer), end - at)
                     # read, not copied from the map: the pages stay out of this process (a 100 MB file
                     # hashed from its map grew the worker by 100 MB of mapped file pages)
-                    if self._fd is None or os.preadv(self._fd, [buffer[:piece]], at) != piece:
+                    if self._fd is None or self._pread(buffer[:piece], at) != piece:
                         buffer[:piece] = view[at:at + piece]   # no file, or it changed: the mapped bytes
                     md.update(buffer[:piece])
                 done = end
@@ -240,9 +243,17 @@ class _FileDigest:
         finally:
             view.release()
             buffer.release()
+            if self._fd is not None:
+                os.close(self._fd)
             with self._changed:
                 self._committed = size + 1             # nothing more will be served
                 self._changed.notify_all()
+
+    def _pread(self, target, at: int) -> int:
+        try:
+            return os.preadv(self._fd, [target], at)
+        except OSError:   # a file system that fails a read (EIO): the mapped bytes, as before
+            return -1
 
     def _state_at(self, offset: int):
         """The running hash's state after ``offset`` bytes, or None when the thread passed it."""
