@@ -221,9 +221,10 @@ class PreparedFont:
     Built once per font file and process (~0.05-0.2 s of fontTools, plus its import), or read from
     ``cache_dir`` where an earlier process left it (a few milliseconds): the service's workers and
     every ``kyso`` command share one data folder, so a font is subset once per machine, not once per
-    process. The cache entry is named by the SHA-256 of the font file, fontTools' version and the
-    repertoire; an entry that does not read back whole (its subset's tag and length are checked) is
-    built again. Immutable afterwards, except for the HarfBuzz font, used only under ``self._lock``.
+    process. The cache entry is named by the SHA-256 of the font file and of what the preparation
+    depends on (:func:`_font_cache_key`); an entry that does not read back exactly as written
+    (:func:`_read_prepared`) is prepared again. Immutable afterwards, except for the HarfBuzz font,
+    used only under ``self._lock``.
     """
 
     def __init__(self, path: Path | str, *, cache_dir: Path | str | None = None) -> None:
@@ -432,7 +433,7 @@ def _prepare_font(path: Path, source: bytes) -> dict:
     def scale(v):
         return round(v * 1000 / upem)
 
-    base_name = "".join(c for c in ps_name if c.isalnum() or c in "-_") or "Font"
+    base_name = _font_name(ps_name)
     serif = "Serif" in base_name and "Sans" not in base_name
     return {
         "base_name": base_name,
@@ -454,6 +455,11 @@ def _prepare_font(path: Path, source: bytes) -> dict:
         # safe choice for a CID font whose glyphs are addressed by id, not by a standard encoding.
         "flags": (1 << 1 if serif else 0) | (1 << 2),
     }
+
+
+def _font_name(ps_name: str) -> str:
+    """The font's PostScript name as a PDF /BaseFont may carry it."""
+    return "".join(c for c in ps_name if c.isalnum() or c in "-_") or "Font"
 
 
 _FONT_ENTRY_MAX_BYTES = 4 * 1024 * 1024
@@ -498,8 +504,7 @@ def _read_prepared(entry: Path) -> dict | None:
         facts["bbox"] = [whole(v) for v in body["bbox"]]
         facts["base_name"], facts["subset_tag"] = body["base_name"], body["subset_tag"]
         if not isinstance(facts["base_name"], str) or len(facts["bbox"]) != 4 or facts["units_per_em"] <= 0 \
-                or facts["base_name"] != ("".join(c for c in facts["base_name"] if c.isalnum() or c in "-_")
-                                          or "Font"):
+                or facts["base_name"] != _font_name(facts["base_name"]):
             return None
         program = zlib.decompress(facts["fontfile"])
         zlib.decompress(facts["tounicode"])

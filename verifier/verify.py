@@ -199,7 +199,10 @@ class _FileDigest:
             self._states: dict[int, object] = {}
             # the thread's own descriptor, closed by the thread: whatever ends the caller's verification
             # (a worker's abort included), the thread never reads a number the caller closed
-            self._fd = os.dup(fd) if fd is not None else None
+            try:
+                self._fd = os.dup(fd) if fd is not None else None
+            except OSError:   # no descriptor left: hashed from the map, as before
+                self._fd = None
             self._thread = threading.Thread(target=self._run_in_chunks, daemon=True)
             self._thread.start()
 
