@@ -2,11 +2,15 @@
 
     kyso verify FILE|FOLDER... [--files-from LIST|-] [--json] [--trust PEM]... [--trust-profile dev|vn|none]
                 [--at ISO-8601-TIME] [--offline] [--decree30] [--report html|pdf|etsi-xml --out PATH] [--record --as USER]
+                [--no-daemon]
 
 A folder stands for every PDF in it and below (``*.pdf``, any case, in name order); ``--files-from``
 reads more paths, one per line (``-``: standard input). All are verified in one process: the
 imports, the trust store and the remembered certificate paths are paid for once.
 Read-only: nothing is written unless ``--record`` asks for an audit record per file (as an account).
+A warm helper process (``commands.verify_daemon``) answers the next commands of the same user and
+configuration without paying the imports again: the first command starts it, it leaves after
+``$KYSO_VERIFY_DAEMON_SECONDS`` (600) unused; ``--no-daemon`` or that variable at 0 does without.
 Exit code 0 when every file is valid, 1 when any is not, 2 on usage errors or unreadable input.
 """
 from __future__ import annotations
@@ -45,13 +49,11 @@ COLOURS = {"green": "green", "red": "red", "amber": "yellow", "grey": "white"}
               help="Also write the revision signed in FIELD ('what the signer saw') to --out as a PDF.")
 @click.option("--record", is_flag=True, help="Leave an audit record per file, as the account --as names.")
 @click.option("--as", "username", envvar="KYSO_USER", default=None, help="The account that records (with --record).")
+@click.option("--no-daemon", is_flag=True,
+              help="Verify in this process only: neither ask nor start the warm helper ($KYSO_VERIFY_DAEMON_SECONDS).")
 def verify_command(files, files_from, as_json, trust_files, trust_profile, at_text, offline, require_decree30, report_format,
-                   out, extract_field, record, username) -> None:
+                   out, extract_field, record, username, no_daemon) -> None:
     """Verify signed PDFs: a verdict with reasons (Vietnamese and English) per file."""
-    from commands.main import Local, settings_from_env
-    from office.checking import check_files
-    from office.compose import serve_dev_pki_if_needed
-
     files = _expand(files, files_from)
     if not files:
         raise click.UsageError("give the files or folders to verify (or --files-from LIST)")
@@ -61,29 +63,24 @@ def verify_command(files, files_from, as_json, trust_files, trust_profile, at_te
         raise click.UsageError("give --report or --extract-signed, not both")
     if record and not username:
         raise click.UsageError("--record needs the account that records: --as USERNAME")
-    at = None
     if at_text:
         try:
-            at = datetime.fromisoformat(at_text)
+            _validation_time(at_text)
         except ValueError:
             raise click.UsageError(f"--at takes an ISO 8601 time, not {at_text!r}") from None
-        if at.tzinfo is None:
-            at = at.replace(tzinfo=UTC)
-    try:
-        settings = settings_from_env()
-    except KysoError as exc:
-        click.echo(json.dumps(exc.to_dict(), ensure_ascii=False), err=True)
-        sys.exit(2)
-    profile = trust_profile or settings.trust_profile
-    server = serve_dev_pki_if_needed(settings) if not offline and profile == "dev" else None
+    options = {"trust_files": [str(f) for f in trust_files], "trust_profile": trust_profile, "at": at_text,
+               "offline": offline, "require_decree30": require_decree30}
+    # the warm helper answers plain verifications; reports, extracts and audit records are written here
+    helped = not (no_daemon or record or report_format or extract_field)
     worst = 0
-    recorder = None
+    recorder = caller = None
     try:
         if record:
-            recorder = Local(settings)
+            from commands.main import Local
+
+            recorder = Local()
             caller = recorder.caller(username)
-        for path, data in check_files(settings, list(files), trust_profile=trust_profile, trust_files=trust_files,
-                                      at=at, offline=offline, require_decree30=require_decree30):
+        for path, data in _judged(files, options, helped=helped):
             codes = {r["code"] for r in data["reasons"]}
             code = 0 if data["outcome"]["code"] == "valid" else (2 if codes & UNREADABLE else 1)
             worst = max(worst, code)
@@ -114,9 +111,89 @@ def verify_command(files, files_from, as_json, trust_files, trust_profile, at_te
     finally:
         if recorder is not None:
             recorder.close()
+    sys.exit(worst)
+
+
+def _validation_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    at = datetime.fromisoformat(text)
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+
+def _judged(files: list[Path], options: dict, *, helped: bool):
+    """Each file's report: from the warm helper when one answers (commands.verify_daemon), else, and for
+    whatever it left unanswered, from this process. Kyso errors (bad settings) raise, either way."""
+    done, absent = 0, None
+    if helped:
+        from commands import verify_daemon
+
+        try:
+            for data in verify_daemon.ask([str(f) for f in files], options):
+                yield files[done], data
+                done += 1
+            return
+        except verify_daemon.Absent as exc:
+            absent = exc
+        except verify_daemon.Unavailable:
+            pass
+        except verify_daemon.Refused as exc:
+            raise _HelperError(exc.to_dict()) from None
+    yield from judge(files[done:], **options)
+    if absent is not None:
+        absent.start()      # for the next commands, now that this one is done
+
+
+class _HelperError(KysoError):
+    """A Kyso error the helper met, shown exactly as this process would have shown it."""
+
+    def __init__(self, error: dict) -> None:
+        super().__init__(str(error.get("message", "")))
+        self.error = error
+
+    def to_dict(self) -> dict:
+        return self.error
+
+
+def judge(files, *, trust_files=(), trust_profile=None, at=None, offline=False, require_decree30=False):
+    """What ``kyso verify`` does for each file, here or in its helper: the settings of the environment,
+    the development PKI served if the dev profile is checked online and nothing serves it, then each
+    file's report. ``at``: an ISO 8601 time (default: now, per file)."""
+    from commands.main import settings_from_env
+    from office.checking import check_files
+    from office.compose import serve_dev_pki_if_needed
+
+    settings = settings_from_env()
+    profile = trust_profile or settings.trust_profile
+    server = serve_dev_pki_if_needed(settings) if not offline and profile == "dev" else None
+    try:
+        yield from check_files(settings, [Path(f) for f in files], trust_profile=trust_profile,
+                               trust_files=tuple(trust_files), at=_validation_time(at), offline=offline,
+                               require_decree30=require_decree30)
+    finally:
         if server is not None:
             server.stop()
-    sys.exit(worst)
+
+
+def warm_up() -> None:
+    """What the helper loads before its first request: the verifier, Kyso's patches and the trust
+    profile of its settings (a configuration error is left for the requests to report)."""
+    import logging
+
+    from kyso.errors import KysoError
+    from kyso.process import settle
+    from office.compose import install_hazmat, verification_policy
+
+    for name in ("pyhanko", "pyhanko_certvalidator", "fontTools"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    install_hazmat()
+    try:
+        from commands.main import settings_from_env
+
+        verification_policy(settings_from_env(), offline=True)
+    except KysoError:
+        pass
+    settle()
 
 
 def _expand(files, files_from) -> list[Path]:

@@ -36,6 +36,8 @@ KYSO_LOGIN_WINDOW_SECONDS  that window                                 900 (15 m
 KYSO_MAX_PAGES             pages a PDF may have (each listing counts)  10000
 KYSO_MAX_INFLATED_MB       the pages' contents, inflated               128
 KYSO_RECONCILE_MINUTES     the crash reconciler's period in a worker   10 (0: only at start-up)
+KYSO_VERIFY_DAEMON_SECONDS how long ``kyso verify``'s helper process    600 (0: no helper)
+                           stays after its last file
 =========================  ==========================================  =====================
 
 The audit key (``KYSO_AUDIT_KEY``) authenticates every audit record and checkpoint
@@ -85,7 +87,7 @@ _KNOWN = {
     "KYSO_OPS_ALLOW", "KYSO_TRUSTED_PROXIES", "KYSO_TSA_USERNAME", "KYSO_TSA_PASSWORD",
     "KYSO_LOGIN_MAX_FAILURES", "KYSO_LOGIN_WINDOW_SECONDS", "KYSO_MAX_PAGES", "KYSO_MAX_INFLATED_MB",
     "KYSO_RECONCILE_MINUTES", "KYSO_STORE_URL", "KYSO_S3_ENDPOINT_URL", "KYSO_S3_ACCESS_KEY_ID",
-    "KYSO_S3_SECRET_ACCESS_KEY", "KYSO_S3_REGION", "KYSO_BROKER_URL",
+    "KYSO_S3_SECRET_ACCESS_KEY", "KYSO_S3_REGION", "KYSO_BROKER_URL", "KYSO_VERIFY_DAEMON_SECONDS",
     # read by devpki's command line, not by the service:
     "KYSO_DEV_P12_PASSPHRASE", "KYSO_SOFTHSM2_MODULE",
     # read by kyso-client:
@@ -242,6 +244,7 @@ class Settings:
     s3_secret_access_key: str | None = dataclasses.field(default=None, repr=False)
     s3_region: str = "us-east-1"
     broker_url: str | None = None          # amqp://... or redis://...: bulk verification jobs done by `kyso worker`
+    verify_daemon_seconds: int = 600       # `kyso verify`'s warm helper process lives this long unused (0: none)
 
     def __post_init__(self) -> None:
         if self.mode not in ("dev", "production"):
@@ -265,6 +268,9 @@ class Settings:
             raise ConfigurationError("KYSO_MAX_INFLATED_MB must be between 1 and 65536")
         if not 0 <= self.reconcile_minutes <= 1440:
             raise ConfigurationError("KYSO_RECONCILE_MINUTES must be between 0 and 1440")
+        if not 0 <= self.verify_daemon_seconds <= 86400:
+            raise ConfigurationError("KYSO_VERIFY_DAEMON_SECONDS must be between 0 and 86400",
+                                     message_vi="KYSO_VERIFY_DAEMON_SECONDS phải từ 0 đến 86400 giây.")
         if self.trust_profile not in (None, "dev", "vn", "none"):
             raise ConfigurationError("KYSO_TRUST_PROFILE must be dev, vn or none")
         if self.trust_profile is None:
@@ -474,6 +480,7 @@ class Settings:
         integer("KYSO_MAX_PAGES", "max_pages")
         integer("KYSO_MAX_INFLATED_MB", "max_inflated_mb")
         integer("KYSO_RECONCILE_MINUTES", "reconcile_minutes")
+        integer("KYSO_VERIFY_DAEMON_SECONDS", "verify_daemon_seconds")
         text("KYSO_OPS_TOKEN", "ops_token")
         text("KYSO_BROKER_URL", "broker_url")
         text("KYSO_STORE_URL", "store_url")

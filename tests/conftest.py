@@ -39,11 +39,15 @@ def pytest_unconfigure(config):
 
 def pytest_configure(config):
     """The data home of every `kyso` command and service of the run, unless a test names its own:
-    never the user's ~/.local/share/kyso."""
+    never the user's ~/.local/share/kyso. And no warm helper for `kyso verify` (commands.verify_daemon):
+    its place is a runtime folder that does not exist, so every command of the run verifies in its
+    own process, under the test's own patches; tests/test_verify_daemon.py gives its helpers a real
+    folder."""
     import os
     import tempfile
 
     os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="kyso-test-home-")
+    os.environ["XDG_RUNTIME_DIR"] = os.path.join(os.environ["XDG_DATA_HOME"], "no-runtime-folder")
 from kyso.samples import make_pdf
 from kyso.settings import Settings
 from signer import Pkcs11Token, SigningEngine
