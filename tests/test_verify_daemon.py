@@ -237,3 +237,23 @@ def test_no_helper_where_it_could_be_reached_by_others_or_is_not_wanted(user, fo
         assert "chua-ky.pdf" in out and "UNSIGNED" in out.upper()
     time.sleep(1)
     assert not list(Path(user["XDG_RUNTIME_DIR"]).rglob("*.sock")) and _helpers(env) == [], "no socket, no helper"
+
+
+def test_a_command_that_finds_the_helper_busy_verifies_itself(user, folder):
+    """A helper serving someone else (here: a connection that sends nothing) keeps a command waiting
+    only BUSY_SECONDS; then the command verifies in its own process, and the next one is answered
+    again by the helper."""
+    from commands.verify_daemon import BUSY_SECONDS
+
+    kyso(user, "verify", "--offline", "da-ky.pdf", cwd=folder)
+    [path] = _wait(lambda: _listening(user))
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as hog:
+        hog.connect(str(path))
+        time.sleep(0.5)
+        started = time.monotonic()
+        out, status = kyso(user, "verify", "--offline", "--json", "chua-ky.pdf", cwd=folder)
+        waited = time.monotonic() - started
+    assert status == {"exit": 1, "pyhanko": True} and json.loads(out)["verdict"] == "unsigned"
+    assert BUSY_SECONDS <= waited < 25, "it gave up on the busy helper, long before the helper's 30 s"
+    out, status = kyso(user, "verify", "--offline", "--json", "chua-ky.pdf", cwd=folder)
+    assert status == {"exit": 1, "pyhanko": False} and json.loads(out)["verdict"] == "unsigned"
