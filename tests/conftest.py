@@ -40,14 +40,17 @@ def pytest_unconfigure(config):
 def pytest_configure(config):
     """The data home of every `kyso` command and service of the run, unless a test names its own:
     never the user's ~/.local/share/kyso. And no warm helper for `kyso verify` (commands.verify_daemon):
-    its place is a runtime folder that does not exist, so every command of the run verifies in its
+    its place is a runtime folder that cannot exist, so every command of the run verifies in its
     own process, under the test's own patches; tests/test_verify_daemon.py gives its helpers a real
     folder."""
     import os
     import tempfile
 
     os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="kyso-test-home-")
-    os.environ["XDG_RUNTIME_DIR"] = os.path.join(os.environ["XDG_DATA_HOME"], "no-runtime-folder")
+    # under a regular file: nobody can create it (headless Chromium creates a missing runtime folder)
+    blocker = os.path.join(os.environ["XDG_DATA_HOME"], "not-a-folder")
+    open(blocker, "w").close()
+    os.environ["XDG_RUNTIME_DIR"] = os.path.join(blocker, "run")
 from kyso.samples import make_pdf
 from kyso.settings import Settings
 from signer import Pkcs11Token, SigningEngine
