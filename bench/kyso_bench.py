@@ -171,6 +171,28 @@ def _wait_for_helper(runtime: str, seconds: float = 60.0) -> None:
     raise SystemExit("kyso verify's helper did not start")
 
 
+def _helper_answers(env: dict, path: Path) -> None:
+    """Stop the bench unless ``kyso verify``'s warm helper answers a command now (the command then never
+    imports pyHanko): otherwise its rows would time the command verifying alone."""
+    probe = ("import sys\nfrom commands.main import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n"
+             "    pass\nprint('pyhanko' in sys.modules, file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", probe, "verify", "--offline", str(path)], env=env,
+                          capture_output=True, text=True)
+    if done.stderr.strip().splitlines()[-1:] != ["False"]:
+        raise SystemExit(f"kyso verify's helper did not answer: {done.stderr[-500:]}")
+
+
+def _helper_pids(runtime: str) -> list[str]:
+    """The process ids kyso verify's helpers wrote in their lock files."""
+    pids = []
+    for lock in Path(runtime, "kyso").glob("verify-*.lock"):
+        try:
+            pids.append(lock.read_text().strip())
+        except OSError:
+            pass
+    return sorted(pids)
+
+
 def _remove(path) -> None:
     if isinstance(path, Path):
         path.unlink(missing_ok=True)
@@ -436,6 +458,8 @@ def main() -> None:
                 r = max(3, rounds // 3)
                 run(KYSO, "verify", "--offline", str(one_signed))     # leaves the warm helper, then:
                 _wait_for_helper(runtime)
+                _helper_answers(env, one_signed)
+                helpers = _helper_pids(runtime)
                 timings = interleaved({
                     "pdfsig": lambda: run("pdfsig", str(one_signed)),
                     "kyso verify --offline (its warm helper answers)": lambda: run(
@@ -460,6 +484,9 @@ def main() -> None:
                         KYSO, "verify", "--offline", "--no-daemon", str(batch)),
                     "kyso-client verify, 1 process": lambda: run(client, "verify", *files, environment=client_env),
                 }, rounds=r)
+                _helper_answers(env, one_signed)
+                if _helper_pids(runtime) != helpers:
+                    raise SystemExit("kyso verify's helper was replaced during the rounds: they timed commands alone")
                 base = timings["pdfsig, 100 processes"].median
                 rows += [["whole process, 100 files, per file", name,
                           f"{t.median / 100:.1f} ({t.low / 100:.1f}-{t.high / 100:.1f})", "-",

@@ -155,10 +155,12 @@ class _HelperError(KysoError):
         return self.error
 
 
-def judge(files, *, trust_files=(), trust_profile=None, at=None, offline=False, require_decree30=False):
+def judge(files, *, trust_files=(), trust_profile=None, at=None, offline=False, require_decree30=False,
+          settle=True):
     """What ``kyso verify`` does for each file, here or in its helper: the settings of the environment,
     the development PKI served if the dev profile is checked online and nothing serves it, then each
-    file's report. ``at``: an ISO 8601 time (default: now, per file)."""
+    file's report. ``at``: an ISO 8601 time (default: now, per file). ``settle``: freeze the set-up
+    before many files (not in the helper, which settled at its warm-up)."""
     from commands.main import settings_from_env
     from office.checking import check_files
     from office.compose import serve_dev_pki_if_needed
@@ -169,10 +171,17 @@ def judge(files, *, trust_files=(), trust_profile=None, at=None, offline=False, 
     try:
         yield from check_files(settings, [Path(f) for f in files], trust_profile=trust_profile,
                                trust_files=tuple(trust_files), at=_validation_time(at), offline=offline,
-                               require_decree30=require_decree30)
+                               require_decree30=require_decree30, settle_setup=settle)
     finally:
         if server is not None:
             server.stop()
+
+
+def forget_between_commands() -> None:
+    """The helper, before each request: nothing fetched or validated for an earlier command is used."""
+    from office.checking import forget_remembered
+
+    forget_remembered()
 
 
 def warm_up() -> None:

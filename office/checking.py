@@ -9,8 +9,11 @@ from kyso.settings import Settings
 
 
 def check_files(settings: Settings, paths: list[Path], *, trust_profile: str | None = None, trust_files=(),
-                at=None, offline: bool = False, require_decree30: bool = False) -> Iterator[tuple[Path, dict]]:
-    """Each file's verification report under the settings' trust (or ``trust_profile``)."""
+                at=None, offline: bool = False, require_decree30: bool = False,
+                settle_setup: bool = True) -> Iterator[tuple[Path, dict]]:
+    """Each file's verification report under the settings' trust (or ``trust_profile``).
+    ``settle_setup``: before many files, freeze what the set-up built (a one-off process; a
+    long-lived one settles once, at its warm-up, and not what each request builds)."""
     from kyso.process import settle
     from office.compose import install_hazmat, verification_policy
     from verifier import verify
@@ -18,10 +21,21 @@ def check_files(settings: Settings, paths: list[Path], *, trust_profile: str | N
     install_hazmat()
     policy = verification_policy(settings, trust_profile=trust_profile, trust_files=trust_files, at=at,
                                  offline=offline, require_decree30=require_decree30)
-    if len(paths) > 1:
+    if settle_setup and len(paths) > 1:
         settle()
     for path in paths:
         yield path, verify(path, policy=policy, file_name=str(path)).to_dict()
+
+
+def forget_remembered() -> None:
+    """Drop what this process fetched (OCSP responses, CRLs, certificates) and validated (certificate
+    paths) for earlier verifications: the next one starts as a fresh process would, asking the
+    responders again (``kyso verify``'s helper, before each command's request)."""
+    from verifier import pathcache
+    from verifier.fetching import DEFAULT_POOL
+
+    DEFAULT_POOL.reset()
+    pathcache.clear()
 
 
 def policy_trust_name(settings: Settings, trust_profile: str | None) -> str:
