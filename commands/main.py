@@ -125,11 +125,15 @@ class _Commands(click.Group):
 def main() -> None:
     """Kyso (ký số): sign and verify PDF documents for Vietnamese state offices."""
     import logging
+    import warnings
 
     # pyHanko logs each validation problem it hits (with a traceback) before Kyso turns it into a
-    # reason of the verdict or a refusal with a code: on a terminal that is noise over the answer
+    # reason of the verdict or a refusal with a code: on a terminal that is noise over the answer;
+    # so is the deprecation warning pyHanko's import raises ("DSA is deprecated": Kyso signs with RSA
+    # and ECDSA only, and judges a DSA signature like any other)
     for name in ("pyhanko", "pyhanko_certvalidator", "fontTools"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore", message="DSA is deprecated", module="pyhanko")
 
 
 # -- the service ---------------------------------------------------------------------------------
