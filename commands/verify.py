@@ -178,10 +178,11 @@ def judge(files, *, trust_files=(), trust_profile=None, at=None, offline=False, 
 
 
 def forget_between_commands() -> None:
-    """The helper, before each request: nothing fetched or validated for an earlier command is used."""
-    from office.checking import forget_remembered
+    """The helper, before each request: no OCSP response, CRL or certificate fetched for an earlier
+    command is used (nor any path validated with them)."""
+    from office.checking import forget_fetched
 
-    forget_remembered()
+    forget_fetched()
 
 
 def warm_up() -> None:

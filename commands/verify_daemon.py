@@ -25,10 +25,12 @@ Which helper, where:
   changed setting or an upgrade finds no helper and starts its own; the old one leaves when unused;
   at most :data:`MAX_HELPERS` live per user (a command that would start one more verifies without).
 
-Each request starts from what the command's own process would start from: the helper drops the
-answers it fetched (OCSP, CRLs, certificates) and the paths it validated for the requests before, so
+Each request asks the responders as the command's own process would: the helper drops the answers
+it fetched (OCSP, CRLs, certificates) for the requests before, and the paths validated with them, so
 a certificate revoked or a responder down since the last command is seen as the command would see it.
-What it keeps is what the imports and the warm-up built.
+It keeps what the imports and the warm-up built, and what only the files and the trust store decide
+(parsed certificates, paths validated from a document's own revocation data), under the same rules
+as between the files of one command (:mod:`verifier.pathcache`: at most 5 minutes).
 
 It leaves after ``KYSO_VERIFY_DAEMON_SECONDS`` (600) without a request, at once when its socket is
 removed or replaced, on SIGTERM, and (``os._exit``) when one file's answer takes longer than
@@ -484,8 +486,8 @@ _OPTIONS = frozenset({"trust_files", "trust_profile", "at", "offline", "require_
 
 
 def _answer(conn: socket.socket, progress: list) -> None:
-    """One request: the same judgement as the command's own, in the command's folder, from the
-    same start (nothing fetched or validated for an earlier request is used)."""
+    """One request: the same judgement as the command's own, in the command's folder (nothing
+    fetched for an earlier request is used)."""
     import time
     import traceback
 

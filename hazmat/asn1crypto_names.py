@@ -20,7 +20,7 @@ returns False. Install it explicitly (``office.compose.install_hazmat``), never 
 from __future__ import annotations
 
 import threading
-from importlib.metadata import version as _version
+from hazmat._versions import version as _version
 
 from asn1crypto import x509
 

@@ -17,7 +17,7 @@ returns False. Install it explicitly (``office.compose.install_hazmat``), never 
 from __future__ import annotations
 
 import threading
-from importlib.metadata import version as _version
+from hazmat._versions import version as _version
 
 from pyhanko.pdf_utils import generic, misc
 

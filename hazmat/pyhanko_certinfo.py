@@ -25,7 +25,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 import weakref
-from importlib.metadata import version as _version
+from hazmat._versions import version as _version
 
 from pyhanko.sign import general
 from pyhanko.sign.validation import generic_cms

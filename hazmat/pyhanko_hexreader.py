@@ -17,7 +17,7 @@ from __future__ import annotations
 import binascii
 import re
 
-from importlib.metadata import version as _version
+from hazmat._versions import version as _version
 
 from pyhanko.pdf_utils import generic
 

@@ -22,7 +22,7 @@ False. Install it explicitly (``office.compose.install_hazmat``), never by impor
 """
 from __future__ import annotations
 
-from importlib.metadata import version as _version
+from hazmat._versions import version as _version
 from typing import Callable, Protocol
 
 from pyhanko.sign.validation import generic_cms

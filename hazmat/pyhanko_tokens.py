@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import io
 import re
-from importlib.metadata import version as _version
+from hazmat._versions import version as _version
 
 from pyhanko.pdf_utils import generic, misc
 

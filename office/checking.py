@@ -27,15 +27,16 @@ def check_files(settings: Settings, paths: list[Path], *, trust_profile: str | N
         yield path, verify(path, policy=policy, file_name=str(path)).to_dict()
 
 
-def forget_remembered() -> None:
-    """Drop what this process fetched (OCSP responses, CRLs, certificates) and validated (certificate
-    paths) for earlier verifications: the next one starts as a fresh process would, asking the
-    responders again (``kyso verify``'s helper, before each command's request)."""
-    from verifier import pathcache
+def forget_fetched() -> None:
+    """Drop the OCSP responses, CRLs and certificates this process fetched for earlier verifications:
+    the next one asks the responders again, as a fresh process would (``kyso verify``'s helper, before
+    each command's request). Certificate paths validated with those answers go with them (they are
+    remembered per set of fetched answers); what stays is what only the files and the trust store
+    decide (paths validated from a document's own revocation data, parsed certificates), remembered
+    under the rules of :mod:`verifier.pathcache` exactly as between the files of one command."""
     from verifier.fetching import DEFAULT_POOL
 
     DEFAULT_POOL.reset()
-    pathcache.clear()
 
 
 def policy_trust_name(settings: Settings, trust_profile: str | None) -> str:
