@@ -17,6 +17,9 @@ version it was written and tested against, and is installed explicitly by the co
   ``tests/test_pathcache.py`` proves reports unchanged).
 * :mod:`hazmat.pyhanko_certinfo`: the signer's certificate extracted from a signature's container
   once per validation instead of twice (``tests/test_pdfspeed.py``).
+* :mod:`hazmat.pyhanko_revinfo`: a path for which no revocation information could be found is
+  INDETERMINATE/TRY_LATER, as ETSI EN 319 102-1 says, not CERTIFICATE_CHAIN_GENERAL_FAILURE
+  (``tests/test_revinfo_missing.py``).
 
 :func:`stock` undoes them all for a block (benchmarks measure stock pyHanko with it).
 """
@@ -28,12 +31,12 @@ def stock():
     import contextlib
 
     from hazmat import (asn1crypto_names, pyhanko_bounds, pyhanko_certinfo, pyhanko_hexreader, pyhanko_paths,
-                        pyhanko_tokens)
+                        pyhanko_revinfo, pyhanko_tokens)
 
     @contextlib.contextmanager
     def block():
         patches = [m for m in (asn1crypto_names, pyhanko_bounds, pyhanko_certinfo, pyhanko_hexreader, pyhanko_paths,
-                             pyhanko_tokens) if m.installed()]
+                             pyhanko_revinfo, pyhanko_tokens) if m.installed()]
         memory_of, share = pyhanko_paths._memory_of, pyhanko_certinfo._share
         for module in patches:
             module.uninstall()

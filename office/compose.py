@@ -94,7 +94,7 @@ def serve_dev_pki_if_needed(settings: Settings):
 
 def install_hazmat() -> None:
     from hazmat import (asn1crypto_names, pyhanko_bounds, pyhanko_certinfo, pyhanko_hexreader, pyhanko_paths,
-                        pyhanko_tokens)
+                        pyhanko_revinfo, pyhanko_tokens)
     from verifier import pathcache
 
     if not pyhanko_hexreader.install():
@@ -107,6 +107,9 @@ def install_hazmat() -> None:
         log.warning("pyHanko's path validation hook does not fit this pyHanko version; every path is validated anew")
     if not pyhanko_certinfo.install(pathcache.shared_certificate):
         log.warning("pyHanko's certificate extraction memory does not fit this pyHanko version; running without it")
+    if not pyhanko_revinfo.install():
+        log.warning("pyHanko's revocation-missing indication patch does not fit this pyHanko version; a path without "
+                    "revocation information is reported as CERTIFICATE_CHAIN_GENERAL_FAILURE")
     if not pyhanko_bounds.install():
         log.warning("pyHanko's parser bounds do not fit this pyHanko version; only kyso.pdfbounds' own checks apply")
 

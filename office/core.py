@@ -119,7 +119,12 @@ class OfficeBase:
                       and "cannot_judge" in {p.code for p in (s.reason, *s.problems) if p is not None})]
         if broken:
             first = broken[0]
-            why = first.reason or (first.problems[0] if first.problems else None)
+            # the damage is the reason given, not the verdict's bottom line (offline, that is often the
+            # revocation status nobody asked for)
+            damage = [p for p in (first.reason, *first.problems) if p is not None and p.code == "cannot_judge"]
+            failed = first.indication is Indication.TOTAL_FAILED and first.sub_indication in integrity
+            why = (first.reason if failed else None) or (damage[0] if damage else None) or first.reason or \
+                (first.problems[0] if first.problems else None)
             raise self.refused(caller, action, EarlierSignatureBroken(detail={
                 "field": first.field[:100], "reason": why.code if why else first.sub_indication.value,
                 "reason_en": (why.en if why else "")[:300], "reason_vi": (why.vi if why else "")[:300],

@@ -162,6 +162,7 @@ def test_a_document_changed_after_its_first_signature_is_not_signed_again(client
         error = response.get_json()["error"]
         assert error["code"] == "earlier_signature_broken"
         assert error["detail"]["field"] == "Signature1" and error["detail"]["broken"] == 1
-        assert error["detail"]["reason"] in ("hash_failure", "format_failure", "cannot_judge", "chain_failure")
+        # the damage is named, not the revocation status an offline check could not establish
+        assert error["detail"]["reason"] in ("hash_failure", "format_failure", "cannot_judge")
         assert error["detail"]["reason_vi"]
         assert "ký tiếp" in error["message_vi"]
