@@ -334,7 +334,7 @@ def ask(files: list[str], options: dict, *, environ=os.environ):
             sock.sendall(json.dumps(request).encode("ascii") + b"\n")
             lines = _Lines(sock, MAX_ANSWER)
             hello = lines.read()
-            if not hello or hello.get("hello") != PROTOCOL:
+            if not isinstance(hello, dict) or hello.get("hello") != PROTOCOL:
                 raise Unavailable("the helper did not take the request")
             sock.settimeout(ANSWER_SECONDS)
             answered = 0

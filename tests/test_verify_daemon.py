@@ -382,7 +382,7 @@ conn, _ = server.accept()
 _Lines(conn, 1 << 26).read()
 def send(message):
     conn.sendall(json.dumps(message).encode() + b"\\n")
-send({"hello": PROTOCOL})
+send(["hello"] if how == "a list for a greeting" else {"hello": PROTOCOL})
 if how == "stops after one":
     send({"report": reports[0]})
     conn.close()
@@ -405,8 +405,8 @@ while conn.recv(1 << 16):
 """
 
 
-@pytest.mark.parametrize("how", ["stops after one", "done after one", "one too many", "not a report",
-                                 "another file's report", "other rights"])
+@pytest.mark.parametrize("how", ["a list for a greeting", "stops after one", "done after one", "one too many",
+                                 "not a report", "another file's report", "other rights"])
 def test_a_helper_that_answers_wrongly_is_not_believed(user, folder, tmp_path, how):
     """Whatever listens at the helper's socket, the command prints what it would have printed alone:
     files left unanswered, answers out of order, of the wrong shape or too many, and a listener
