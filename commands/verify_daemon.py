@@ -16,7 +16,11 @@ Which helper, where:
   folder is unusable), else in ``/tmp/kyso-UID``; the folder must be the user's own, mode 0700 and not
   a link, and both sides check the other's user id on the socket (``SO_PEERCRED``);
 - both sides also check that the other runs as the same process identity: user and group ids,
-  supplementary groups, capabilities and the mount, network and user namespaces;
+  supplementary groups, capabilities, seccomp, security label and the mount, network and user
+  namespaces, of the very process at the other end (a pidfd, ``SO_PEERPIDFD``: Linux 6.5 or later;
+  on an older kernel no helper is believed and every command verifies in its own process);
+- a path goes to the helper only if it opens there the file it opens in the command (device and
+  inode), and never one into the command's own descriptors (``/dev/stdin``, ``/dev/fd/N``, ``/proc``);
 - its name is a hash of everything that could make the helper answer differently from the command:
   the protocol, the Python, every file of Kyso's packages (size and time), the installed packages'
   folder, that process identity and the environment variables that can change a verification
@@ -182,13 +186,13 @@ def counted_environment(environ=os.environ) -> dict[str, str]:
 
 
 _IDENTITY_FIELDS = ("Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs",
-                    "Seccomp")
+                    "Seccomp", "Seccomp_filters")
 
 
 def identity(pid: int | str = "self") -> tuple | None:
     """What a process may do and see besides its user id: its user and group ids, supplementary
-    groups, capabilities, seccomp state and mount, network and user namespaces (None when it cannot
-    be read: then no helper answers)."""
+    groups, capabilities, seccomp state and filters, security label (AppArmor, SELinux) and mount,
+    network and user namespaces (None when it cannot be read: then no helper answers)."""
     try:
         with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
             fields = dict(line.partition(":")[::2] for line in f)
@@ -196,7 +200,12 @@ def identity(pid: int | str = "self") -> tuple | None:
         spaces = tuple(os.readlink(f"/proc/{pid}/ns/{ns}") for ns in ("mnt", "net", "user"))
     except (OSError, ValueError):
         return None
-    return kept + spaces
+    try:
+        with open(f"/proc/{pid}/attr/current", "rb") as f:
+            label = f.read(4096).decode("utf-8", "replace").strip()
+    except OSError:
+        label = ""                                # no security module: the same for every process
+    return kept + spaces + (label,)
 
 
 def key(environ=os.environ) -> str:
@@ -278,15 +287,44 @@ def live_helpers(folder: str) -> int:
 
 # -- the command's side ----------------------------------------------------------------------------
 
+SO_PEERPIDFD = getattr(socket, "SO_PEERPIDFD", 77)     # Linux 6.5: a pidfd of the peer process
+
+
+def _pidfd_pid(pidfd: int) -> int:
+    """The process id a pidfd stands for now; -1 (or 0) once that process has exited."""
+    with open(f"/proc/self/fdinfo/{pidfd}", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("Pid:"):
+                return int(line.split()[1])
+    return -1
+
+
 def _same_peer(sock: socket.socket) -> bool:
     """Whether the other end of ``sock`` runs as this process: the same user id (``SO_PEERCRED``)
-    and the same :func:`identity` (groups, capabilities, namespaces)."""
-    pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                         struct.calcsize("3i")))
-    if uid != os.getuid() or pid <= 0:
+    and the same :func:`identity` (groups, capabilities, namespaces, security label).
+
+    The process is named by a pidfd (``SO_PEERPIDFD``), read before and after its identity: a
+    process id alone can be recycled (a listener that exited, its number steered onto another
+    process, this command's own among them), a pidfd cannot. Without ``SO_PEERPIDFD`` (Linux before
+    6.5) no peer is believed: the command verifies in its own process."""
+    _pid, uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                          struct.calcsize("3i")))
+    if uid != os.getuid():
         return False
-    mine = identity()
-    return mine is not None and identity(pid) == mine
+    try:
+        pidfd = sock.getsockopt(socket.SOL_SOCKET, SO_PEERPIDFD)
+    except OSError:
+        return False
+    try:
+        pid = _pidfd_pid(pidfd)
+        if pid <= 0 or pid == os.getpid():
+            return False
+        mine, theirs = identity(), identity(pid)
+        return mine is not None and theirs == mine and _pidfd_pid(pidfd) == pid
+    except (OSError, ValueError):
+        return False
+    finally:
+        os.close(pidfd)
 
 
 class _Lines:
@@ -330,7 +368,8 @@ def ask(files: list[str], options: dict, *, environ=os.environ):
         try:
             if not _same_peer(sock):
                 raise Unavailable("the socket is not this user's, or runs with other rights")
-            request = {"protocol": PROTOCOL, "cwd": os.getcwd(), "files": files, "options": options}
+            request = {"protocol": PROTOCOL, "cwd": os.getcwd(), "files": files, "options": options,
+                       "ids": [file_id(f) for f in files]}
             sock.sendall(json.dumps(request).encode("ascii") + b"\n")
             lines = _Lines(sock, MAX_ANSWER)
             hello = lines.read()
@@ -348,7 +387,7 @@ def ask(files: list[str], options: dict, *, environ=os.environ):
                     # the report of the next file, and of that file: anything else is not the helper's
                     report = message["report"]
                     if (answered >= len(files) or not isinstance(report, dict)
-                            or report.get("file") != files[answered]):
+                            or report.get("file") != files[answered] or not _printable(report)):
                         raise Unavailable("the helper's answer is not for the file asked")
                     answered += 1
                     yield report
@@ -362,6 +401,33 @@ def ask(files: list[str], options: dict, *, environ=os.environ):
             raise Unavailable(str(exc)) from None
     finally:
         sock.close()
+
+
+def file_id(path: str) -> list[int] | None:
+    """Which file ``path`` opens in this process (device and inode), None if none: the helper
+    verifies a path only if it opens the same one there (a link through this process's own
+    descriptors, another mount namespace or a file replaced in between would not)."""
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return [info.st_dev, info.st_ino]
+
+
+def _printable(report: dict) -> bool:
+    """Whether ``report`` has what ``kyso verify`` prints, of the types it prints."""
+    outcome, reasons, signatures = report.get("outcome"), report.get("reasons"), report.get("signatures")
+    return (isinstance(outcome, dict) and all(isinstance(outcome.get(k), str) for k in ("code", "vi", "en", "colour"))
+            and isinstance(reasons, list) and all(isinstance(r, dict) and isinstance(r.get("code"), str)
+                                                  and isinstance(r.get("vi"), str) and isinstance(r.get("en"), str)
+                                                  for r in reasons)
+            and isinstance(signatures, list)
+            and all(isinstance(x, dict) and all(isinstance(x.get(k), str) for k in ("field", "indication", "level",
+                                                                                   "coverage"))
+                    and isinstance(x.get("sub_indication"), (str, type(None)))
+                    and isinstance(x.get("signer"), (dict, type(None))) for x in signatures)
+            and isinstance(report.get("decree30"), (dict, type(None)))
+            and isinstance(report.get("verdict"), str))
 
 
 def start(place: Place, seconds: int, environ=os.environ) -> None:
@@ -417,8 +483,11 @@ def serve(socket_path: str, lock_path: str, idle: int) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
+    import warnings
+
     from commands.verify import warm_up
 
+    warnings.filterwarnings("ignore", message="DSA is deprecated", module="pyhanko")   # as `kyso` does
     warm_up()
     progress: list[float | None] = [None]        # when the request in hand last moved (None: idle)
 
@@ -454,8 +523,15 @@ def serve(socket_path: str, lock_path: str, idle: int) -> int:
                 if time.monotonic() - last >= idle:
                     return 0
                 continue
-            fcntl.flock(busy, fcntl.LOCK_EX)
             progress[0] = time.monotonic()
+            # busy while answering: never waited for (a command's look at it holds it a moment; a
+            # process holding it longer only makes the next commands wait BUSY_SECONDS, not this one)
+            for _ in range(20):
+                try:
+                    fcntl.flock(busy, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    time.sleep(0.001)
             try:
                 with conn:
                     _answer(conn, progress)
@@ -469,16 +545,16 @@ def serve(socket_path: str, lock_path: str, idle: int) -> int:
                 os.unlink(socket_path)
         except (OSError, UnboundLocalError):
             pass
+        try:
+            if os.fstat(2).st_size == 0:
+                os.unlink(place.log)              # (before the lock: a helper started after would own it)
+        except OSError:
+            pass
         for leftover in (temporary, place.busy, lock_path):   # the lock last, while still held
             try:
                 os.unlink(leftover)
             except OSError:
                 pass
-        try:
-            if os.fstat(2).st_size == 0:
-                os.unlink(place.log)
-        except OSError:
-            pass
         listener.close()
 
 
@@ -501,11 +577,15 @@ def _answer(conn: socket.socket, progress: list) -> None:
         request = _Lines(conn, MAX_REQUEST).read()
         if not isinstance(request, dict) or request.get("protocol") != PROTOCOL:
             return
-        files, options, cwd = request.get("files"), request.get("options"), request.get("cwd")
+        files, options, cwd, ids = (request.get("files"), request.get("options"), request.get("cwd"),
+                                    request.get("ids"))
         if not (isinstance(files, list) and all(isinstance(f, str) for f in files) and isinstance(options, dict)
-                and set(options) <= _OPTIONS and isinstance(cwd, str)):
+                and set(options) <= _OPTIONS and isinstance(cwd, str) and isinstance(ids, list)
+                and len(ids) == len(files)):
             return
         os.chdir(cwd)
+        if [file_id(f) for f in files] != ids:
+            return                                # a path that opens another file here: the command verifies
         forget_between_commands()
         conn.sendall(json.dumps({"hello": PROTOCOL}).encode() + b"\n")
         try:

@@ -69,24 +69,39 @@ def test_stock_pyhanko_calls_the_same_case_a_chain_failure(signed, pki):
     assert pyhanko_revinfo.installed(), "put back after the block"
 
 
-def test_other_path_failures_keep_their_own_indication(signed, pki):
-    """A self-signed certificate nobody trusts is still "no chain", offline as online: the patch
-    changes only the missing-revocation case."""
+def _signed_elsewhere(pki, label: str) -> bytes:
+    """Signed by stock pyHanko (Kyso signs with no certificate it cannot trust or that is out of date)."""
     import io
+
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import signers
 
-    from verifier import VerificationPolicy, verify
-
-    # Kyso signs with no certificate it cannot trust: another tool made this one
-    signer = signers.SimpleSigner.load_pkcs12_data(pki.pkcs12_bytes("untrusted-self-signed", b"pw"),
-                                                   other_certs=[], passphrase=b"pw")
+    signer = signers.SimpleSigner.load_pkcs12_data(pki.pkcs12_bytes(label, b"pw"), other_certs=[], passphrase=b"pw")
     out = io.BytesIO()
     signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(make_pdf(pages=1))),
                      signers.PdfSignatureMetadata(field_name="Signature1"), signer=signer, output=out)
-    data = out.getvalue()
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("label, expected", [
+    ("untrusted-self-signed", ("INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND", "no_chain")),
+    ("official-expired", ("INDETERMINATE", "OUT_OF_BOUNDS_NO_POE", "expired_no_poe")),
+    ("official-not-yet-valid", None),
+])
+def test_a_path_with_another_fault_is_judged_by_that_fault_offline_as_online(pki, label, expected):
+    """Missing revocation information is said only of a path with no other fault: a certificate
+    nobody trusts, a signer's certificate expired or not yet valid (below an intermediate CA whose
+    own revocation status is unknown offline) get, offline, the indication they get online, never
+    "try later" (which no later attempt could change)."""
+    from verifier import VerificationPolicy, verify
+
+    data = _signed_elsewhere(pki, label)
+    seen = []
     for offline in (True, False):
         report = verify(data, policy=VerificationPolicy.for_profile("dev", dev_pki=pki, offline=offline)).to_dict()
         [sig] = report["signatures"]
-        assert (sig["indication"], sig["sub_indication"], sig["reason"]["code"]) == (
-            "INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND", "no_chain"), offline
+        seen.append((sig["indication"], sig["sub_indication"], sig["reason"]["code"]))
+    assert seen[0] == seen[1], "offline as online"
+    assert seen[0][1] != "TRY_LATER" and seen[0][0] == "INDETERMINATE"
+    if expected is not None:
+        assert seen[0] == expected

@@ -469,3 +469,96 @@ def test_at_most_a_few_helpers_per_user(user, folder):
         assert status == {"exit": 1, "pyhanko": True} and "UNSIGNED" in out.upper()
         time.sleep(1.5)
         assert len(_helpers(user)) == 3
+
+
+def test_a_listener_whose_process_id_went_to_the_command_is_not_believed(user, folder):
+    """A process of the user listens at the helper's socket, leaves the socket to a child that forges
+    answers, exits, and its process id is handed to the next command (``ns_last_pid``; an
+    unprivileged process steers it by forking). The command, asking who listens, would find itself:
+    it must see that the listener is gone (a pidfd of it, not its number) and verify alone."""
+    from commands import verify_daemon
+
+    alone, status = kyso(user, "verify", "--no-daemon", "--offline", "--json", "chua-ky.pdf", cwd=folder)
+    genuine = json.loads(alone)
+    assert status["exit"] == 1 and genuine["verdict"] == "unsigned"
+    forged = dict(genuine, verdict="valid", reasons=[], outcome=dict(genuine["outcome"], code="valid", en="VALID"))
+    place = verify_daemon.Place.of_environment(user)
+    got_its_pid = 0
+    for _ in range(5):
+        ready_r, ready_w = os.pipe()
+        listener = os.fork()
+        if listener == 0:                                 # the listener, then its child with the socket
+            try:
+                os.close(ready_r)
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.bind(place.socket + ".x")
+                s.listen(4)
+                os.rename(place.socket + ".x", place.socket)
+                if os.fork() == 0:
+                    os.write(ready_w, b"1")
+                    s.settimeout(60)
+                    conn, _ = s.accept()
+                    request = verify_daemon._Lines(conn, 1 << 26).read()
+                    conn.sendall(json.dumps({"hello": verify_daemon.PROTOCOL}).encode() + b"\n")
+                    for f in request["files"]:
+                        conn.sendall(json.dumps({"report": dict(forged, file=f)}).encode() + b"\n")
+                    conn.sendall(b'{"done": true}\n')
+                    time.sleep(2)
+            finally:
+                os._exit(0)
+        os.close(ready_w)
+        os.read(ready_r, 1)
+        os.close(ready_r)
+        os.waitpid(listener, 0)
+        with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+            f.write(str(listener - 1))
+        victim = subprocess.Popen([sys.executable, "-c", PROBE, "verify", "--offline", "--json", "chua-ky.pdf"],
+                                  cwd=folder, env=user, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        out, err = victim.communicate(timeout=120)
+        if victim.pid != listener:
+            continue                                     # another process took the number first: again
+        got_its_pid += 1
+        status = json.loads(err.strip().splitlines()[-1])
+        assert status == {"exit": 1, "pyhanko": True}, "verified alone"
+        assert _times_removed(json.loads(out)) == _times_removed(genuine)
+    assert got_its_pid, "the command got the listener's process id at least once"
+
+
+def test_paths_into_the_commands_own_descriptors_are_not_sent_to_the_helper(user, folder):
+    """``/dev/stdin`` and ``<(...)``'s ``/dev/fd/N`` name this command's descriptors: in the helper
+    they would be its own. Such a command verifies in its own process, with the same report as
+    ``--no-daemon``."""
+    kyso(user, "verify", "--offline", "chua-ky.pdf", cwd=folder)
+    _wait(lambda: _listening(user))
+    (folder / "dau-vao.pdf").symlink_to("/dev/stdin")     # a link to it: the helper finds another file there
+    for name in ("/dev/stdin", "dau-vao.pdf"):
+        runs = []
+        for extra in ([], ["--no-daemon"]):
+            with open(folder / "da-ky.pdf", "rb") as stdin:
+                done = subprocess.run([sys.executable, "-c", PROBE, "verify", *extra, "--offline", "--json", name],
+                                      stdin=stdin, capture_output=True, text=True, cwd=folder, env=user, timeout=300)
+            runs.append((json.loads(done.stdout), json.loads(done.stderr.strip().splitlines()[-1])))
+        (helped, status), (alone, _) = runs
+        assert status == {"exit": 1, "pyhanko": True}, name
+        assert helped["signatures"][0]["signer"]["common_name"] == "Phạm Thu Hà"
+        assert _times_removed(helped) == _times_removed(alone)
+    out, status = kyso(user, "verify", "--offline", "--json", "chua-ky.pdf", cwd=folder)
+    assert status == {"exit": 1, "pyhanko": False}, "the helper still answers"
+
+
+def test_a_process_holding_the_busy_file_does_not_wedge_the_helper(user, folder):
+    """Any process of the user may lock the helper's busy file (a command looks at it that way): the
+    helper answers anyway and stays able to leave."""
+    import fcntl
+
+    from commands import verify_daemon
+
+    kyso(user, "verify", "--offline", "chua-ky.pdf", cwd=folder)
+    [path] = _wait(lambda: _listening(user))
+    place = verify_daemon.Place.of_environment(user)
+    with open(place.busy, "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_SH)
+        out, status = kyso(user, "verify", "--offline", "--json", "chua-ky.pdf", cwd=folder)
+        assert status == {"exit": 1, "pyhanko": False} and json.loads(out)["verdict"] == "unsigned"
+        path.unlink()
+        _wait(lambda: not _helpers(user), seconds=30)
