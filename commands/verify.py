@@ -146,15 +146,19 @@ def _judged(files: list[Path], options: dict, *, helped: bool):
 
 def _helper_sees_them(files: list[Path]) -> bool:
     """Whether the paths can go to the helper at all: not a path into this process's own descriptors
-    or devices (``/dev/stdin``, ``<(...)``'s ``/dev/fd/N``, ``/proc/self/...``), which in the helper
+    or terminal (``/dev/stdin``, ``<(...)``'s ``/dev/fd/N``, ``/proc/self/...``), which in the helper
     are its own. (The helper also checks that each path opens the file it opens here.)"""
     import os
 
     for path in files:
         for form in (os.path.abspath(path), os.path.realpath(path)):
-            if form.startswith(("/dev/", "/proc/")) or form in ("/dev", "/proc"):
+            if form.startswith(_OWN_DESCRIPTORS) or form in ("/proc", "/dev/fd"):
                 return False
     return True
+
+
+# where a path names this process's own descriptors or terminal (files in /dev/shm are files)
+_OWN_DESCRIPTORS = ("/proc/", "/dev/fd/", "/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/tty")
 
 
 class _HelperError(KysoError):

@@ -20,7 +20,8 @@ Which helper, where:
   namespaces, of the very process at the other end (a pidfd, ``SO_PEERPIDFD``: Linux 6.5 or later;
   on an older kernel no helper is believed and every command verifies in its own process);
 - a path goes to the helper only if it opens there the file it opens in the command (device and
-  inode), and never one into the command's own descriptors (``/dev/stdin``, ``/dev/fd/N``, ``/proc``);
+  inode), and never one into the command's own descriptors (``/dev/stdin``, ``/dev/fd/N``, ``/proc``;
+  ``/dev/shm`` holds files like any folder);
 - its name is a hash of everything that could make the helper answer differently from the command:
   the protocol, the Python, every file of Kyso's packages (size and time), the installed packages'
   folder, that process identity and the environment variables that can change a verification
