@@ -182,15 +182,11 @@ def _helper_answers(env: dict, path: Path) -> None:
         raise SystemExit(f"kyso verify's helper did not answer: {done.stderr[-500:]}")
 
 
-def _helper_pids(runtime: str) -> list[str]:
-    """The process ids kyso verify's helpers wrote in their lock files."""
-    pids = []
-    for lock in Path(runtime, "kyso").glob("verify-*.lock"):
-        try:
-            pids.append(lock.read_text().strip())
-        except OSError:
-            pass
-    return sorted(pids)
+def _helper_pids(runtime: str) -> list[int]:
+    """The process ids of kyso verify's live helpers in ``runtime``."""
+    from commands.verify_daemon import live_helpers
+
+    return live_helpers(str(Path(runtime, "kyso")))
 
 
 def _remove(path) -> None:

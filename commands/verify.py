@@ -125,7 +125,7 @@ def _judged(files: list[Path], options: dict, *, helped: bool):
     """Each file's report: from the warm helper when one answers (commands.verify_daemon), else, and for
     whatever it left unanswered, from this process. Kyso errors (bad settings) raise, either way."""
     done, absent = 0, None
-    if helped and _helper_sees_them(files):
+    if helped:
         from commands import verify_daemon
 
         try:
@@ -142,23 +142,6 @@ def _judged(files: list[Path], options: dict, *, helped: bool):
     yield from judge(files[done:], **options)
     if absent is not None:
         absent.start()      # for the next commands, now that this one is done
-
-
-def _helper_sees_them(files: list[Path]) -> bool:
-    """Whether the paths can go to the helper at all: not a path into this process's own descriptors
-    or terminal (``/dev/stdin``, ``<(...)``'s ``/dev/fd/N``, ``/proc/self/...``), which in the helper
-    are its own. (The helper also checks that each path opens the file it opens here.)"""
-    import os
-
-    for path in files:
-        for form in (os.path.abspath(path), os.path.realpath(path)):
-            if form.startswith(_OWN_DESCRIPTORS) or form in ("/proc", "/dev/fd"):
-                return False
-    return True
-
-
-# where a path names this process's own descriptors or terminal (files in /dev/shm are files)
-_OWN_DESCRIPTORS = ("/proc/", "/dev/fd/", "/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/tty")
 
 
 class _HelperError(KysoError):

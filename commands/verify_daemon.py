@@ -236,10 +236,6 @@ class Place:
         place = cls(folder, key(environ))
         return place if len(place.socket.encode()) < 100 else None   # sun_path holds 108 bytes
 
-    def pid(self) -> int | None:
-        """The running helper's process id (from its lock file), if one holds the lock."""
-        return _holder(self.lock)
-
     def busy_now(self) -> bool:
         """Whether the helper is answering another command (it holds its busy file's lock)."""
         return _locked(self.busy)
@@ -277,13 +273,23 @@ def _holder(lock: str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def live_helpers(folder: str) -> int:
-    """How many helpers hold their lock in ``folder``."""
+def live_helpers(folder: str) -> list[int]:
+    """The process ids of the helpers that hold their lock in ``folder``, in name order."""
     try:
-        names = [n for n in os.listdir(folder) if n.startswith("verify-") and n.endswith(".lock")]
+        names = sorted(n for n in os.listdir(folder) if n.startswith("verify-") and n.endswith(".lock"))
     except OSError:
-        return 0
-    return sum(_locked(os.path.join(folder, n)) for n in names)
+        return []
+    return [pid for pid in (_holder(os.path.join(folder, n)) for n in names) if pid is not None]
+
+
+# where a path names the command's own descriptors or terminal, which in the helper are its own
+# (files in /dev/shm are files)
+_OWN_DESCRIPTORS = ("/proc/", "/dev/fd/", "/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/tty")
+
+
+def _own_descriptors(path: str) -> bool:
+    return any(form.startswith(_OWN_DESCRIPTORS) or form in ("/proc", "/dev/fd")
+               for form in (os.path.abspath(path), os.path.realpath(path)))
 
 
 # -- the command's side ----------------------------------------------------------------------------
@@ -357,6 +363,8 @@ def ask(files: list[str], options: dict, *, environ=os.environ):
     place = Place.of_environment(environ) if seconds else None
     if place is None:
         raise Unavailable("no helper")
+    if any(_own_descriptors(f) for f in files):
+        raise Unavailable("a path into this process's own descriptors (/dev/stdin, /dev/fd/N, /proc)")
     if place.busy_now():
         raise Unavailable("the helper is answering another command")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -436,7 +444,7 @@ def start(place: Place, seconds: int, environ=os.environ) -> None:
     :data:`MAX_HELPERS` already live for this user."""
     import subprocess
 
-    if live_helpers(os.path.dirname(place.lock)) >= MAX_HELPERS:
+    if len(live_helpers(os.path.dirname(place.lock))) >= MAX_HELPERS:
         return
     try:
         log = os.open(place.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
