@@ -7,7 +7,8 @@ version it was written and tested against, and is installed explicitly by the co
 * :mod:`hazmat.pyhanko_hexreader`: pyHanko's hex-string reader, one read per string instead of
   one Python call per character (same results; ``tests/test_pdfspeed.py`` proves it).
 * :mod:`hazmat.pyhanko_tokens`: pyHanko's token reader (names, keywords, numbers), one read per
-  token instead of one Python call per byte (same results; ``tests/test_pdfspeed.py``).
+  token instead of one Python call per byte, and its name writer, one write per name (same results
+  and bytes; ``tests/test_pdfspeed.py``).
 * :mod:`hazmat.pyhanko_bounds`: bounds on pyHanko's array length and nesting depth, so that a
   hostile file is refused as unreadable in milliseconds (``tests/test_bounds.py``).
 * :mod:`hazmat.asn1crypto_names`: asn1crypto's RFC 5280 name comparison remembered by the names'
@@ -20,6 +21,9 @@ version it was written and tested against, and is installed explicitly by the co
 * :mod:`hazmat.pyhanko_revinfo`: a path for which no revocation information could be found is
   INDETERMINATE/TRY_LATER, as ETSI EN 319 102-1 says, not CERTIFICATE_CHAIN_GENERAL_FAILURE
   (``tests/test_revinfo_missing.py``).
+* :mod:`hazmat.pyhanko_moddate`: the modification date pyHanko's writer stamps on an update comes
+  from the operation's clock (``kyso.clock.operation``), not the wall clock
+  (``tests/test_sign_levels.py``).
 
 :func:`stock` undoes them all for a block (benchmarks measure stock pyHanko with it).
 """
@@ -30,14 +34,14 @@ def stock():
     that was installed back (benchmarks measure stock pyHanko this way)."""
     import contextlib
 
-    from hazmat import (asn1crypto_names, pyhanko_bounds, pyhanko_certinfo, pyhanko_hexreader, pyhanko_paths,
-                        pyhanko_revinfo, pyhanko_tokens)
+    from hazmat import (asn1crypto_names, pyhanko_bounds, pyhanko_certinfo, pyhanko_hexreader, pyhanko_moddate,
+                        pyhanko_paths, pyhanko_revinfo, pyhanko_tokens)
 
     @contextlib.contextmanager
     def block():
-        patches = [m for m in (asn1crypto_names, pyhanko_bounds, pyhanko_certinfo, pyhanko_hexreader, pyhanko_paths,
-                             pyhanko_revinfo, pyhanko_tokens) if m.installed()]
-        memory_of, share = pyhanko_paths._memory_of, pyhanko_certinfo._share
+        patches = [m for m in (asn1crypto_names, pyhanko_bounds, pyhanko_certinfo, pyhanko_hexreader, pyhanko_moddate,
+                             pyhanko_paths, pyhanko_revinfo, pyhanko_tokens) if m.installed()]
+        memory_of, share, moment_of = pyhanko_paths._memory_of, pyhanko_certinfo._share, pyhanko_moddate._moment_of
         for module in patches:
             module.uninstall()
         try:
@@ -48,6 +52,8 @@ def stock():
                     module.install(memory_of)
                 elif module is pyhanko_certinfo:
                     module.install(share)
+                elif module is pyhanko_moddate:
+                    module.install(moment_of)
                 else:
                     module.install()
 

@@ -10,6 +10,10 @@ just after it: the same bytes returned, the same end-of-file flag, the stream le
 place (``tests/test_pdfspeed.py`` proves it on fixed and random input). A name's bytes were then
 decoded one byte per step (``generic._decode_name``); a plain printable ASCII name, with no ``#``
 escape, is now the same string at once, and any other is left to pyHanko (tested the same way).
+Writing a name went one byte per call too (``NameObject.write_to_stream``, about 50 names in every
+signature's update): the bytes pyHanko writes for a name are now remembered by the name (the same
+few dozen names recur: ``/Type``, ``/Sig``, ``/ByteRange``...), so each is written in one call; a
+name pyHanko refuses to write is refused by pyHanko, and never remembered.
 
 It replaces an internal function, so it is guarded by the pyHanko versions it was checked against
 (:data:`SUPPORTED`); installed explicitly by the composition root (``office.compose``).
@@ -27,6 +31,10 @@ SUPPORTED = ("0.38.",)
 
 _original = misc._read_until_class
 _original_name = generic._decode_name
+_original_write_name = generic.NameObject.write_to_stream
+_written_names: dict[str, bytes] = {}
+_MAX_NAMES = 4096
+_MAX_NAME_BYTES = 127      # PDF 1.7's implementation limit for a name
 # a name's bytes with nothing to expand or refuse: printable ASCII, no '#', no delimiter
 _PLAIN_NAME = re.compile(rb"[^\x00-\x20\x7f-\xff#()<>\[\]{}/%]*")
 _CHUNK = 128
@@ -63,6 +71,20 @@ def _decode_name(name_bytes: bytes):
     return _original_name(name_bytes)
 
 
+def _write_name(self, stream, handler=None, container_ref=None):
+    """``NameObject.write_to_stream``: the bytes pyHanko wrote for the same name, in one write."""
+    encoded = _written_names.get(self)
+    if encoded is None:
+        buffer = io.BytesIO()
+        _original_write_name(self, buffer, handler, container_ref)
+        encoded = buffer.getvalue()
+        if len(encoded) <= _MAX_NAME_BYTES:
+            if len(_written_names) >= _MAX_NAMES:
+                _written_names.clear()
+            _written_names[str(self)] = encoded
+    stream.write(encoded)
+
+
 def supported(version: str | None = None) -> bool:
     return (version or _version("pyHanko")).startswith(SUPPORTED)
 
@@ -74,13 +96,16 @@ def install() -> bool:
         return False
     misc._read_until_class = _read_until_class
     generic._decode_name = _decode_name
+    generic.NameObject.write_to_stream = _write_name
     return True
 
 
 def installed() -> bool:
-    return misc._read_until_class is _read_until_class and generic._decode_name is _decode_name
+    return (misc._read_until_class is _read_until_class and generic._decode_name is _decode_name
+            and generic.NameObject.write_to_stream is _write_name)
 
 
 def uninstall() -> None:
     misc._read_until_class = _original
     generic._decode_name = _original_name
+    generic.NameObject.write_to_stream = _original_write_name

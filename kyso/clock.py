@@ -11,10 +11,14 @@ its own; the development PKI answers as of the same moment (``devpki.clocked``).
 """
 from __future__ import annotations
 
+import contextlib
+from contextvars import ContextVar
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Iterator
 
-__all__ = ["Clock", "fixed", "read", "system_clock"]
+__all__ = ["Clock", "fixed", "operation", "operation_moment", "read", "system_clock"]
+
+_operation: ContextVar[datetime | None] = ContextVar("kyso_operation_moment", default=None)
 
 Clock = Callable[[], datetime]
 
@@ -37,3 +41,24 @@ def read(clock: Clock | None) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("the clock must return timezone-aware datetimes")
     return moment
+
+
+@contextlib.contextmanager
+def operation(moment: datetime) -> Iterator[datetime]:
+    """``with operation(moment):`` the steps run inside belong to the operation of ``moment``.
+
+    For the libraries that stamp a time of their own (pyHanko's writer dates every update it writes,
+    the info dictionary's ``/ModDate`` and XMP's ``ModifyDate``): ``hazmat.pyhanko_moddate`` gives
+    them this moment instead of the wall clock."""
+    if moment.tzinfo is None:
+        raise ValueError("an operation's moment must be timezone-aware")
+    token = _operation.set(moment)
+    try:
+        yield moment
+    finally:
+        _operation.reset(token)
+
+
+def operation_moment() -> datetime | None:
+    """The moment of the operation this code runs in (None outside one)."""
+    return _operation.get()

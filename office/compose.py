@@ -93,8 +93,9 @@ def serve_dev_pki_if_needed(settings: Settings):
 
 
 def install_hazmat() -> None:
-    from hazmat import (asn1crypto_names, pyhanko_bounds, pyhanko_certinfo, pyhanko_hexreader, pyhanko_paths,
-                        pyhanko_revinfo, pyhanko_tokens)
+    from hazmat import (asn1crypto_names, pyhanko_bounds, pyhanko_certinfo, pyhanko_hexreader, pyhanko_moddate,
+                        pyhanko_paths, pyhanko_revinfo, pyhanko_tokens)
+    from kyso.clock import operation_moment
     from verifier import pathcache
 
     if not pyhanko_hexreader.install():
@@ -110,6 +111,9 @@ def install_hazmat() -> None:
     if not pyhanko_revinfo.install():
         log.warning("pyHanko's revocation-missing indication patch does not fit this pyHanko version; a path without "
                     "revocation information is reported as CERTIFICATE_CHAIN_GENERAL_FAILURE")
+    if not pyhanko_moddate.install(operation_moment):
+        log.warning("pyHanko's modification date patch does not fit this pyHanko version; signed documents' /ModDate "
+                    "is read from the wall clock, not the operation's clock")
     if not pyhanko_bounds.install():
         log.warning("pyHanko's parser bounds do not fit this pyHanko version; only kyso.pdfbounds' own checks apply")
 

@@ -29,6 +29,7 @@ from pyhanko_certvalidator import errors as cv_errors
 
 from signer import errors
 from kyso import aio as _loop
+from kyso.clock import operation as clock_operation
 from signer.request import Level
 
 
@@ -86,14 +87,15 @@ def extend(engine, document: bytes, *, to: Level | str, at: datetime | None = No
     if to not in (Level.B_LT, Level.B_LTA):
         raise errors.LevelNotExtendable(detail={"level": to.value})
     moment = at or engine.now()
-    _reader(document)
-    vc = _context(engine, moment)
-    data = _loop.run(_add_validation_data(document, vc))
-    added, tsa = 1, None
-    if to is Level.B_LTA:
-        data, tsa = _timestamp(engine, data, moment, vc)
-        data = _loop.run(_add_validation_data(data, _context(engine, moment), only_last_timestamp=True))
-        added += 2
+    with clock_operation(moment):      # the updates' /ModDate too (hazmat.pyhanko_moddate)
+        _reader(document)
+        vc = _context(engine, moment)
+        data = _loop.run(_add_validation_data(document, vc))
+        added, tsa = 1, None
+        if to is Level.B_LTA:
+            data, tsa = _timestamp(engine, data, moment, vc)
+            data = _loop.run(_add_validation_data(data, _context(engine, moment), only_last_timestamp=True))
+            added += 2
     return ArchivedDocument(data=data, level=to, added_revisions=added, moment=moment, timestamp_tsa=tsa)
 
 
@@ -101,24 +103,25 @@ def renew(engine, document: bytes, *, at: datetime | None = None) -> ArchivedDoc
     """A new document timestamp over the archive, with the validation data of the one before it and
     of itself."""
     moment = at or engine.now()
-    reader = _reader(document)
-    vc = _context(engine, moment)
-    timestamper = engine.timestamper(Level.B_T, moment)
-    out = io.BytesIO()
-    try:
-        _loop.run(PdfTimeStamper(timestamper).async_update_archival_timestamp_chain(
-            reader, vc, in_place=False, output=out, default_md_algorithm=engine.policy.md_algorithm))
-    except errors.SigningError:
-        raise
-    except Exception as exc:  # noqa: BLE001
-        raise _archive_fault(exc) from None
-    before, after = protection_expiry(document), protection_expiry(out.getvalue())
-    if before is not None and (after is None or after <= before):
-        # the configured TSA's certificate ends no later than the archive's protection: a renewal with
-        # it would be due again at once; the administrator must name a TSA with a newer certificate
-        raise errors.RenewalNeedsNewerTsa(detail={"protected_until": before.isoformat(),
-                                                  "tsa_until": after.isoformat() if after else None})
-    data = _loop.run(_add_validation_data(out.getvalue(), _context(engine, moment), only_last_timestamp=True))
+    with clock_operation(moment):      # the updates' /ModDate too (hazmat.pyhanko_moddate)
+        reader = _reader(document)
+        vc = _context(engine, moment)
+        timestamper = engine.timestamper(Level.B_T, moment)
+        out = io.BytesIO()
+        try:
+            _loop.run(PdfTimeStamper(timestamper).async_update_archival_timestamp_chain(
+                reader, vc, in_place=False, output=out, default_md_algorithm=engine.policy.md_algorithm))
+        except errors.SigningError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise _archive_fault(exc) from None
+        before, after = protection_expiry(document), protection_expiry(out.getvalue())
+        if before is not None and (after is None or after <= before):
+            # the configured TSA's certificate ends no later than the archive's protection: a renewal with
+            # it would be due again at once; the administrator must name a TSA with a newer certificate
+            raise errors.RenewalNeedsNewerTsa(detail={"protected_until": before.isoformat(),
+                                                      "tsa_until": after.isoformat() if after else None})
+        data = _loop.run(_add_validation_data(out.getvalue(), _context(engine, moment), only_last_timestamp=True))
     return ArchivedDocument(data=data, level=Level.B_LTA, added_revisions=3, moment=moment,
                             timestamp_tsa=_last_tsa(data))
 

@@ -29,14 +29,15 @@ from pyhanko.sign.general import as_signing_certificate_v2
 from pyhanko.sign import signers
 from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
-from pyhanko.sign.signers.pdf_signer import DSSContentSettings, TimestampDSSContentSettings
+from pyhanko.sign.signers.pdf_signer import DSSContentSettings, PdfTBSDocument, TimestampDSSContentSettings
 from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko_certvalidator import ValidationContext
 
 from kyso import aio as _loop
-from kyso.clock import Clock, read as read_clock, system_clock
+from kyso.clock import Clock, operation as clock_operation, read as read_clock, system_clock
 from signer import errors, fileio
+from signer.cms_template import CmsTemplate
 from signer.keyholders import KeyHolder
 from signer.policy import SigningPolicy
 from signer.preflight import CertificateChecker, document_fault, open_for_signing
@@ -110,6 +111,8 @@ class SigningEngine:
         self._clock = clock or system_clock
         self._checker = CertificateChecker(policy)
         self._attr_specs: dict[tuple[str, str], _FixedSignedAttributes] = {}
+        self._templates: dict[tuple, CmsTemplate | None] = {}
+        self._certificate_bytes: dict[tuple, int] = {}
         self._renderer = renderer
         self._timestamp_size: int | None = None
         self._timestamper = HTTPTimeStamper(policy.tsa_url, timeout=int(policy.http_timeout_seconds),
@@ -146,9 +149,10 @@ class SigningEngine:
         With ``output`` the signed PDF is written there atomically (a
         temporary file in the same folder renamed into place; ``durable``
         also fsyncs it); otherwise it is returned as ``SignedDocument.data``.
-        A document given as a path is never read into memory: the original
-        is copied in the kernel while pyHanko appends the signature to an
-        in-memory tail (see :mod:`signer.fileio`).
+        A document given as a path is read into memory only up to
+        ``fileio.IN_MEMORY_BYTES`` (8 MiB); a larger one never is: the
+        original is copied in the kernel while pyHanko appends the signature
+        to an in-memory tail (see :mod:`signer.fileio`).
 
         ``before_signing(writer)`` may change the document in the same
         incremental update as the signature (the clerk filling the number
@@ -159,26 +163,33 @@ class SigningEngine:
         the signing time, the timestamp and the validation data.
         """
         moment = at or self.now()
-        if isinstance(request.document, Path):
-            return self._sign_file(request, key_holder, moment, output, durable, before_signing)
-        buffer = io.BytesIO(request.document)
+        with clock_operation(moment):     # pyHanko dates the update's /ModDate by it (hazmat.pyhanko_moddate)
+            if isinstance(request.document, Path):
+                return self._sign_file(request, key_holder, moment, output, durable, before_signing)
+            return self._sign_buffer(request, key_holder, moment, io.BytesIO(request.document), output, durable,
+                                     before_signing)
+
+    def _sign_buffer(self, request, key_holder, moment, buffer: io.BytesIO, output, durable,
+                     before_signing) -> SignedDocument:
         writer = open_for_signing(buffer)
         field = choose_field(writer, request.field, certify=request.certify is not None)
         self._checker.check(key_holder, moment=moment, fetchers=self.fetchers(moment))
         if before_signing is not None:
             before_signing(writer)
         self._run(request, key_holder, field, moment, writer, buffer)
-        data = buffer.getvalue()
         if output is None:
+            data = buffer.getvalue()
             return self._result(request, key_holder, field, moment, len(data), data=data)
         target = Path(output)
-        with fileio.atomic_file(target, durable=durable) as fd:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        return self._result(request, key_holder, field, moment, len(data), path=target)
+        with buffer.getbuffer() as view, fileio.atomic_file(target, durable=durable) as fd:
+            fileio.write_all(fd, view)
+            size = len(view)
+        return self._result(request, key_holder, field, moment, size, path=target)
 
     def _sign_file(self, request, key_holder, moment, output, durable, before_signing) -> SignedDocument:
+        """A document up to ``fileio.IN_MEMORY_BYTES`` is read and signed in memory, a larger one
+        through :class:`fileio.AppendOverlay`; either way the output gets the original by a kernel
+        copy on the other core while the signature is made, then the update."""
         path = request.document
         try:
             src = os.open(path, os.O_RDONLY)
@@ -187,9 +198,17 @@ class SigningEngine:
                                  message_vi=f"Không đọc được tệp {path}") from None
         try:
             size = os.fstat(src).st_size
-            overlay = fileio.AppendOverlay(src, size)
-            stream = io.BufferedRandom(overlay, buffer_size=64 * 1024)
-            writer = open_for_signing(stream, path=path)
+            if size <= fileio.IN_MEMORY_BYTES:
+                data = fileio.read_all(src, size)
+                if len(data) != size:
+                    raise errors.DocumentMalformed(detail={"reason": "the file changed while it was read"})
+                stream = buffer = io.BytesIO(data)
+                writer = open_for_signing(buffer)
+            else:
+                buffer = None
+                overlay = fileio.AppendOverlay(src, size)
+                stream = io.BufferedRandom(overlay, buffer_size=64 * 1024)
+                writer = open_for_signing(stream, path=path)
             field = choose_field(writer, request.field, certify=request.certify is not None)
             self._checker.check(key_holder, moment=moment, fetchers=self.fetchers(moment))
             if before_signing is not None:
@@ -197,7 +216,7 @@ class SigningEngine:
             if output is None:
                 self._run(request, key_holder, field, moment, writer, stream)
                 stream.flush()
-                data = overlay.getvalue()
+                data = buffer.getvalue() if buffer is not None else overlay.getvalue()
                 return self._result(request, key_holder, field, moment, len(data), data=data)
             target = Path(output)
             with fileio.atomic_file(target, durable=durable) as dst:
@@ -207,7 +226,11 @@ class SigningEngine:
                     stream.flush()
                 finally:
                     copy.join()
-                tail = bytes(overlay.tail)
+                if buffer is not None:
+                    with buffer.getbuffer() as view:
+                        tail = bytes(view[size:])
+                else:
+                    tail = bytes(overlay.tail)
                 written = 0
                 while written < len(tail):
                     written += os.pwrite(dst, tail[written:], size + written)
@@ -224,7 +247,13 @@ class SigningEngine:
         if certificates is None:
             certificates = [key_holder.certificate, *key_holder.chain]
         der = _CMS_OVERHEAD + key_holder.raw_signature_size
-        der += sum(len(c.dump()) for c in certificates)
+        key = tuple(c.sha256 for c in certificates)     # asn1crypto keeps each certificate's hash
+        size = self._certificate_bytes.get(key)
+        if size is None:
+            if len(self._certificate_bytes) > 4096:
+                self._certificate_bytes.clear()
+            size = self._certificate_bytes[key] = sum(len(c.dump()) for c in certificates)
+        der += size
         if level.needs_timestamp:
             der += self._timestamp_size or _TIMESTAMP_BUDGET
         return -(-2 * der // 1024) * 1024
@@ -325,15 +354,29 @@ class SigningEngine:
             self._attr_specs[key] = spec
         return spec
 
+    async def _cms_template(self, signer) -> CmsTemplate | None:
+        """The B-B CMS template of this signer (see :mod:`signer.cms_template`), built at its first use."""
+        # what the CMS depends on besides the digest and the signature value: the certificates
+        # embedded, the mechanism (the padding) and the digest algorithm; the signed attributes are
+        # this engine's, fixed per certificate and digest algorithm (_FixedSignedAttributes)
+        key = (signer.signing_cert.sha256, tuple(c.sha256 for c in signer.cert_registry), signer.embed_roots,
+               type(signer), self.policy.rsa_padding, self.policy.md_algorithm)
+        if key not in self._templates:
+            if len(self._templates) > 4096:
+                self._templates.clear()
+            self._templates[key] = await CmsTemplate.build(signer, md_algorithm=self.policy.md_algorithm)
+        return self._templates[key]
+
     def _run(self, request, key_holder, field, moment, writer, stream) -> None:
         meta, context = self.signature_metadata(request, key_holder, field, moment)
         signer = key_holder.pyhanko_signer(rsa_padding=self.policy.rsa_padding,
                                            md_algorithm=self.policy.md_algorithm)
         signer.signed_attr_prov_spec = self._signed_attributes(key_holder)
+        timestamper = self.timestamper(request.level, moment)
         if request.level.needs_timestamp and self._timestamp_size is None:
             self._measure_timestamp(moment)
         stamp_style, text_params, field_spec = self._appearance(request, field, moment)
-        pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=self.timestamper(request.level, moment),
+        pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=timestamper,
                                        stamp_style=stamp_style, new_field_spec=field_spec)
         # pyHanko embeds the registry AND the signer's certificate (twice when the registry has it too)
         certificates = list(signer.cert_registry) + [key_holder.certificate]
@@ -341,8 +384,9 @@ class SigningEngine:
 
         async def go():
             try:
+                template = None if timestamper is not None else await self._cms_template(signer)
                 await sign_pdf_in_place(pdf_signer, writer, reserved=reserved, moment=moment,
-                                        appearance_text_params=text_params)
+                                        appearance_text_params=text_params, template=template)
             finally:
                 if context is not None:
                     await context.aclose()
@@ -387,15 +431,25 @@ class _ConstantAttribute(CMSAttributeProvider):
 
 
 async def sign_pdf_in_place(pdf_signer: signers.PdfSigner, writer, *, reserved: int, moment: datetime,
-                            appearance_text_params: dict | None = None) -> None:
+                            appearance_text_params: dict | None = None,
+                            template: CmsTemplate | None = None) -> None:
     """pyHanko's ``async_sign_pdf``, step by step: the signing time comes from our clock and
-    the update is appended to the writer's own stream, hashed in 1 MiB reads."""
+    the update is appended to the writer's own stream, hashed in 1 MiB reads. With ``template``
+    (a B-B signature, see :mod:`signer.cms_template`) the CMS is the signer's template filled in,
+    handed to pyHanko as an externally made CMS (``PdfTBSDocument.resume_signing``)."""
     session = pdf_signer.init_signing_session(writer)
     session.system_time = moment
     validation_info = await session.perform_presign_validation(writer)
     tbs = session.prepare_tbs_document(validation_info=validation_info, bytes_reserved=reserved,
                                        appearance_text_params=appearance_text_params)
     digest, out = tbs.digest_tbs_document(in_place=True, chunk_size=fileio.CHUNK)
+    signer = pdf_signer.signer
+    if template is not None and validation_info is None and signer.unsigned_attr_prov_spec is None:
+        cms = await template.sign(signer, digest.document_digest)
+        post = PdfTBSDocument.resume_signing(out, digest, cms, post_sign_instr=tbs.post_sign_instructions,
+                                             validation_context=tbs.validation_context)
+        await post.post_signature_processing(out, chunk_size=fileio.CHUNK)
+        return
     post = await tbs.perform_signature(
         document_digest=digest.document_digest,
         pdf_cms_signed_attrs=PdfCMSSignedAttributes(

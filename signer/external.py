@@ -49,6 +49,7 @@ from pyhanko_certvalidator import CertificateValidator
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash, process_pss_params
 
 from kyso import aio as _loop
+from kyso.clock import operation as clock_operation
 from signer import errors
 from signer import fileio
 from signer.engine import DSS_SETTINGS, SignedDocument, SigningEngine, _open_source, choose_field, classify_failure
@@ -190,7 +191,8 @@ class ExternalSigning:
                 return digest, out, attrs
 
             try:
-                digest, out, attrs = _loop.run(run())
+                with clock_operation(moment):      # the update's /ModDate too (hazmat.pyhanko_moddate)
+                    digest, out, attrs = _loop.run(run())
             except errors.SigningError:
                 raise
             except Exception as exc:  # noqa: BLE001
@@ -297,7 +299,8 @@ class ExternalSigning:
 
         buffer = io.BytesIO(pdf)
         buffer.seek(0, os.SEEK_END)
-        execute(buffer)
+        with clock_operation(moment):
+            execute(buffer)
         data = buffer.getvalue()
         if not self.store.take(handle):   # claimed now, once: a concurrent finish loses here
             raise errors.UnknownSigningHandle(detail={"handle": handle})

@@ -1,7 +1,11 @@
 """Getting a document's bytes in and the signed bytes out, fast and safely.
 
+A document up to :data:`IN_MEMORY_BYTES` is read into memory, signed there
+and written out at once: for a small file that is the fastest way (a thread
+and a Python-level stream cost more than copying a few megabytes).
+
 Signing appends an incremental update; the original bytes never change. So
-for a file on disk Kyso does not copy the original through Python at all:
+for a larger file on disk Kyso does not copy the original through Python at all:
 
 * :class:`AppendOverlay` shows pyHanko the original file (read-only, by
   ``pread``) followed by an in-memory tail where the update is written;
@@ -26,6 +30,9 @@ from pathlib import Path
 from typing import Iterator
 
 CHUNK = 1 << 20
+# a document up to this size is read into memory to be signed (nearly every document an office signs);
+# a larger one never is (the overlay and the kernel copy below)
+IN_MEMORY_BYTES = 8 << 20
 
 
 class AppendOverlay(io.RawIOBase):
@@ -94,6 +101,25 @@ class AppendOverlay(io.RawIOBase):
     def getvalue(self) -> bytes:
         """The whole document (original + tail) as bytes."""
         return os.pread(self._fd, self._size, 0) + bytes(self.tail)
+
+
+def read_all(fd: int, size: int) -> bytes:
+    """The first ``size`` bytes of ``fd`` (short only if the file shrank meanwhile)."""
+    parts, offset = [], 0
+    while offset < size:
+        chunk = os.pread(fd, size - offset, offset)
+        if not chunk:
+            break
+        parts.append(chunk)
+        offset += len(chunk)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def write_all(fd: int, data) -> None:
+    """Write all of ``data`` (bytes or a buffer) to ``fd``."""
+    view = memoryview(data).cast("B")
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def kernel_copy(src_fd: int, dst_fd: int, size: int) -> None:

@@ -51,7 +51,7 @@ def _to_asn1(cert: cx509.Certificate | x509.Certificate) -> x509.Certificate:
 
 
 def fingerprint_sha256(cert: x509.Certificate) -> str:
-    return hashlib.sha256(cert.dump()).hexdigest()
+    return cert.sha256.hex()     # asn1crypto hashes the DER once per certificate object
 
 
 def _raw_signature_size(cert: x509.Certificate) -> int:

@@ -202,3 +202,36 @@ def test_name_decoder_same_result_on_random_names():
         assert _name_outcome(pyhanko_tokens._decode_name, data) == \
             _name_outcome(pyhanko_tokens._original_name, data), data
     assert generic._decode_name is pyhanko_tokens._decode_name   # installed, as a worker does
+
+
+def _written(write, name: str):
+    stream = io.BytesIO()
+    try:
+        write(generic.NameObject(name), stream)
+        return ("ok", stream.getvalue())
+    except Exception as exc:  # noqa: BLE001 - the same refusal is part of the same result
+        return ("error", type(exc).__name__, stream.getvalue())
+
+
+@pytest.mark.parametrize("name", ["/Type", "/Sig", "/A#B", "/A B", "/Tên", "/Căn cứ", "/", "Type", "", "/x" * 200,
+                                  "/(paren)", "/\x00\x7f"])
+def test_name_writer_same_bytes_as_pyhanko_twice(name):
+    """The remembered bytes of a name are pyHanko's, the first time and the next; a refusal stays one."""
+    from hazmat import pyhanko_tokens
+
+    expected = _written(pyhanko_tokens._original_write_name, name)
+    assert _written(pyhanko_tokens._write_name, name) == expected
+    assert _written(pyhanko_tokens._write_name, name) == expected
+
+
+def test_name_writer_same_bytes_on_random_names():
+    from hazmat import pyhanko_tokens
+
+    rng = random.Random(1167)
+    alphabet = "/#()<>[]{}%ABCabc012 \x00\x7fáạđĐ"
+    for _ in range(3000):
+        name = "/" + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20)))
+        expected = _written(pyhanko_tokens._original_write_name, name)
+        assert _written(pyhanko_tokens._write_name, name) == expected, name
+        assert _written(pyhanko_tokens._write_name, name) == expected, name
+    assert generic.NameObject.write_to_stream is pyhanko_tokens._write_name   # installed, as a worker does

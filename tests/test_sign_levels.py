@@ -107,10 +107,18 @@ def test_signature_accepted_by_pyhanko_and_pdfsig(source, label, level, pki, pkc
         assert report[1].total_document, report[1].lines
 
 
+@pytest.mark.parametrize("way", ["in memory", "streamed"])
 @pytest.mark.parametrize("level", LEVELS, ids=lambda lv: lv.value)
-def test_file_to_file_keeps_the_original_and_leaves_nothing_else(level, engine, pki, nssdb, sample_pdf, tmp_path):
-    """Signing a file never touches it; the output appears whole (atomic rename), nothing else does."""
+def test_file_to_file_keeps_the_original_and_leaves_nothing_else(level, way, engine, pki, nssdb, sample_pdf, tmp_path,
+                                                                 monkeypatch):
+    """Signing a file never touches it; the output appears whole (atomic rename), nothing else does;
+    both for a file read into memory and for one larger than ``fileio.IN_MEMORY_BYTES`` (streamed)."""
     import hashlib
+
+    from signer import fileio
+
+    if way == "streamed":
+        monkeypatch.setattr(fileio, "IN_MEMORY_BYTES", len(sample_pdf) - 1)
 
     src = tmp_path / "to-trinh.pdf"
     src.write_bytes(sample_pdf)
@@ -130,3 +138,70 @@ def test_file_to_file_keeps_the_original_and_leaves_nothing_else(level, engine, 
     in_memory = engine.sign(SignRequest(document=src, level=level), key_holder=holder)
     assert in_memory.data.startswith(sample_pdf) and in_memory.path is None
     assert pyhanko_statuses(in_memory.data, pki.trust_roots())[0].intact
+
+
+def test_a_file_larger_than_the_memory_bound_is_never_read_into_memory(engine, pki, tmp_path, monkeypatch):
+    """A 24 MB document signed file to file: the process's resident memory (VmHWM) grows by less than
+    a fifth of the file, and the signature is valid."""
+    from pathlib import Path
+
+    from kyso.samples import MB, write_pdf
+    from signer import fileio
+
+    monkeypatch.setattr(fileio, "IN_MEMORY_BYTES", 4 * MB)
+    src = write_pdf(tmp_path / "ho-so-lon.pdf", size=24 * MB)
+    out = tmp_path / "ho-so-lon-da-ky.pdf"
+    holder = SoftwareKeyHolder.from_dev_pki(pki, "pham-thu-ha")
+    engine.sign(SignRequest(document=src, level=Level.B_B), key_holder=holder, output=tmp_path / "warm.pdf")
+
+    def kib(field):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+        raise AssertionError(field)
+
+    Path("/proc/self/clear_refs").write_text("5")      # VmHWM := VmRSS
+    base = kib("VmHWM")
+    engine.sign(SignRequest(document=src, level=Level.B_B), key_holder=holder, output=out)
+    grown = (kib("VmHWM") - base) * 1024
+    assert grown < src.stat().st_size / 5, grown
+    signed = out.read_bytes()
+    assert signed.startswith(src.read_bytes())
+    assert pyhanko_statuses(signed, pki.trust_roots())[0].bottom_line
+
+
+@pytest.mark.parametrize("with_xmp", [False, True], ids=["info dictionary", "XMP metadata (PDF/A)"])
+def test_the_signed_update_is_dated_by_the_operations_clock(with_xmp, pki, sample_pdf):
+    """pyHanko stamps each update it writes with a modification date; a signature made on a clock
+    set to 2 March 2026 (a replay, a document dated in advance) carries that date there as well
+    as in its signature, not the day the test runs."""
+    import io
+    from datetime import datetime, timezone
+
+    import pikepdf
+    from pyhanko.pdf_utils.generic import parse_pdf_date
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from kyso.clock import fixed
+
+    document = sample_pdf
+    if with_xmp:
+        out = io.BytesIO()
+        with pikepdf.open(io.BytesIO(sample_pdf)) as pdf:
+            with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+                meta["dc:title"] = "Quyết định số 125/QĐ-UBND"
+                meta["xmp:ModifyDate"] = "2025-01-01T00:00:00+00:00"
+            pdf.save(out)
+        document = out.getvalue()
+    moment = datetime(2026, 3, 2, 1, 30, tzinfo=timezone.utc)
+    engine = SigningEngine.for_dev_pki(pki, clock=fixed(moment))
+    holder = SoftwareKeyHolder.from_dev_pki(pki, "nguyen-van-an")
+    signed = engine.sign(SignRequest(document=document, level=Level.B_B), key_holder=holder).data
+    reader = PdfFileReader(io.BytesIO(signed))
+    assert reader.embedded_signatures[0].self_reported_timestamp == moment
+    if with_xmp:
+        with pikepdf.open(io.BytesIO(signed)) as pdf:
+            modified = datetime.fromisoformat(pdf.open_metadata()["xmp:ModifyDate"])
+    else:
+        modified = parse_pdf_date(str(reader.trailer["/Info"]["/ModDate"]))
+    assert modified == moment
