@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import functools
 import hashlib
 import io
 import os
+import stat
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator
@@ -188,8 +190,9 @@ class SigningEngine:
 
     def _sign_file(self, request, key_holder, moment, output, durable, before_signing) -> SignedDocument:
         """A document up to ``fileio.IN_MEMORY_BYTES`` is read and signed in memory, a larger one
-        through :class:`fileio.AppendOverlay`; either way the output gets the original by a kernel
-        copy on the other core while the signature is made, then the update."""
+        through :class:`fileio.AppendOverlay`; either way the output gets the original on the other
+        core while the signature is made (written from memory, or copied in the kernel), then the
+        update."""
         path = request.document
         try:
             src = os.open(path, os.O_RDONLY)
@@ -197,9 +200,16 @@ class SigningEngine:
             raise errors.NotAPdf(f"cannot read {path}: {exc.strerror}",
                                  message_vi=f"Không đọc được tệp {path}") from None
         try:
-            size = os.fstat(src).st_size
-            if size <= fileio.IN_MEMORY_BYTES:
-                data = fileio.read_all(src, size)
+            try:
+                status = os.fstat(src)
+                if not stat.S_ISREG(status.st_mode):     # a directory, a device, a pipe
+                    raise OSError(errno.EINVAL, "not a regular file")
+                size = status.st_size
+                data = fileio.read_all(src, size) if size <= fileio.IN_MEMORY_BYTES else None
+            except OSError as exc:      # a directory, an I/O error
+                raise errors.NotAPdf(f"cannot read {path}: {exc.strerror}",
+                                     message_vi=f"Không đọc được tệp {path}") from None
+            if data is not None:
                 if len(data) != size:
                     raise errors.DocumentMalformed(detail={"reason": "the file changed while it was read"})
                 stream = buffer = io.BytesIO(data)
@@ -220,7 +230,9 @@ class SigningEngine:
                 return self._result(request, key_holder, field, moment, len(data), data=data)
             target = Path(output)
             with fileio.atomic_file(target, durable=durable) as dst:
-                copy = fileio.BackgroundCopy(src, dst, size)
+                # the original as it was read and signed: from memory when it was read into memory (the
+                # file may have changed since), else copied in the kernel while pyHanko hashes it
+                copy = fileio.BackgroundCopy(src, dst, size) if data is None else fileio.BackgroundWrite(dst, data)
                 try:
                     self._run(request, key_holder, field, moment, writer, stream)
                     stream.flush()
@@ -444,7 +456,10 @@ async def sign_pdf_in_place(pdf_signer: signers.PdfSigner, writer, *, reserved: 
                                        appearance_text_params=appearance_text_params)
     digest, out = tbs.digest_tbs_document(in_place=True, chunk_size=fileio.CHUNK)
     signer = pdf_signer.signer
-    if template is not None and validation_info is None and signer.unsigned_attr_prov_spec is None:
+    # the template holds no unsigned attribute: not when pyHanko's session asks for a timestamp (a
+    # field's seed value may require one even at B-B), a PDF MAC or validation data
+    if (template is not None and tbs.timestamper is None and validation_info is None and tbs.use_pades
+            and tbs.md_algorithm == template.md_algorithm and signer.unsigned_attr_prov_spec is None):
         cms = await template.sign(signer, digest.document_digest)
         post = PdfTBSDocument.resume_signing(out, digest, cms, post_sign_instr=tbs.post_sign_instructions,
                                              validation_context=tbs.validation_context)

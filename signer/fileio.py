@@ -1,8 +1,9 @@
 """Getting a document's bytes in and the signed bytes out, fast and safely.
 
-A document up to :data:`IN_MEMORY_BYTES` is read into memory, signed there
-and written out at once: for a small file that is the fastest way (a thread
-and a Python-level stream cost more than copying a few megabytes).
+A document up to :data:`IN_MEMORY_BYTES` is read into memory and signed
+there (a Python-level stream costs more than reading a few megabytes); the
+bytes read, the ones signed, are written to the output on another thread
+(:class:`BackgroundWrite`) while the signature is made.
 
 Signing appends an incremental update; the original bytes never change. So
 for a larger file on disk Kyso does not copy the original through Python at all:
@@ -146,14 +147,16 @@ class BackgroundCopy:
     """:func:`kernel_copy` on another thread; :meth:`join` re-raises its error."""
 
     def __init__(self, src_fd: int, dst_fd: int, size: int) -> None:
+        self._start(kernel_copy, src_fd, dst_fd, size)
+
+    def _start(self, work, *args) -> None:
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(src_fd, dst_fd, size),
-                                        name="kyso-copy", daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(work, *args), name="kyso-copy", daemon=True)
         self._thread.start()
 
-    def _run(self, src_fd: int, dst_fd: int, size: int) -> None:
+    def _run(self, work, *args) -> None:
         try:
-            kernel_copy(src_fd, dst_fd, size)
+            work(*args)
         except BaseException as exc:  # noqa: BLE001 - handed to join()
             self._error = exc
 
@@ -161,6 +164,19 @@ class BackgroundCopy:
         self._thread.join()
         if self._error is not None:
             raise self._error
+
+
+class BackgroundWrite(BackgroundCopy):
+    """``data`` (immutable bytes) written at the start of ``dst_fd`` on another thread."""
+
+    def __init__(self, dst_fd: int, data: bytes) -> None:
+        self._start(_pwrite_all, dst_fd, data)
+
+
+def _pwrite_all(fd: int, data: bytes) -> None:
+    view, offset = memoryview(data), 0
+    while offset < len(view):
+        offset += os.pwrite(fd, view[offset:], offset)
 
 
 @contextlib.contextmanager

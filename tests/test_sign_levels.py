@@ -205,3 +205,69 @@ def test_the_signed_update_is_dated_by_the_operations_clock(with_xmp, pki, sampl
     else:
         modified = parse_pdf_date(str(reader.trailer["/Info"]["/ModDate"]))
     assert modified == moment
+
+
+@pytest.mark.parametrize("way", ["in memory", "streamed"])
+def test_a_file_rewritten_while_it_is_signed_gives_the_bytes_that_were_signed(way, engine, pki, tmp_path, monkeypatch):
+    """Another program rewrites the document (same size) after Kyso read it: the output holds what
+    was read and signed, so its signature is intact (with the file read into memory, the output was
+    once copied from the file again: new bytes under a signature over the old)."""
+    from kyso.samples import make_pdf
+    from signer import fileio
+
+    original = make_pdf(pages=1, title="Cong van so 125/UBND-VP")
+    src = tmp_path / "cong-van.pdf"
+    src.write_bytes(original)
+    if way == "streamed":
+        monkeypatch.setattr(fileio, "IN_MEMORY_BYTES", 0)
+
+    def rewrite(writer):
+        with open(src, "r+b") as f:
+            f.write(original.replace(b"125", b"999", 1))
+
+    holder = SoftwareKeyHolder.from_dev_pki(pki, "nguyen-van-an")
+    out = tmp_path / "da-ky.pdf"
+    engine.sign(SignRequest(document=src, level=Level.B_B), key_holder=holder, output=out, before_signing=rewrite)
+    status = pyhanko_statuses(out.read_bytes(), pki.trust_roots())[0]
+    assert status.intact and status.bottom_line, status.pretty_print_details()
+
+
+@pytest.mark.parametrize("way", ["in memory", "streamed"])
+def test_a_folder_given_as_the_document_is_not_a_pdf(way, engine, pki, tmp_path, monkeypatch):
+    from signer import fileio
+    from signer.errors import NotAPdf
+
+    if way == "streamed":
+        monkeypatch.setattr(fileio, "IN_MEMORY_BYTES", 0)
+    holder = SoftwareKeyHolder.from_dev_pki(pki, "nguyen-van-an")
+    with pytest.raises(NotAPdf):
+        engine.sign(SignRequest(document=tmp_path, level=Level.B_B), key_holder=holder, output=tmp_path / "x.pdf")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_field_that_requires_a_timestamp_is_never_signed_without_one(pki):
+    """A signature field whose seed value requires a timestamp, signed at B-B: pyHanko asks the
+    field's TSA, so the signature is never delivered without the timestamp the field demands (the
+    CMS template, which holds no timestamp, is not used)."""
+    import io
+
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields
+
+    from kyso.samples import make_pdf
+    from signer.errors import SigningError
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(make_pdf(pages=1, title="x")))
+    seed = fields.SigSeedValueSpec(timestamp_server_url=pki.tsa_url, timestamp_required=True)
+    fields.append_signature_field(writer, fields.SigFieldSpec("ChuKy1", seed_value_dict=seed))
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    engine = SigningEngine.for_dev_pki(pki)
+    holder = SoftwareKeyHolder.from_dev_pki(pki, "nguyen-van-an")
+    request = SignRequest(document=buffer.getvalue(), level=Level.B_B, field="ChuKy1")
+    try:
+        signed = engine.sign(request, key_holder=holder).data
+    except SigningError:
+        return      # refused (pyHanko's timestamp did not fit the room reserved for B-B): as before
+    status = pyhanko_statuses(signed, pki.trust_roots())[0]
+    assert status.timestamp_validity is not None and status.seed_value_ok and status.bottom_line
