@@ -104,7 +104,7 @@ def sign(obj, input_pdf, output_pdf, level, appearance, reason, location, certif
     response = client.sign(input_pdf, **form)
     output_pdf.write_bytes(response.content)
     click.echo(json.dumps({"output": str(output_pdf), "level": response.headers.get("X-Kyso-Level"),
-                           "sha256": response.headers.get("X-Kyso-Sha256")}))
+                           "sha256": response.headers.get("X-Kyso-Sha256")}, ensure_ascii=False))
 
 
 class DeviceKey:
@@ -223,7 +223,7 @@ def sign_device(obj, input_pdf, output_pdf, level, reason, pkcs11_lib, token_lab
     response = client.sign_finish(prepared["handle"], device.sign(prepared))
     output_pdf.write_bytes(response.content)
     click.echo(json.dumps({"output": str(output_pdf), "level": response.headers.get("X-Kyso-Level"),
-                           "sha256": response.headers.get("X-Kyso-Sha256")}))
+                           "sha256": response.headers.get("X-Kyso-Sha256")}, ensure_ascii=False))
 
 
 def _line(path, report) -> str:

@@ -28,10 +28,11 @@ def run(server, user, *args):
 
 
 def test_sign_then_verify_through_the_server(server, tmp_path):
-    source, signed = tmp_path / "to-trinh.pdf", tmp_path / "to-trinh-signed.pdf"
+    source, signed = tmp_path / "tờ trình.pdf", tmp_path / "tờ trình - đã ký.pdf"
     source.write_bytes(make_pdf())
     result = run(server, "tran-thi-bich-ngoc", "sign", source, signed, "--level", "B-T")
     assert result.exit_code == 0, result.output
+    assert "tờ trình - đã ký.pdf" in result.stdout      # the file's name as a person writes it, not \u escapes
     sha = json.loads(result.stdout)["sha256"]
     result = run(server, "receiver", "verify", signed)
     assert result.exit_code == 0 and "HỢP LỆ" in result.stdout
