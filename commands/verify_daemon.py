@@ -28,7 +28,9 @@ Which helper, where:
   (:func:`counts`: ``KYSO_*``, proxies, CA bundles, ``TZ``, the locale, ``PYTHON*``, ``LD_*``,
   ``FAKETIME*``, ``HOME``, ``PATH``, the XDG folders). The helper runs with those variables only. A
   changed setting or an upgrade finds no helper and starts its own; the old one leaves when unused;
-  at most :data:`MAX_HELPERS` live per user (a command that would start one more verifies without).
+  at most :data:`MAX_HELPERS` live per user (a command that would start one more verifies without;
+  a helper counts the others under the folder's start lock, so that several starting at once never
+  pass the cap).
 
 Each request asks the responders as the command's own process would: the helper drops the answers
 it fetched (OCSP, CRLs, certificates) for the requests before, and the paths validated with them, so
@@ -58,6 +60,7 @@ DEFAULT_IDLE = 600
 MAX_HELPERS = 3             # live helpers per user (one per configuration in use)
 BUSY_SECONDS = 5.0          # how long a command waits for a busy helper to take its request
 ANSWER_SECONDS = 900.0      # how long it waits for one file's answer (online checks included)
+WATCHDOG_TICK = 5.0         # how often the helper's watchdog looks at the answer in hand
 MAX_REQUEST = 64 << 20      # bytes of one request (a list of 100,000 long paths fits)
 MAX_ANSWER = 256 << 20      # bytes of one file's report
 
@@ -273,13 +276,19 @@ def _holder(lock: str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def live_helpers(folder: str) -> list[int]:
-    """The process ids of the helpers that hold their lock in ``folder``, in name order."""
+_START_LOCK = "starting.lck"     # held by a helper while it counts the others (not a helper's lock)
+
+
+def _lock_names(folder: str) -> list[str]:
     try:
-        names = sorted(n for n in os.listdir(folder) if n.startswith("verify-") and n.endswith(".lock"))
+        return sorted(n for n in os.listdir(folder) if n.startswith("verify-") and n.endswith(".lock"))
     except OSError:
         return []
-    return [pid for pid in (_holder(os.path.join(folder, n)) for n in names) if pid is not None]
+
+
+def live_helpers(folder: str) -> list[int]:
+    """The process ids of the helpers that hold their lock in ``folder``, in name order."""
+    return [pid for pid in (_holder(os.path.join(folder, n)) for n in _lock_names(folder)) if pid is not None]
 
 
 # where a path names the command's own descriptors or terminal, which in the helper are its own
@@ -439,6 +448,29 @@ def _printable(report: dict) -> bool:
             and isinstance(report.get("verdict"), str))
 
 
+def _counted_in(folder: str, lock_path: str, lock: int) -> bool:
+    """Whether this helper may serve: under the folder's start lock (helpers starting at the same
+    moment count one after the other), fewer than :data:`MAX_HELPERS` other helpers live, and then
+    its process id goes into its lock file, where the next ones count it."""
+    import fcntl
+
+    try:
+        start_lock = os.open(os.path.join(folder, _START_LOCK), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(start_lock, fcntl.LOCK_EX)
+        mine = os.path.basename(lock_path)
+        others = [n for n in _lock_names(folder) if n != mine and _holder(os.path.join(folder, n)) is not None]
+        if len(others) >= MAX_HELPERS:
+            return False
+        os.ftruncate(lock, 0)
+        os.write(lock, str(os.getpid()).encode())
+        return True
+    finally:
+        os.close(start_lock)                      # releases the start lock
+
+
 def start(place: Place, seconds: int, environ=os.environ) -> None:
     """Start a helper in the background (it gives up at once if another holds the lock), unless
     :data:`MAX_HELPERS` already live for this user."""
@@ -483,8 +515,8 @@ def serve(socket_path: str, lock_path: str, idle: int) -> int:
         busy = os.open(place.busy, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     except OSError:
         return 0
-    os.ftruncate(lock, 0)
-    os.write(lock, str(os.getpid()).encode())
+    if not _counted_in(folder, lock_path, lock):
+        return 0                                  # MAX_HELPERS others live already
     try:
         os.ftruncate(2, 0)                        # its log holds this run only (an earlier one's is gone)
     except OSError:
@@ -504,7 +536,7 @@ def serve(socket_path: str, lock_path: str, idle: int) -> int:
         # a verification that hangs (a responder that trickles, a bug) must not keep the helper
         # busy for ever: every command would verify without it until its idle time ran out
         while True:
-            time.sleep(5.0)
+            time.sleep(WATCHDOG_TICK)
             moved = progress[0]
             if moved is not None and time.monotonic() - moved > ANSWER_SECONDS:
                 os._exit(3)

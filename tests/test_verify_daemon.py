@@ -472,6 +472,69 @@ def test_at_most_a_few_helpers_per_user(user, folder):
         assert len(_helpers(user)) == 3
 
 
+def test_helpers_starting_at_the_same_moment_never_pass_the_cap(user):
+    """Six helpers of six configurations start at once (six commands at the same moment, each having
+    counted fewer than MAX_HELPERS): each counts the others under the folder's start lock, so three
+    serve and three leave at once."""
+    from commands import verify_daemon
+
+    runtime = verify_daemon.runtime_folder(user)
+    places = [verify_daemon.Place(runtime, f"race{i}") for i in range(6)]
+    helpers = [subprocess.Popen([sys.executable, "-m", "commands.verify_daemon", p.socket, p.lock, "60"],
+                                cwd=ROOT, env=user, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               for p in places]
+    try:
+        _wait(lambda: sum(h.poll() is not None for h in helpers) >= 3)
+        _wait(lambda: len(_listening(user)) >= 3)
+        time.sleep(1.0)
+        assert len(_listening(user)) == 3
+        assert len(verify_daemon.live_helpers(runtime)) == 3
+        assert sum(h.poll() is None for h in helpers) == 3
+    finally:
+        for h in helpers:
+            if h.poll() is None:
+                h.kill()
+            h.wait()
+
+
+STUCK = """
+import sys, time
+import commands.verify as verify
+import commands.verify_daemon as daemon
+daemon.ANSWER_SECONDS, daemon.WATCHDOG_TICK = 2.0, 0.2
+def judge(files, **options):      # a verification that never ends (a responder that trickles, a bug)
+    time.sleep(3600)
+    yield from ()
+verify.judge = judge
+sys.exit(daemon.serve(sys.argv[1], sys.argv[2], 60))
+"""
+
+
+def test_a_helper_stuck_on_one_file_leaves_and_the_command_verifies_itself(user, folder):
+    """The helper's watchdog: an answer that takes longer than ANSWER_SECONDS (here 2 s) ends the
+    helper (exit 3); the command waiting for it then verifies on its own and prints what it would
+    have printed alone."""
+    from commands import verify_daemon
+
+    alone, status = kyso(user, "verify", "--no-daemon", "--offline", "--json", "chua-ky.pdf", cwd=folder)
+    assert status == {"exit": 1, "pyhanko": True}
+    place = verify_daemon.Place.of_environment(user)
+    helper = subprocess.Popen([sys.executable, "-c", STUCK, place.socket, place.lock], cwd=ROOT,
+                              env=verify_daemon.counted_environment(user))
+    try:
+        _wait(lambda: len(_listening(user)) == 1)
+        started = time.monotonic()
+        out, status = kyso(user, "verify", "--offline", "--json", "chua-ky.pdf", cwd=folder)
+        assert helper.wait(timeout=60) == 3
+        assert time.monotonic() - started < 30
+        assert status == {"exit": 1, "pyhanko": True}
+        assert _times_removed(json.loads(out)) == _times_removed(json.loads(alone))
+    finally:
+        if helper.poll() is None:
+            helper.kill()
+        helper.wait()
+
+
 def test_a_listener_whose_process_id_went_to_the_command_is_not_believed(user, folder):
     """A process of the user listens at the helper's socket, leaves the socket to a child that forges
     answers, exits, and its process id is handed to the next command (``ns_last_pid``; an
