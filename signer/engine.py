@@ -380,6 +380,7 @@ class SigningEngine:
         return self._templates[key]
 
     def _run(self, request, key_holder, field, moment, writer, stream) -> None:
+        refuse_a_timestamp_the_field_demands(writer, field, request.level)
         meta, context = self.signature_metadata(request, key_holder, field, moment)
         signer = key_holder.pyhanko_signer(rsa_padding=self.policy.rsa_padding,
                                            md_algorithm=self.policy.md_algorithm)
@@ -510,6 +511,29 @@ def classify_failure(exc: BaseException) -> errors.SigningError:
     if isinstance(exc, OSError) or "revocation" in text or "ocsp" in text or "crl" in text:
         return errors.ValidationDataUnavailable(detail={"reason": reason})
     return errors.SigningError(detail={"reason": reason})
+
+
+def refuse_a_timestamp_the_field_demands(writer, field: str, level: Level) -> None:
+    """A signature field may demand a timestamp in its seed value dictionary (``/SV`` ``/TimeStamp``
+    with ``/Ff 1``). Without a timestamper of its own, pyHanko then asks the time-stamping server
+    the document names: a server Kyso must never contact on a document's word. So a level without a
+    timestamp (B-B) is refused for such a field (:class:`errors.FieldRequiresTimestamp`); at B-T and
+    above the service's own TSA stamps it, as the field asks."""
+    if level.needs_timestamp:
+        return
+    try:
+        for name, _value, ref in pdf_fields.enumerate_sig_fields(writer.prev):
+            if name != field:
+                continue
+            seed = ref.get_object().get("/SV")
+            if seed is not None and pdf_fields.SigSeedValueSpec.from_pdf_object(seed.get_object()).timestamp_required:
+                raise errors.FieldRequiresTimestamp(detail={"field": field})
+            return
+    except errors.SigningError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged form is the document's fault
+        raise document_fault(exc) or errors.DocumentMalformed(
+            detail={"reason": f"{type(exc).__name__}: {exc}"[:500]}) from None
 
 
 def choose_field(writer, requested: str | None, *, certify: bool = False) -> str:

@@ -48,6 +48,15 @@ class SignatureFieldTaken(SigningError):
     message_vi = "Trường chữ ký này đã được ký."
 
 
+class FieldRequiresTimestamp(SigningError):
+    code = "field_requires_timestamp"
+    kind = ErrorKind.INVALID_INPUT
+    message_en = ("The signature field requires a timestamp (its seed value dictionary): sign at level B-T or "
+                  "higher, with the service's time-stamping authority.")
+    message_vi = ("Trường chữ ký yêu cầu dấu thời gian (theo từ điển giá trị gợi ý của trường): hãy ký ở mức B-T "
+                  "trở lên, với máy chủ cấp dấu thời gian của hệ thống.")
+
+
 class CertificationNotFirst(SigningError):
     code = "certification_not_first"
     kind = ErrorKind.CONFLICT

@@ -52,7 +52,8 @@ from kyso import aio as _loop
 from kyso.clock import operation as clock_operation
 from signer import errors
 from signer import fileio
-from signer.engine import DSS_SETTINGS, SignedDocument, SigningEngine, _open_source, choose_field, classify_failure
+from signer.engine import (DSS_SETTINGS, SignedDocument, SigningEngine, _open_source, choose_field, classify_failure,
+                           refuse_a_timestamp_the_field_demands)
 from signer.keyholders import ExternalKeyHolder, fingerprint_sha256
 from signer.preflight import open_for_signing
 from signer.request import Level, SignRequest
@@ -169,6 +170,7 @@ class ExternalSigning:
         with _open_source(request.document) as stream:
             writer = open_for_signing(stream)
             field = choose_field(writer, request.field, certify=request.certify is not None)
+            refuse_a_timestamp_the_field_demands(writer, field, request.level)
             engine.check_certificate(key_holder, at=moment)
             mechanism = external_mechanism(key_holder.certificate, policy.md_algorithm, policy.rsa_padding)
             ext = ExternalSigner(signing_cert=key_holder.certificate, cert_registry=key_holder.cert_registry(),

@@ -86,3 +86,27 @@ def test_kyso_sign_certify_and_verify_decree30(run, tmp_path, personal_only):
     assert json.loads(strict.output.splitlines()[0])["reasons"][0]["code"] == "decree30_required"
     earlier = run("verify", "--json", "--at", "2025-01-02T08:00:00+07:00", single)
     assert json.loads(earlier.output.splitlines()[0])["signatures"][0]["sub_indication"] == "NO_POE"
+
+
+def test_api_refuses_b_b_on_a_field_that_demands_a_timestamp_and_stamps_it_at_b_t(client, pki):
+    """The official's upload names a signature field whose seed value demands a timestamp from a
+    server the document chooses: B-B is refused with a clear 422 in both languages; B-T is signed,
+    stamped by the service's own TSA."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(make_pdf()))
+    seed = fields.SigSeedValueSpec(timestamp_server_url="http://192.0.2.1/tsa", timestamp_required=True)
+    fields.append_signature_field(writer, fields.SigFieldSpec("ChuKyLanhDao", seed_value_dict=seed))
+    out = io.BytesIO()
+    writer.write(out)
+    refused = client.post("/api/v1/sign", data=upload(out.getvalue(), level="B-B", field="ChuKyLanhDao"),
+                          headers=auth("nguyen-van-an"), content_type="multipart/form-data")
+    error = refused.get_json()["error"]
+    assert refused.status_code == 422 and error["code"] == "field_requires_timestamp"
+    assert "B-T" in error["message"] and "dấu thời gian" in error["message_vi"]
+    signed = client.post("/api/v1/sign", data=upload(out.getvalue(), level="B-T", field="ChuKyLanhDao"),
+                         headers=auth("nguyen-van-an"), content_type="multipart/form-data")
+    assert signed.status_code == 200, signed.get_json()
+    report = verify(signed.data, policy=VerificationPolicy.for_profile("dev", dev_pki=pki))
+    assert report.verdict.value == "valid" and report.signatures[0].level == "B-T"

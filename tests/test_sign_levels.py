@@ -245,29 +245,54 @@ def test_a_folder_given_as_the_document_is_not_a_pdf(way, engine, pki, tmp_path,
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_field_that_requires_a_timestamp_is_never_signed_without_one(pki):
-    """A signature field whose seed value requires a timestamp, signed at B-B: pyHanko asks the
-    field's TSA, so the signature is never delivered without the timestamp the field demands (the
-    CMS template, which holds no timestamp, is not used)."""
+@pytest.mark.parametrize("way", ["engine", "two-step"])
+def test_a_field_that_requires_a_timestamp_is_stamped_by_the_service_never_by_the_documents_server(way, pki,
+                                                                                                 tmp_path):
+    """A signature field whose seed value requires a timestamp from a server the document names
+    (here a listener that records any connection). pyHanko, given no timestamper, would ask that
+    server: a request from Kyso's network to wherever an uploaded file points. At B-B the signature
+    is refused with ``field_requires_timestamp``; at B-T the service's own TSA stamps it and the
+    field's demand is met. The document's server is never contacted."""
     import io
+    import socket
 
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields
 
     from kyso.samples import make_pdf
-    from signer.errors import SigningError
+    from signer.errors import FieldRequiresTimestamp
 
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.2)
+    documents_server = f"http://127.0.0.1:{listener.getsockname()[1]}/tsa"
     writer = IncrementalPdfFileWriter(io.BytesIO(make_pdf(pages=1, title="x")))
-    seed = fields.SigSeedValueSpec(timestamp_server_url=pki.tsa_url, timestamp_required=True)
+    seed = fields.SigSeedValueSpec(timestamp_server_url=documents_server, timestamp_required=True)
     fields.append_signature_field(writer, fields.SigFieldSpec("ChuKy1", seed_value_dict=seed))
     buffer = io.BytesIO()
     writer.write(buffer)
     engine = SigningEngine.for_dev_pki(pki)
     holder = SoftwareKeyHolder.from_dev_pki(pki, "nguyen-van-an")
-    request = SignRequest(document=buffer.getvalue(), level=Level.B_B, field="ChuKy1")
+
+    def sign(level):
+        request = SignRequest(document=buffer.getvalue(), level=level, field="ChuKy1")
+        if way == "engine":
+            return engine.sign(request, key_holder=holder).data
+        external = ExternalSigning(engine=engine, store=PendingStore(tmp_path / "pending"))
+        prepared = external.prepare(request, key_holder=ExternalKeyHolder(
+            certificate=holder.certificate, chain=holder.chain))
+        return external.finish(prepared.handle, signature=device_sign(pki.private_key("nguyen-van-an"),
+                                                                       prepared)).data
+
     try:
-        signed = engine.sign(request, key_holder=holder).data
-    except SigningError:
-        return      # refused (pyHanko's timestamp did not fit the room reserved for B-B): as before
-    status = pyhanko_statuses(signed, pki.trust_roots())[0]
-    assert status.timestamp_validity is not None and status.seed_value_ok and status.bottom_line
+        with pytest.raises(FieldRequiresTimestamp):
+            sign(Level.B_B)
+        signed = sign(Level.B_T)
+        status = pyhanko_statuses(signed, pki.trust_roots())[0]
+        assert status.timestamp_validity is not None and status.timestamp_validity.trusted
+        assert status.seed_value_ok and status.bottom_line, status.pretty_print_details()
+        with pytest.raises(TimeoutError):
+            listener.accept()      # nobody came
+    finally:
+        listener.close()
