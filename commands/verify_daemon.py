@@ -277,6 +277,7 @@ def _holder(lock: str) -> int | None:
 
 
 _START_LOCK = "starting.lck"     # held by a helper while it counts the others (not a helper's lock)
+_START_LOCK_SECONDS = 5.0        # a helper that cannot count within this long does not serve
 
 
 def _lock_names(folder: str) -> list[str]:
@@ -453,13 +454,22 @@ def _counted_in(folder: str, lock_path: str, lock: int) -> bool:
     moment count one after the other), fewer than :data:`MAX_HELPERS` other helpers live, and then
     its process id goes into its lock file, where the next ones count it."""
     import fcntl
+    import time
 
     try:
         start_lock = os.open(os.path.join(folder, _START_LOCK), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     except OSError:
         return False
     try:
-        fcntl.flock(start_lock, fcntl.LOCK_EX)
+        deadline = time.monotonic() + _START_LOCK_SECONDS
+        while True:                               # never waits for ever on a stopped helper
+            try:
+                fcntl.flock(start_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.01)
         mine = os.path.basename(lock_path)
         others = [n for n in _lock_names(folder) if n != mine and _holder(os.path.join(folder, n)) is not None]
         if len(others) >= MAX_HELPERS:
@@ -504,9 +514,17 @@ def serve(socket_path: str, lock_path: str, idle: int) -> int:
 
     try:
         lock = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        for attempt in range(5):
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.01)                  # perhaps another helper only counting (a moment's LOCK_SH)
         if os.fstat(lock).st_ino != os.stat(lock_path).st_ino:
             return 0                              # an exiting helper removed this lock file: not ours
+        os.ftruncate(lock, 0)                     # a killed helper's pid must not count as this one
     except OSError:
         return 0                                  # another helper has it (or the folder went away)
     folder = os.path.dirname(lock_path)
@@ -516,7 +534,12 @@ def serve(socket_path: str, lock_path: str, idle: int) -> int:
     except OSError:
         return 0
     if not _counted_in(folder, lock_path, lock):
-        return 0                                  # MAX_HELPERS others live already
+        for path in (place.busy, lock_path):      # MAX_HELPERS others live already: leave nothing behind
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        return 0
     try:
         os.ftruncate(2, 0)                        # its log holds this run only (an earlier one's is gone)
     except OSError:

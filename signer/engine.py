@@ -519,14 +519,14 @@ def refuse_a_timestamp_the_field_demands(writer, field: str, level: Level) -> No
     the document names: a server Kyso must never contact on a document's word. So a level without a
     timestamp (B-B) is refused for such a field (:class:`errors.FieldRequiresTimestamp`); at B-T and
     above the service's own TSA stamps it, as the field asks."""
-    if level.needs_timestamp:
-        return
     try:
         for name, _value, ref in pdf_fields.enumerate_sig_fields(writer.prev):
             if name != field:
                 continue
             seed = ref.get_object().get("/SV")
-            if seed is not None and pdf_fields.SigSeedValueSpec.from_pdf_object(seed.get_object()).timestamp_required:
+            # parsed at every level: a damaged seed value is the document's fault, B-B or B-LTA
+            spec = pdf_fields.SigSeedValueSpec.from_pdf_object(seed.get_object()) if seed is not None else None
+            if spec is not None and spec.timestamp_required and not level.needs_timestamp:
                 raise errors.FieldRequiresTimestamp(detail={"field": field})
             return
     except errors.SigningError:

@@ -296,3 +296,30 @@ def test_a_field_that_requires_a_timestamp_is_stamped_by_the_service_never_by_th
             listener.accept()      # nobody came
     finally:
         listener.close()
+
+
+@pytest.mark.parametrize("level", [Level.B_B, Level.B_T], ids=lambda lv: lv.value)
+def test_a_damaged_seed_value_is_the_documents_fault_at_every_level(level, pki):
+    """A signature field whose /SV is not a dictionary: refused as a malformed document (422) whatever
+    the level (at B-T it was an internal error, 500)."""
+    import io
+
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields
+
+    from kyso.samples import make_pdf
+    from signer.errors import DocumentMalformed
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(make_pdf(pages=1, title="x")))
+    fields.append_signature_field(writer, fields.SigFieldSpec("ChuKy1"))
+    field = next(fields.enumerate_sig_fields(writer, with_name="ChuKy1"))[2]
+    field.get_object()[generic.pdf_name("/SV")] = generic.NumberObject(3)
+    writer.mark_update(field)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    engine = SigningEngine.for_dev_pki(pki)
+    holder = SoftwareKeyHolder.from_dev_pki(pki, "nguyen-van-an")
+    with pytest.raises(DocumentMalformed) as refused:
+        engine.sign(SignRequest(document=buffer.getvalue(), level=level, field="ChuKy1"), key_holder=holder)
+    assert refused.value.code == "pdf_malformed"

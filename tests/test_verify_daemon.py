@@ -490,6 +490,11 @@ def test_helpers_starting_at_the_same_moment_never_pass_the_cap(user):
         assert len(_listening(user)) == 3
         assert len(verify_daemon.live_helpers(runtime)) == 3
         assert sum(h.poll() is None for h in helpers) == 3
+        # those that left removed their files; every lock file left names a helper that serves
+        locks = sorted(Path(runtime).glob("verify-race*.lock"))
+        assert len(locks) == 3 and sorted(int(p.read_text()) for p in locks) == sorted(
+            h.pid for h in helpers if h.poll() is None)
+        assert len(list(Path(runtime).glob("verify-race*.busy"))) == 3
     finally:
         for h in helpers:
             if h.poll() is None:
