@@ -477,6 +477,26 @@ async def sign_pdf_in_place(pdf_signer: signers.PdfSigner, writer, *, reserved: 
     await post.post_signature_processing(out, chunk_size=fileio.CHUNK)
 
 
+# pyHanko's functions that refuse a signature because of what the document says (its certification,
+# field locks, the field's seed value, a field that is not a signature field)
+_DOCUMENT_RULES = frozenset({"_enforce_certification_constraints", "_enforce_seed_value_constraints",
+                             "_apply_locking_rules", "_get_or_create_sigfield", "_retrieve_seed_value_spec"})
+
+
+def _refused_by_the_document(exc: BaseException) -> bool:
+    """A pyHanko form or signing error raised inside one of :data:`_DOCUMENT_RULES`."""
+    from pyhanko.pdf_utils.misc import FormFillingError
+
+    if not isinstance(exc, FormFillingError):
+        return False
+    trace = exc.__traceback__
+    while trace is not None:
+        if trace.tb_frame.f_code.co_name in _DOCUMENT_RULES:
+            return True
+        trace = trace.tb_next
+    return False
+
+
 def classify_failure(exc: BaseException) -> errors.SigningError:
     """Turn a failure inside pyHanko into one of our errors with its reason."""
     from pyhanko_certvalidator import errors as cv_errors
@@ -484,6 +504,8 @@ def classify_failure(exc: BaseException) -> errors.SigningError:
     malformed = document_fault(exc)
     if malformed is not None:
         return malformed
+    if _refused_by_the_document(exc):
+        return errors.DocumentForbidsSignature(detail={"reason": f"{exc}"[:500]})
     # pyHanko wraps the validator's verdict ("The signer's certificate could not be validated"):
     # judge by the first cause that says what happened
     chain, seen = [], set()

@@ -57,6 +57,15 @@ class FieldRequiresTimestamp(SigningError):
                   "trở lên, với máy chủ cấp dấu thời gian của hệ thống.")
 
 
+class DocumentForbidsSignature(SigningError):
+    code = "document_forbids_signature"
+    kind = ErrorKind.CONFLICT
+    message_en = ("The document does not accept this signature: its certification, a field lock or the signature "
+                  "field's seed value forbids it (detail.reason says which).")
+    message_vi = ("Văn bản không cho phép thêm chữ ký này: chữ ký chứng thực, khóa trường hoặc giá trị gợi ý của "
+                  "trường chữ ký không cho phép (xem detail.reason).")
+
+
 class CertificationNotFirst(SigningError):
     code = "certification_not_first"
     kind = ErrorKind.CONFLICT

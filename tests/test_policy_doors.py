@@ -110,3 +110,14 @@ def test_api_refuses_b_b_on_a_field_that_demands_a_timestamp_and_stamps_it_at_b_
     assert signed.status_code == 200, signed.get_json()
     report = verify(signed.data, policy=VerificationPolicy.for_profile("dev", dev_pki=pki))
     assert report.verdict.value == "valid" and report.signatures[0].level == "B-T"
+
+
+def test_api_refuses_to_sign_a_document_certified_with_no_changes_allowed(client):
+    certified = client.post("/api/v1/sign", data=upload(make_pdf(), certify=1, level="B-B"),
+                            headers=auth("nguyen-van-an"), content_type="multipart/form-data")
+    assert certified.status_code == 200
+    again = client.post("/api/v1/sign", data=upload(certified.data, level="B-B"), headers=auth("tran-thi-bich-ngoc"),
+                        content_type="multipart/form-data")
+    error = again.get_json()["error"]
+    assert again.status_code == 409 and error["code"] == "document_forbids_signature"
+    assert "forbids all changes" in error["detail"]["reason"] and "chứng thực" in error["message_vi"]

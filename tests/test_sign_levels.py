@@ -323,3 +323,36 @@ def test_a_damaged_seed_value_is_the_documents_fault_at_every_level(level, pki):
     with pytest.raises(DocumentMalformed) as refused:
         engine.sign(SignRequest(document=buffer.getvalue(), level=level, field="ChuKy1"), key_holder=holder)
     assert refused.value.code == "pdf_malformed"
+
+
+@pytest.mark.parametrize("case", ["certified, no changes", "seed value: reasons", "seed value: digest"])
+def test_what_the_document_forbids_is_refused_with_its_reason(case, pki):
+    """A document certified "no changes" (DocMDP P=1), a field whose seed value allows other reasons
+    or another digest: refused as ``document_forbids_signature`` (409) with pyHanko's reason, not an
+    internal error (500)."""
+    import io
+
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields
+
+    from kyso.samples import make_pdf
+    from signer.errors import DocumentForbidsSignature
+
+    engine = SigningEngine.for_dev_pki(pki)
+    holder = SoftwareKeyHolder.from_dev_pki(pki, "nguyen-van-an")
+    name = None
+    if case == "certified, no changes":
+        document = engine.sign(SignRequest(document=make_pdf(), level=Level.B_B, certify=1), key_holder=holder).data
+    else:
+        seed = (fields.SigSeedValueSpec(flags=fields.SigSeedValFlags.REASONS, reasons=["Phê duyệt"])
+                if case.endswith("reasons") else
+                fields.SigSeedValueSpec(flags=fields.SigSeedValFlags.DIGEST_METHOD, digest_methods=["sha512"]))
+        writer = IncrementalPdfFileWriter(io.BytesIO(make_pdf(pages=1, title="x")))
+        fields.append_signature_field(writer, fields.SigFieldSpec("ChuKy1", seed_value_dict=seed))
+        buffer = io.BytesIO()
+        writer.write(buffer)
+        document, name = buffer.getvalue(), "ChuKy1"
+    with pytest.raises(DocumentForbidsSignature) as refused:
+        engine.sign(SignRequest(document=document, level=Level.B_B, field=name, reason="Ký ban hành"),
+                    key_holder=holder)
+    assert refused.value.detail["reason"]
