@@ -168,31 +168,40 @@ class SigningEngine:
         with clock_operation(moment):     # pyHanko dates the update's /ModDate by it (hazmat.pyhanko_moddate)
             if isinstance(request.document, Path):
                 return self._sign_file(request, key_holder, moment, output, durable, before_signing)
-            return self._sign_buffer(request, key_holder, moment, io.BytesIO(request.document), output, durable,
-                                     before_signing)
+            return self._sign_in_memory(request, key_holder, moment, request.document, output, durable,
+                                        before_signing)
 
-    def _sign_buffer(self, request, key_holder, moment, buffer: io.BytesIO, output, durable,
-                     before_signing) -> SignedDocument:
+    def _sign_in_memory(self, request, key_holder, moment, original: bytes, output, durable,
+                        before_signing) -> SignedDocument:
+        """Sign ``original`` (the document's bytes) in memory; with ``output``, those bytes are written
+        there on the other core while the signature is made, then the update."""
+        buffer = io.BytesIO(original)
         writer = open_for_signing(buffer)
         field = choose_field(writer, request.field, certify=request.certify is not None)
         self._checker.check(key_holder, moment=moment, fetchers=self.fetchers(moment))
         if before_signing is not None:
             before_signing(writer)
-        self._run(request, key_holder, field, moment, writer, buffer)
         if output is None:
+            self._run(request, key_holder, field, moment, writer, buffer)
             data = buffer.getvalue()
             return self._result(request, key_holder, field, moment, len(data), data=data)
         target = Path(output)
-        with buffer.getbuffer() as view, fileio.atomic_file(target, durable=durable) as fd:
-            fileio.write_all(fd, view)
-            size = len(view)
+        with fileio.atomic_file(target, durable=durable) as dst:
+            copy = fileio.BackgroundWrite(dst, original)
+            try:
+                self._run(request, key_holder, field, moment, writer, buffer)
+            finally:
+                copy.join()
+            with buffer.getbuffer() as view:     # pyHanko appended its update (in place): the rest is as read
+                fileio.pwrite_all(dst, view[len(original):], len(original))
+                size = len(view)
         return self._result(request, key_holder, field, moment, size, path=target)
 
     def _sign_file(self, request, key_holder, moment, output, durable, before_signing) -> SignedDocument:
-        """A document up to ``fileio.IN_MEMORY_BYTES`` is read and signed in memory, a larger one
-        through :class:`fileio.AppendOverlay`; either way the output gets the original on the other
-        core while the signature is made (written from memory, or copied in the kernel), then the
-        update."""
+        """A document up to ``fileio.IN_MEMORY_BYTES`` is read and signed in memory (what is written out
+        is what was read and signed, even if the file changes meanwhile); a larger one is never read
+        into memory: pyHanko signs it through :class:`fileio.AppendOverlay` while the original is
+        copied into the output in the kernel, on the other core."""
         path = request.document
         try:
             src = os.open(path, os.O_RDONLY)
@@ -212,13 +221,10 @@ class SigningEngine:
             if data is not None:
                 if len(data) != size:
                     raise errors.DocumentMalformed(detail={"reason": "the file changed while it was read"})
-                stream = buffer = io.BytesIO(data)
-                writer = open_for_signing(buffer)
-            else:
-                buffer = None
-                overlay = fileio.AppendOverlay(src, size)
-                stream = io.BufferedRandom(overlay, buffer_size=64 * 1024)
-                writer = open_for_signing(stream, path=path)
+                return self._sign_in_memory(request, key_holder, moment, data, output, durable, before_signing)
+            overlay = fileio.AppendOverlay(src, size)
+            stream = io.BufferedRandom(overlay, buffer_size=64 * 1024)
+            writer = open_for_signing(stream, path=path)
             field = choose_field(writer, request.field, certify=request.certify is not None)
             self._checker.check(key_holder, moment=moment, fetchers=self.fetchers(moment))
             if before_signing is not None:
@@ -226,26 +232,18 @@ class SigningEngine:
             if output is None:
                 self._run(request, key_holder, field, moment, writer, stream)
                 stream.flush()
-                data = buffer.getvalue() if buffer is not None else overlay.getvalue()
+                data = overlay.getvalue()
                 return self._result(request, key_holder, field, moment, len(data), data=data)
             target = Path(output)
             with fileio.atomic_file(target, durable=durable) as dst:
-                # the original as it was read and signed: from memory when it was read into memory (the
-                # file may have changed since), else copied in the kernel while pyHanko hashes it
-                copy = fileio.BackgroundCopy(src, dst, size) if data is None else fileio.BackgroundWrite(dst, data)
+                copy = fileio.BackgroundCopy(src, dst, size)
                 try:
                     self._run(request, key_holder, field, moment, writer, stream)
                     stream.flush()
                 finally:
                     copy.join()
-                if buffer is not None:
-                    with buffer.getbuffer() as view:
-                        tail = bytes(view[size:])
-                else:
-                    tail = bytes(overlay.tail)
-                written = 0
-                while written < len(tail):
-                    written += os.pwrite(dst, tail[written:], size + written)
+                tail = bytes(overlay.tail)
+                fileio.pwrite_all(dst, tail, size)
             return self._result(request, key_holder, field, moment, size + len(tail), path=target)
         finally:
             os.close(src)

@@ -116,11 +116,11 @@ def read_all(fd: int, size: int) -> bytes:
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-def write_all(fd: int, data) -> None:
-    """Write all of ``data`` (bytes or a buffer) to ``fd``."""
-    view = memoryview(data).cast("B")
-    while view:
-        view = view[os.write(fd, view):]
+def pwrite_all(fd: int, data, offset: int = 0) -> None:
+    """Write all of ``data`` (bytes or a buffer) to ``fd`` from ``offset`` on."""
+    view, done = memoryview(data).cast("B"), 0
+    while done < len(view):
+        done += os.pwrite(fd, view[done:], offset + done)
 
 
 def kernel_copy(src_fd: int, dst_fd: int, size: int) -> None:
@@ -170,13 +170,7 @@ class BackgroundWrite(BackgroundCopy):
     """``data`` (immutable bytes) written at the start of ``dst_fd`` on another thread."""
 
     def __init__(self, dst_fd: int, data: bytes) -> None:
-        self._start(_pwrite_all, dst_fd, data)
-
-
-def _pwrite_all(fd: int, data: bytes) -> None:
-    view, offset = memoryview(data), 0
-    while offset < len(view):
-        offset += os.pwrite(fd, view[offset:], offset)
+        self._start(pwrite_all, dst_fd, data)
 
 
 @contextlib.contextmanager
