@@ -2,6 +2,7 @@
 trust profiles, time, offline validation, limits and bad input."""
 from __future__ import annotations
 
+import functools
 import io
 import json
 from datetime import datetime, timezone
@@ -405,6 +406,57 @@ def test_a_large_file_is_verified_without_taking_its_size_in_memory(engine, pki,
     assert (kib("VmHWM") - base) * 1024 < size / 5, (kib("VmHWM") - base, size)
 
 
+def _ranged_signature(a, la, b, lb, algorithm="sha256"):
+    """What verifier.verify._FileDigest reads of an embedded signature."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(byte_range=(a, la, b, lb), external_md_algorithm=algorithm, external_digests={})
+
+
+def _range_digest(data: bytes, signature) -> bytes:
+    import hashlib
+
+    a, la, b, lb = signature.byte_range
+    return hashlib.new(signature.external_md_algorithm, data[a:a + la] + data[b:b + lb]).digest()
+
+
+def test_a_mid_sized_file_is_hashed_beside_the_parser_up_to_the_ranges_its_end_names():
+    """verifier.verify._FileDigest from 512 KiB to 4 MiB: the offsets named by ``/ByteRange [0 n``
+    near the file's end are hashed to on another thread; a signature whose first range ends at such
+    an offset gets that state, any other (a hint that names nothing real, a range the end does not
+    name, another digest) is hashed on its own; every digest, and the file's own, is exactly
+    hashlib's, whether asked for before or after the thread finished."""
+    import hashlib
+    import random
+    from verifier.verify import _FileDigest
+
+    size = 1024 * 1024
+    body = bytearray(random.Random(16).randbytes(size))
+    # what a file's last update writes, and two hints that name no signature (one past the end)
+    tail = b"/ByteRange [0 1000000 1010000 38576] /ByteRange[0 999000 1 2] /ByteRange [0 99999999 1 1]"
+    body[size - 2000:size - 2000 + len(tail)] = tail
+    data = bytes(body)
+
+    sig, expected = _ranged_signature, functools.partial(_range_digest, data)
+
+    for wait_first in (False, True):
+        digest = _FileDigest(data)
+        assert digest._hints == {1_000_000, 999_000}
+        assert not digest.in_background   # with_signatures is called in line
+        if wait_first:
+            assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
+        signatures = [sig(0, 1_000_000, 1_010_000, size - 1_010_000), sig(0, 1_000_000, 1_000_050, 10),
+                      sig(0, 500_000, 510_000, 100), sig(0, size, size, 0), sig(10, 100, 200, 10),
+                      sig(0, 999_000, 999_100, 5, algorithm="sha512")]
+        digest.with_signatures(signatures)
+        for s in signatures:
+            assert s.external_digests[s.external_md_algorithm] == expected(s), (wait_first, s.byte_range)
+        assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
+    # no hint at the end, or a file under 512 KiB: hashed here, in line, as before
+    assert _FileDigest(data[:size - 3000])._thread is None
+    assert _FileDigest(data[-400_000:])._thread is None
+
+
 def test_one_read_of_a_large_file_serves_every_range_whenever_it_is_asked_for():
     """verifier.verify._FileDigest over 4 MiB: a range asked for before the reading thread reaches
     its start is served from a copy of the thread's state, one asked for after it passed is hashed
@@ -412,18 +464,11 @@ def test_one_read_of_a_large_file_serves_every_range_whenever_it_is_asked_for():
     the file's own, is exactly hashlib's."""
     import hashlib
     import random
-    from types import SimpleNamespace
-
     from verifier.verify import _FileDigest
 
     data = random.Random(15).randbytes(9 * 1024 * 1024 + 123)
 
-    def sig(a, la, b, lb, algorithm="sha256"):
-        return SimpleNamespace(byte_range=(a, la, b, lb), external_md_algorithm=algorithm, external_digests={})
-
-    def expected(s):
-        a, la, b, lb = s.byte_range
-        return hashlib.new(s.external_md_algorithm, data[a:a + la] + data[b:b + lb]).digest()
+    sig, expected = _ranged_signature, functools.partial(_range_digest, data)
 
     for wait_first in (False, True):
         digest = _FileDigest(data)

@@ -304,6 +304,10 @@ class IssuanceMemory(FactMemory):
             check()
             self.put(key, True)
 
+    def known(self, child_sha256: bytes, issuer_sha256: bytes) -> bool:
+        """This pair has passed (neither certificate need be loaded to say so again)."""
+        return self.get(child_sha256 + issuer_sha256) is not None
+
 
 ISSUANCE = IssuanceMemory()
 #: DER elements walked whole and found free of stray end-of-contents octets (verifier.verify)
