@@ -233,9 +233,10 @@ class _FileDigest:
         return self._thread is not None and not self._hints
 
     def _run_to_hints(self, offsets: list[int]) -> None:
-        view = memoryview(self._data)
+        view = None
         md, done = hashlib.sha256(), 0
         try:
+            view = memoryview(self._data)
             for offset in offsets:
                 md.update(view[done:offset])   # one call: the interpreter's lock is free meanwhile
                 done = offset
@@ -245,7 +246,8 @@ class _FileDigest:
             md.update(view[done:])
             self._value = md.hexdigest()
         finally:
-            view.release()
+            if view is not None:
+                view.release()
             with self._changed:
                 self._finished = True
                 self._changed.notify_all()
@@ -343,25 +345,37 @@ class _FileDigest:
         try:
             states = []
             if self._thread is None:
-                md, done = hashlib.sha256(), 0
-                for la, b, lb, sig in forks:
-                    md.update(view[done:la])
-                    done = la
-                    states.append((md.copy(), b, lb, sig))
-                md.update(view[done:])
+                states = self._prefix_states(view, forks)
+                md = states[-1][0].copy() if states else hashlib.sha256()
+                md.update(view[forks[-1][0] if forks else 0:])
                 self._value = md.hexdigest()
             else:
+                rest = []
                 for la, b, lb, sig in forks:
                     state = self._hinted_state(la) if self._hints else self._state_at(la)
                     if state is None:
-                        _precompute_digest(sig, data)
+                        rest.append((la, b, lb, sig))
                     else:
                         states.append((state, b, lb, sig))
+                # the others (no hint, or an offset the reading thread had passed): one more pass for
+                # all of them, not one per signature (a file may hold hundreds, and false hints)
+                states += self._prefix_states(view, rest)
             for state, b, lb, sig in states:
                 state.update(view[b:b + lb])
                 sig.external_digests["sha256"] = state.digest()
         finally:
             view.release()
+
+    @staticmethod
+    def _prefix_states(view, forks) -> list:
+        """(the hash of the bytes before ``la``, b, lb, sig) for each of ``forks`` (sorted by
+        ``la``), in one pass over the file's start."""
+        md, done, states = hashlib.sha256(), 0, []
+        for la, b, lb, sig in forks:
+            md.update(view[done:la])
+            done = la
+            states.append((md.copy(), b, lb, sig))
+        return states
 
     def hexdigest(self) -> str:
         if self._thread is not None:
