@@ -18,9 +18,7 @@ Contenders:
     difference analysis, as documented), and none of Kyso's patches (``hazmat.stock()``);
   * Kyso: ``verifier.verify`` with the service's dev trust (path memory and name memory warm, as
     in a worker that has served a few documents) and cold (both emptied before each call, as in a
-    worker's first document of that chain), and warm with the file hashed on one thread (from
-    512 KiB to 4 MiB Kyso hashes it on the other core while it parses: that row shows the wall
-    time without it; the CPU time is not less); ``SigningEngine.sign`` B-B, file to file;
+    worker's first document of that chain); ``SigningEngine.sign`` B-B, file to file;
   * whole process: ``kyso verify --offline FILE`` and the same for 100 files in one call, answered by
     its warm helper (commands.verify_daemon, started by an untimed first run) and all in its own
     process (``--no-daemon``), against ``pdfsig`` (one process per file, no certificate database: it checks the signature's digest
@@ -137,23 +135,14 @@ class Contenders:
         return out
 
     # -- Kyso ----------------------------------------------------------------------------------------
-    def kyso_verify(self, path: Path, *, cold: bool = False, one_thread: bool = False) -> None:
+    def kyso_verify(self, path: Path, *, cold: bool = False) -> None:
         from hazmat import asn1crypto_names
         from verifier import pathcache, verify
 
         if cold:
             pathcache.clear()
             asn1crypto_names.clear()
-        # one_thread: the file hashed on this thread, as the limit does (a file from 512 KiB to 4 MiB
-        # is otherwise hashed on the other core while this one parses it: less wall time, not less CPU)
-        digest = sys.modules["verifier.verify"]._FileDigest
-        overlap = digest._OVERLAP
-        if one_thread:
-            digest._OVERLAP = digest._THRESHOLD
-        try:
-            report = verify(path, policy=self.policy)
-        finally:
-            digest._OVERLAP = overlap
+        report = verify(path, policy=self.policy)
         assert report.verdict.value == "valid", report.to_dict()["reasons"]
 
     def kyso_sign(self, path: Path) -> Path:
@@ -417,7 +406,6 @@ def main() -> None:
                 "limit (SHA-256 + RSA verify)": lambda: c.limit_verify(path, n),
                 "stock pyHanko": lambda: c.stock_verify(path),
                 "Kyso, memory warm": lambda: c.kyso_verify(path),
-                "Kyso, memory warm, hashed on one thread": lambda: c.kyso_verify(path, one_thread=True),
                 "Kyso, memory cold": lambda: c.kyso_verify(path, cold=True),
             }, rounds=r)
             rows += _rows(work_name, timings, limit="limit (SHA-256 + RSA verify)", stock="stock pyHanko")

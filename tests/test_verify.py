@@ -420,27 +420,17 @@ def _range_digest(data: bytes, signature) -> bytes:
     return hashlib.new(signature.external_md_algorithm, data[a:a + la] + data[b:b + lb]).digest()
 
 
-def test_a_mid_sized_file_is_hashed_beside_the_parser_up_to_the_ranges_its_end_names(monkeypatch, tmp_path):
-    """verifier.verify._FileDigest from 512 KiB to 4 MiB: the offsets named by ``/ByteRange [0 n``
-    near the file's end are hashed to on another thread; a signature whose first range ends at such
-    an offset gets that state; the others (a range the end does not name) are hashed together in
-    one more pass, and a hint that names nothing real is never used; every digest, and the file's
-    own, is exactly hashlib's, in bytes or a mapped file, asked for before or after the thread ended."""
+def test_one_read_of_a_large_file_serves_every_range_whenever_it_is_asked_for(monkeypatch):
+    """verifier.verify._FileDigest over 4 MiB: a range asked for before the reading thread reaches
+    its start is served from a copy of the thread's state, the ranges of all those asked for after
+    it passed are hashed together in one more pass (not one pass each: a file may hold hundreds of
+    signatures), two ranges starting at the same offset each get their own state; every digest, and
+    the file's own, is exactly hashlib's."""
     import hashlib
-    import mmap
     import random
     from verifier.verify import _FileDigest
 
-    size = 1024 * 1024
-    body = bytearray(random.Random(16).randbytes(size))
-    # what a file's last update writes (one names the file's end), a hint that names no signature,
-    # one past the end
-    tail = (b"/ByteRange [0 1000000 1010000 38576] /ByteRange[0 999000 1 2] /ByteRange [0 99999999 1 1]"
-            b" /ByteRange [0 1048576 1048576 0]")
-    body[size - 2000:size - 2000 + len(tail)] = tail
-    data = bytes(body)
-    path = tmp_path / "mid.pdf"
-    path.write_bytes(data)
+    data = random.Random(15).randbytes(9 * 1024 * 1024 + 123)
     sig, expected = _ranged_signature, functools.partial(_range_digest, data)
     passes = []
     prefix_states = _FileDigest._prefix_states
@@ -448,46 +438,8 @@ def test_a_mid_sized_file_is_hashed_beside_the_parser_up_to_the_ranges_its_end_n
                         staticmethod(lambda view, forks: passes.append([f[0] for f in forks])
                                      or prefix_states(view, forks)))
 
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-        for source, wait_first in ((data, False), (data, True), (mapped, False)):
-            passes.clear()
-            digest = _FileDigest(source)
-            assert digest._hints == {1_000_000, 999_000, size}
-            assert not digest.in_background   # with_signatures is called in line
-            if wait_first:
-                assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
-            signatures = [sig(0, 1_000_000, 1_010_000, size - 1_010_000), sig(0, 1_000_000, 1_000_050, 10),
-                          sig(0, 500_000, 510_000, 100), sig(0, 700_000, 710_000, 100), sig(0, size, size, 0),
-                          sig(10, 100, 200, 10), sig(0, 999_000, 999_100, 5, algorithm="sha512")]
-            digest.with_signatures(signatures)
-            for s in signatures:
-                assert s.external_digests[s.external_md_algorithm] == expected(s), (wait_first, s.byte_range)
-            assert passes == [[500_000, 700_000]]   # the two the end does not name, in one pass
-            assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
-            del digest, signatures
-    # no hint at the end, or a file under 512 KiB: hashed here, in line, in one pass as before
-    passes.clear()
-    inline = _FileDigest(data[:size - 3000])
-    assert inline._thread is None
-    inline.with_signatures([sig(0, 500_000, 510_000, 100), sig(0, 1000, 2000, 10)])
-    assert passes == [[1000, 500_000]] and inline.hexdigest() == hashlib.sha256(data[:size - 3000]).hexdigest()
-    assert _FileDigest(data[-400_000:])._thread is None
-
-
-def test_one_read_of_a_large_file_serves_every_range_whenever_it_is_asked_for():
-    """verifier.verify._FileDigest over 4 MiB: a range asked for before the reading thread reaches
-    its start is served from a copy of the thread's state, one asked for after it passed is hashed
-    on its own, two ranges starting at the same offset each get their own state; every digest, and
-    the file's own, is exactly hashlib's."""
-    import hashlib
-    import random
-    from verifier.verify import _FileDigest
-
-    data = random.Random(15).randbytes(9 * 1024 * 1024 + 123)
-
-    sig, expected = _ranged_signature, functools.partial(_range_digest, data)
-
     for wait_first in (False, True):
+        passes.clear()
         digest = _FileDigest(data)
         assert digest.in_background
         if wait_first:
@@ -499,3 +451,15 @@ def test_one_read_of_a_large_file_serves_every_range_whenever_it_is_asked_for():
         for s in signatures:
             assert s.external_digests[s.external_md_algorithm] == expected(s), (wait_first, s.byte_range)
         assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
+        if wait_first:   # every offset passed: one more pass serves the four SHA-256 signatures
+            assert passes == [[1000, 8_000_000, 8_000_000, len(data)]]
+        else:
+            assert len(passes) == 1
+    small = data[:1024 * 1024]   # under 4 MiB: one pass here gives every range and the file's hash
+    passes.clear()
+    digest = _FileDigest(small)
+    assert not digest.in_background
+    signatures = [sig(0, 500_000, 510_000, 100), sig(0, 1000, 2000, 10), sig(0, len(small), len(small), 0)]
+    digest.with_signatures(signatures)
+    assert passes == [[1000, 500_000, len(small)]] and digest.hexdigest() == hashlib.sha256(small).hexdigest()
+    assert all(s.external_digests["sha256"] == _range_digest(small, s) for s in signatures)
