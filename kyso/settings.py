@@ -63,6 +63,7 @@ from pathlib import Path
 from typing import Mapping
 
 from kyso.errors import ConfigurationError
+from kyso.fetchguard import FetchGuard
 
 DEV_SECRET_KEY = "kyso-dev-secret-not-for-production"
 DEV_PKCS11_PIN = "1234"
@@ -84,7 +85,7 @@ _KNOWN = {
     "KYSO_MAX_UPLOAD_MB", "KYSO_SECRET_KEY", "KYSO_PKCS11_MODULE", "KYSO_PKCS11_TOKEN",
     "KYSO_PKCS11_PIN", "KYSO_TRUST_DIR", "KYSO_TRUST_PROFILE", "KYSO_DATABASE_URL", "KYSO_AUDIT_KEY",
     "KYSO_AGENCY", "KYSO_AGENCY_NAME", "KYSO_KEY_DIR", "KYSO_REVOCATION_MAX_AGE", "KYSO_OPS_TOKEN",
-    "KYSO_OPS_ALLOW", "KYSO_TRUSTED_PROXIES", "KYSO_TSA_USERNAME", "KYSO_TSA_PASSWORD",
+    "KYSO_OPS_ALLOW", "KYSO_TRUSTED_PROXIES", "KYSO_FETCH_ALLOW", "KYSO_TSA_USERNAME", "KYSO_TSA_PASSWORD",
     "KYSO_LOGIN_MAX_FAILURES", "KYSO_LOGIN_WINDOW_SECONDS", "KYSO_MAX_PAGES", "KYSO_MAX_INFLATED_MB",
     "KYSO_RECONCILE_MINUTES", "KYSO_STORE_URL", "KYSO_S3_ENDPOINT_URL", "KYSO_S3_ACCESS_KEY_ID",
     "KYSO_S3_SECRET_ACCESS_KEY", "KYSO_S3_REGION", "KYSO_BROKER_URL", "KYSO_VERIFY_DAEMON_SECONDS",
@@ -231,6 +232,7 @@ class Settings:
     ops_token: str | None = None           # bearer token for /metrics and the detail of /readyz
     ops_allow: tuple[str, ...] | None = None   # addresses/networks that need no token (default: loopback in dev)
     trusted_proxies: int = 0               # reverse proxies whose X-Forwarded-For/-Proto are believed
+    fetch_allow: str | None = None         # KYSO_FETCH_ALLOW: private hosts/networks PKI fetches may reach
     tsa_username: str | None = None        # HTTP Basic credentials some TSAs ask for
     tsa_password: str | None = dataclasses.field(default=None, repr=False)
     login_max_failures: int = 10           # failed logins from one address within the window, then 429
@@ -273,6 +275,11 @@ class Settings:
                                      message_vi="KYSO_VERIFY_DAEMON_SECONDS phải từ 0 đến 86400 giây.")
         if self.trust_profile not in (None, "dev", "vn", "none"):
             raise ConfigurationError("KYSO_TRUST_PROFILE must be dev, vn or none")
+        try:
+            FetchGuard.parse(self.fetch_allow)
+        except ValueError as exc:
+            raise ConfigurationError(f"KYSO_FETCH_ALLOW: {exc}",
+                                     message_vi=f"KYSO_FETCH_ALLOW không hợp lệ: {exc}") from None
         if self.trust_profile is None:
             object.__setattr__(self, "trust_profile", "dev" if self.mode == "dev" else "vn")
         if self.data_dir is None:
@@ -386,6 +393,13 @@ class Settings:
     def uses_dev_pki(self) -> bool:
         return self.dev_pki_url is not None
 
+    @property
+    def fetch_guard(self) -> FetchGuard:
+        """Where the OCSP, CRL and certificate fetches a document's certificates ask for may go:
+        public addresses, the development PKI when it is used, and what KYSO_FETCH_ALLOW names."""
+        also = (FetchGuard.for_url(self.dev_pki_url),) if self.dev_pki_url is not None else ()
+        return FetchGuard.parse(self.fetch_allow, also=also)
+
     def _check_production(self) -> None:
         problems = []
         if self.dev_pki_url is not None:
@@ -475,6 +489,7 @@ class Settings:
             kwargs["key_dir"] = Path(env["KYSO_KEY_DIR"])
         integer("KYSO_REVOCATION_MAX_AGE", "revocation_max_age_seconds")
         integer("KYSO_TRUSTED_PROXIES", "trusted_proxies")
+        text("KYSO_FETCH_ALLOW", "fetch_allow")
         integer("KYSO_LOGIN_MAX_FAILURES", "login_max_failures")
         integer("KYSO_LOGIN_WINDOW_SECONDS", "login_window_seconds")
         integer("KYSO_MAX_PAGES", "max_pages")

@@ -69,7 +69,8 @@ def verification_policy(settings: Settings, *, dev_pki=None, trust_profile: str 
 
         dev_pki = DevTrust()
     return VerificationPolicy.for_profile(name, extra_anchors=extra, dev_pki=dev_pki, validation_time=at,
-                                          offline=offline, require_decree30=require_decree30)
+                                          offline=offline, require_decree30=require_decree30,
+                                          fetch_guard=settings.fetch_guard)
 
 
 def serve_dev_pki_if_needed(settings: Settings):
@@ -181,7 +182,7 @@ def _production(office_class, settings: Settings, *, clock, token):
     policy = SigningPolicy.for_production(anchors, tsa_url=settings.tsa_url, rsa_padding=settings.rsa_padding,
                                           refuse_certificate=is_dev_material,
                                           revocation_max_age_seconds=settings.revocation_max_age_seconds,
-                                          tsa_auth=settings.tsa_auth)
+                                          tsa_auth=settings.tsa_auth, fetch_guard=settings.fetch_guard)
     engine = SigningEngine(policy=policy, clock=clock, font_cache=font_cache(settings))
     return office_class(settings=settings, clock=clock, engine=engine,
                         verification=verification, token=token, token_factory=lambda: open_token(settings), **parts)

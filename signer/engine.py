@@ -137,10 +137,12 @@ class SigningEngine:
 
     def fetchers(self, moment: datetime):
         """OCSP/CRL/certificate fetchers for an operation at ``moment``: ones that ask the
-        development PKI about that moment when the policy says so, else None (pyHanko's own)."""
+        development PKI about that moment when the policy says so, else the policy's guarded ones
+        (``fetch_guard``), else None (pyHanko's own)."""
         answers = self.policy.answers_at_moment
         if answers is None:
-            return None
+            guard = self.policy.fetch_guard
+            return None if guard is None else guard.fetchers(timeout=self.policy.http_timeout_seconds)
         return answers.fetchers(moment, timeout=self.policy.http_timeout_seconds)
 
     def sign(self, request: SignRequest, *, key_holder: KeyHolder,

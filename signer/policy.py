@@ -6,6 +6,7 @@ from typing import Callable, Iterable
 
 from asn1crypto import x509
 
+from kyso.fetchguard import FetchGuard
 from kyso.network import AnswersAtMoment
 from signer.keyholders import RSA_PADDINGS
 
@@ -51,6 +52,9 @@ class SigningPolicy:
     refuse_certificate: Callable[[x509.Certificate], bool] | None = dataclasses.field(default=None, repr=False)
     answers_at_moment: AnswersAtMoment | None = dataclasses.field(default=None, repr=False)
     tsa_auth: tuple[str, str] | None = dataclasses.field(default=None, repr=False)   # HTTP Basic for the TSA
+    # where OCSP, CRL and issuer-certificate fetches may go (kyso.fetchguard): an uploaded document's
+    # certificates name their own addresses (extend, renew); None: anywhere (answers_at_moment aside)
+    fetch_guard: FetchGuard | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "trust_roots", tuple(self.trust_roots))
@@ -76,7 +80,8 @@ class SigningPolicy:
     def for_production(cls, trust_roots: Iterable[x509.Certificate], *, tsa_url: str | None,
                        refuse_certificate: Callable[[x509.Certificate], bool],
                        rsa_padding: str = "pkcs1v15", revocation_max_age_seconds: float = 60.0,
-                       tsa_auth: tuple[str, str] | None = None) -> "SigningPolicy":
+                       tsa_auth: tuple[str, str] | None = None,
+                       fetch_guard: FetchGuard | None = None) -> "SigningPolicy":
         """Production policy: every check on, and no certificate ``refuse_certificate`` recognises
         (the composition root passes the development-material detector) as anchor or signer."""
         roots = tuple(trust_roots)
@@ -87,7 +92,8 @@ class SigningPolicy:
             raise ConfigurationError("development trust anchors are refused in production: " + "; ".join(dev),
                                      message_vi="Môi trường vận hành không chấp nhận chứng thư gốc thử nghiệm.")
         return cls(trust_roots=roots, tsa_url=tsa_url, rsa_padding=rsa_padding, refuse_certificate=refuse_certificate,
-                   revocation_max_age_seconds=revocation_max_age_seconds, tsa_auth=tsa_auth)
+                   revocation_max_age_seconds=revocation_max_age_seconds, tsa_auth=tsa_auth,
+                   fetch_guard=fetch_guard)
 
     @classmethod
     def with_trust(cls, trust_roots: Iterable[x509.Certificate], *, tsa_url: str | None,

@@ -22,8 +22,10 @@ from certs_dev.images import load_dev_image
 from conftest import _drop_postgres, _fresh_postgres_url
 from devpki.server import DevPKIServer
 from devpki.softhsm import provision_token, put_key
+from kyso.fetchguard import FetchGuard
 from kyso.samples import make_pdf
 from prodpki import make_production_like_pki
+from test_fetchguard import document_pointing_at_a_listener  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.slow
 
@@ -118,6 +120,8 @@ def prod(tmp_path_factory):
         "KYSO_PKCS11_TOKEN": "ubnd-hsm", "KYSO_PKCS11_PIN": PIN, "KYSO_TSA_URL": pki.tsa_url,
         "KYSO_OPS_TOKEN": OPS_TOKEN, "KYSO_TRUSTED_PROXIES": "1", "KYSO_REVOCATION_MAX_AGE": "2",
         "KYSO_AGENCY": "UBND", "KYSO_AGENCY_NAME": "UBND tỉnh Hưng Yên",
+        # the administrator's CA answers on this machine: a private address, allowed by name
+        "KYSO_FETCH_ALLOW": FetchGuard.for_url(pki.tsa_url),
     })
     root = work / "root.pem"
     root.write_bytes(pki.identity("root-gov").cert_pem)
@@ -308,3 +312,20 @@ def test_a_certificate_revoked_while_the_service_runs_is_refused_within_the_boun
     for level in ("B-B", "B-T", "B-LT", "B-B", "B-B", "B-B"):   # several requests: every worker
         refused = sign(prod, "pho-gd-sap-thu-hoi", level)
         assert (refused.status_code, refused.json()["error"]["code"]) == (422, "certificate_revoked"), level
+
+
+def test_a_document_naming_private_addresses_makes_the_service_knock_nowhere(prod, document_pointing_at_a_listener):
+    """A receiving office verifies, and a clerk extends, a document whose certificates name OCSP,
+    CRL and issuer addresses on this machine (a listener there): the production service, which
+    allows only its CA's address (KYSO_FETCH_ALLOW), asks none of them."""
+    data, _, knocks = document_pointing_at_a_listener
+    report = requests.post(prod["base"] + "/api/v1/verify", headers=bearer(prod, "tiep-nhan"),
+                           files={"file": ("den.pdf", data, "application/pdf")}, timeout=60)
+    assert report.status_code == 200, report.text
+    assert report.json()["verdict"] == "indeterminate", report.json()["reasons"]
+    for user in ("van-thu", "chu-tich"):
+        extended = requests.post(prod["base"] + "/api/v1/extend", headers=bearer(prod, user),
+                                 files={"file": ("den.pdf", data, "application/pdf")}, data={"to": "B-LT"},
+                                 timeout=60)
+        assert 400 <= extended.status_code < 500, extended.text
+    assert knocks.count == 0

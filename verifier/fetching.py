@@ -37,15 +37,22 @@ class FetcherPool:
         with self._lock:
             self._epoch += 1
 
-    def current(self) -> Fetchers:
-        state = self._local
+    def current(self, guard=None) -> Fetchers:
+        """This thread's fetchers; with ``guard`` (a :class:`kyso.fetchguard.FetchGuard`), fetchers that
+        ask only what it allows (one set per guard)."""
+        sets = getattr(self._local, "sets", None)
+        if sets is None:
+            sets = self._local.sets = {}
+        state = sets.get(guard)
         now = time.monotonic()
-        if (getattr(state, "fetchers", None) is None or now - state.born > self.ttl or state.uses >= self.max_uses
+        if (state is None or now - state.born > self.ttl or state.uses >= self.max_uses
                 or state.epoch != self._epoch):
+            state = sets[guard] = _Set()
             with self._lock:
                 self._generation += 1
                 state.generation, state.epoch = self._generation, self._epoch
-            state.fetchers = self._http_backend().get_fetchers()
+            state.fetchers = (self._http_backend().get_fetchers() if guard is None
+                              else guard.fetchers(timeout=self.timeout))
             state.born, state.uses = now, 0
         state.uses += 1
         return state.fetchers
@@ -60,10 +67,22 @@ class FetcherPool:
         return self._backend
 
     def generation_of(self, fetchers) -> int | None:
-        """Which set of fetchers ``fetchers`` is, if it is this thread's current one (validated paths
-        are remembered per set: a new set means new revocation answers); None otherwise."""
-        state = self._local
-        return state.generation if fetchers is not None and fetchers is getattr(state, "fetchers", None) else None
+        """Which set of fetchers ``fetchers`` is, if it is one of this thread's current ones (validated
+        paths are remembered per set: a new set means new revocation answers); None otherwise."""
+        if fetchers is None:
+            return None
+        for state in getattr(self._local, "sets", {}).values():
+            if state.fetchers is fetchers:
+                return state.generation
+        return None
+
+
+class _Set:
+    """One thread's fetchers for one guard, and when they were made."""
+
+    fetchers = None
+    generation = epoch = uses = 0
+    born = 0.0
 
 
 DEFAULT_POOL = FetcherPool()

@@ -7,6 +7,7 @@ from typing import Iterable
 
 from asn1crypto import x509
 
+from kyso.fetchguard import FetchGuard
 from kyso.network import AnswersAtMoment
 from verifier.report import ChangeCategory
 from verifier.trust import TrustSet, profile
@@ -44,6 +45,9 @@ class VerificationPolicy:
     http_timeout_seconds: float = 10.0
     # services answering as of the validation time (kyso.network; the dev profile's: the development PKI)
     answers_at_moment: AnswersAtMoment | None = dataclasses.field(default=None, repr=False, compare=False)
+    # where the fetches a document's certificates ask for may go (kyso.fetchguard); None: anywhere, for
+    # a caller that judges only documents it trusts. The service always sets it (office.compose).
+    fetch_guard: FetchGuard | None = None
 
     @classmethod
     def for_profile(cls, name: str, *, extra_anchors: Iterable[x509.Certificate] = (), dev_pki=None,
@@ -61,6 +65,7 @@ class VerificationPolicy:
             "trust_anchors": [c.subject.human_friendly for c in self.trust.anchors],
             "validation_time": self.validation_time.isoformat() if self.validation_time else None,
             "offline": self.offline,
+            "fetch_allowed": None if self.fetch_guard is None else ["public addresses", *self.fetch_guard.allow],
             "permitted_changes": sorted(c.value for c in self.permitted_changes),
             "sha1_ca_cutoff": self.sha1_ca_cutoff.isoformat() if self.sha1_ca_cutoff else None,
             "require_decree30": self.require_decree30,

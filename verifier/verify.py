@@ -602,7 +602,7 @@ class _Contexts:
                 self._fetchers = policy.answers_at_moment.fetchers(policy.validation_time,
                                                                    timeout=policy.http_timeout_seconds)
             return self._fetchers
-        return DEFAULT_POOL.current()
+        return DEFAULT_POOL.current(policy.fetch_guard)
 
     def fetchers_as_of(self, when: datetime):
         """Fetchers for a validation as of ``when`` (a proof of existence): the development PKI
