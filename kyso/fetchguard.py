@@ -33,6 +33,7 @@ __all__ = ["MAX_REDIRECTS", "SUPPORTED", "FetchGuard", "FetchGuardUnsupported"]
 #: pyhanko-certvalidator versions whose requests fetchers' ``_get`` and ``_post`` this replaces
 SUPPORTED = ("0.33.",)
 MAX_REDIRECTS = 3
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class FetchGuardUnsupported(RuntimeError):
@@ -68,7 +69,12 @@ class FetchGuard:
         return [ipaddress.ip_network(e, strict=False) for e in self.allow if "/" in e]
 
     def refusal(self, url: str) -> str | None:
-        """Why ``url`` may not be fetched, or None."""
+        """Why ``url`` may not be fetched, or None (judged again on the address each connection is
+        made to, see :func:`_backend`)."""
+        if any(c == "\\" or c.isspace() or ord(c) < 0x21 or ord(c) == 0x7F for c in url):
+            # two URL parsers read such an address differently (urllib's and urllib3's disagree on
+            # a backslash): nothing a certificate needs
+            return "the address holds a backslash, a space or a control character"
         try:
             parts = urlsplit(url)
             port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -79,22 +85,41 @@ class FetchGuard:
         host = (parts.hostname or "").lower()
         if not host:
             return "the address names no host"
-        if host in self.allow or f"{host}:{port}" in self.allow:
+        if self.allows_name(host, port):
             return None
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError) as exc:
             return f"{host} does not resolve ({exc})"
-        networks = self._networks()
         for info in infos:
-            address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-            if address.version == 6 and address.ipv4_mapped is not None:
-                address = address.ipv4_mapped
-            if any(address in network for network in networks):
-                continue
-            if not address.is_global or address.is_multicast or address.is_reserved:
-                where = host if host.strip("[]") == str(address) else f"{host} ({address})"
-                return f"{where} is not a public address (allow it with KYSO_FETCH_ALLOW)"
+            problem = self.address_refusal(str(info[4][0]), host)
+            if problem:
+                return problem
+        return None
+
+    def allows_name(self, host: str, port: int) -> bool:
+        host = host.lower().rstrip(".")
+        return host in self.allow or f"{host}:{port}" in self.allow
+
+    def address_refusal(self, ip: str, host: str = "") -> str | None:
+        """Why the address ``ip`` (as resolved for ``host``) may not be asked, or None."""
+        address = ipaddress.ip_address(ip.split("%")[0])
+        if address.version == 6:
+            # an IPv4 address carried in an IPv6 one (mapped, 6to4, NAT64): judged as that address
+            embedded = address.ipv4_mapped or address.sixtofour
+            if embedded is None and address in _NAT64:
+                embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+            if embedded is None and address.teredo is not None:
+                embedded = address.teredo[1]
+            if embedded is not None:
+                address = embedded
+        if any(address in network for network in self._networks()):
+            return None
+        if (not address.is_global or address.is_multicast or address.is_reserved or address.is_private
+                or address.is_loopback or address.is_link_local or address.is_unspecified
+                or (address.version == 6 and address.is_site_local)):
+            where = host if host.strip("[]") in ("", str(address)) else f"{host} ({address})"
+            return f"{where or address} is not a public address (allow it with KYSO_FETCH_ALLOW)"
         return None
 
     def fetchers(self, *, timeout: float, limits=None) -> Any:
@@ -122,12 +147,14 @@ def _backend(guard: FetchGuard, timeout: float, limits):
     class FetchRefused(requests.RequestException):
         """The guard refused the address: the fetch failed, as an unreachable one does."""
 
+    session = _guarded_session(guard, FetchRefused)
+
     def request(method: str, url: str, **kwargs):
         for _ in range(MAX_REDIRECTS + 1):
             problem = guard.refusal(url)
             if problem:
                 raise FetchRefused(problem)
-            response = requests.request(method, url, allow_redirects=False, **kwargs)
+            response = session.request(method, url, allow_redirects=False, **kwargs)
             if method == "GET" and response.is_redirect and response.headers.get("location"):
                 url = urljoin(url, response.headers["location"])
                 continue
@@ -163,3 +190,60 @@ def _backend(guard: FetchGuard, timeout: float, limits):
                             cert_fetcher=Certificates(per_request_timeout=timeout, budget=budget))
 
     return Backend()
+
+
+def _guarded_session(guard: FetchGuard, refused):
+    """A requests session whose every connection resolves the host itself, judges each address
+    (unless the host is allowed by name) and connects to the address it judged: a name that
+    resolves to a public address for the check and a private one for the connection (DNS
+    rebinding) reaches nothing. No proxy from the environment: the address judged is the one asked."""
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3 import connection, connectionpool
+    from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+
+    def guarded(base):
+        class Connection(base):
+            def _new_conn(self):
+                host, port = self._dns_host, self.port
+                try:
+                    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+                except socket.gaierror as exc:
+                    raise NameResolutionError(self.host, self, exc) from exc
+                by_name = guard.allows_name(host, port)
+                why = "no address"
+                for *_, sockaddr in infos:
+                    problem = None if by_name else guard.address_refusal(str(sockaddr[0]), host)
+                    if problem:
+                        why = problem
+                        continue
+                    try:
+                        sock = connection.connection.create_connection(
+                            (sockaddr[0], port), self.timeout, source_address=self.source_address,
+                            socket_options=self.socket_options)
+                    except TimeoutError as exc:
+                        raise ConnectTimeoutError(self, f"connection to {self.host} timed out") from exc
+                    except OSError as exc:
+                        why = str(exc)
+                        continue
+                    return sock
+                raise NewConnectionError(self, f"refused or failed: {why}")
+        return Connection
+
+    class HTTPPool(connectionpool.HTTPConnectionPool):
+        ConnectionCls = guarded(connection.HTTPConnection)
+
+    class HTTPSPool(connectionpool.HTTPSConnectionPool):
+        ConnectionCls = guarded(connection.HTTPSConnection)
+
+    class Adapter(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {"http": HTTPPool, "https": HTTPSPool}
+
+    session = requests.Session()
+    session.trust_env = False
+    adapter = Adapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session

@@ -51,6 +51,12 @@ class _Knocks:
     ("http://169.254.169.254/latest/meta-data/", True), ("http://100.64.0.1/", True), ("http://0.0.0.0/", True),
     ("http://224.0.0.1/", True), ("file:///etc/passwd", True), ("ftp://8.8.8.8/x", True), ("gopher://8.8.8.8/", True),
     ("http://8.8.8.8:99999/", True), ("/relative", True),
+    # urllib reads 8.8.8.8 as the host, urllib3 (which connects) 127.0.0.1
+    ("http://127.0.0.1:5432\\@8.8.8.8/crl", True), ("http://8.8.8.8/a b", True), ("http://8.8.8.8/\x00", True),
+    # IPv4 carried in IPv6: mapped, 6to4, NAT64, Teredo; site-local
+    ("http://[2002:a00:5::1]/", True), ("http://[64:ff9b::7f00:1]/", True), ("http://[fec0::1]/", True),
+    ("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/", True),
+    ("http://[64:ff9b::808:808]/", False), ("http://[2001:4860:4860::8888]/", False),
     ("http://8.8.8.8/ocsp", False), ("https://1.1.1.1/crl", False),
     ("http://10.9.8.7/ocsp", False),          # allowed by network
     ("http://127.0.0.1:7000/dev-pki", False),  # allowed by host:port
@@ -158,4 +164,31 @@ def test_a_redirect_to_a_private_address_is_not_followed():
                 assert "not a public address" in str(refused.value)
     finally:
         server.shutdown()
+        knocks.close()
+
+
+def test_a_name_that_resolves_elsewhere_when_connecting_reaches_nothing(monkeypatch):
+    """DNS rebinding: the name resolves to a public address when the URL is judged and to this
+    machine when the connection is made; the connection judges the address it connects to."""
+    knocks = _Knocks()
+    real = socket.getaddrinfo
+    answers = []
+
+    def rebinding(host, port, *args, **kwargs):
+        if host != "rebind.example":
+            return real(host, port, *args, **kwargs)
+        answers.append(host)
+        ip = "8.8.8.8" if len(answers) == 1 else "127.0.0.1"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    url = f"http://rebind.example:{knocks.port}/crl"
+    try:
+        for allow, knocked in (((), False), (("127.0.0.0/8",), True)):
+            answers.clear()
+            fetchers = FetchGuard(allow=allow).fetchers(timeout=2)
+            with pytest.raises(requests.RequestException):
+                asyncio.run(fetchers.crl_fetcher._get(url, acceptable_content_types=["application/pkix-crl"]))
+            assert len(answers) >= 2 and (knocks.count > 0) is knocked
+    finally:
         knocks.close()

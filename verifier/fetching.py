@@ -47,13 +47,14 @@ class FetcherPool:
         now = time.monotonic()
         if (state is None or now - state.born > self.ttl or state.uses >= self.max_uses
                 or state.epoch != self._epoch):
-            state = sets[guard] = _Set()
+            fresh = _Set()
+            fresh.fetchers = (self._http_backend().get_fetchers() if guard is None
+                              else guard.fetchers(timeout=self.timeout))   # raises: nothing kept
             with self._lock:
                 self._generation += 1
-                state.generation, state.epoch = self._generation, self._epoch
-            state.fetchers = (self._http_backend().get_fetchers() if guard is None
-                              else guard.fetchers(timeout=self.timeout))
-            state.born, state.uses = now, 0
+                fresh.generation, fresh.epoch = self._generation, self._epoch
+            fresh.born, fresh.uses = now, 0
+            state = sets[guard] = fresh
         state.uses += 1
         return state.fetchers
 
