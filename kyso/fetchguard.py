@@ -196,7 +196,9 @@ def _guarded_session(guard: FetchGuard, refused):
     """A requests session whose every connection resolves the host itself, judges each address
     (unless the host is allowed by name) and connects to the address it judged: a name that
     resolves to a public address for the check and a private one for the connection (DNS
-    rebinding) reaches nothing. No proxy from the environment: the address judged is the one asked."""
+    rebinding) reaches nothing. A proxy the environment names (``HTTP_PROXY``, an office whose
+    traffic leaves through one) is still used: the URL is judged before, the connection is then
+    the operator's proxy's, and the proxy resolves the name."""
     import requests
     from requests.adapters import HTTPAdapter
     from urllib3 import connection, connectionpool
@@ -242,7 +244,6 @@ def _guarded_session(guard: FetchGuard, refused):
             self.poolmanager.pool_classes_by_scheme = {"http": HTTPPool, "https": HTTPSPool}
 
     session = requests.Session()
-    session.trust_env = False
     adapter = Adapter()
     session.mount("http://", adapter)
     session.mount("https://", adapter)

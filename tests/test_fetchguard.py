@@ -182,6 +182,8 @@ def test_a_name_that_resolves_elsewhere_when_connecting_reaches_nothing(monkeypa
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))]
 
     monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    for variable in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):   # connected here, not via a proxy
+        monkeypatch.delenv(variable, raising=False)
     url = f"http://rebind.example:{knocks.port}/crl"
     try:
         for allow, knocked in (((), False), (("127.0.0.0/8",), True)):
