@@ -59,9 +59,9 @@ class FetchGuard:
         entries = tuple(e.strip().lower() for e in (text or "").split(",") if e.strip())
         return cls(allow=entries + tuple(a.lower() for a in also))
 
-    @classmethod
-    def for_url(cls, url: str) -> str:
-        """The ``host:port`` allowance of a service at ``url`` (the development PKI)."""
+    @staticmethod
+    def allowance_for(url: str) -> str:
+        """The ``host:port`` entry that allows the service at ``url`` (the development PKI)."""
         parts = urlsplit(url)
         return f"{(parts.hostname or '').lower()}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
 

@@ -397,7 +397,7 @@ class Settings:
     def fetch_guard(self) -> FetchGuard:
         """Where the OCSP, CRL and certificate fetches a document's certificates ask for may go:
         public addresses, the development PKI when it is used, and what KYSO_FETCH_ALLOW names."""
-        also = (FetchGuard.for_url(self.dev_pki_url),) if self.dev_pki_url is not None else ()
+        also = (FetchGuard.allowance_for(self.dev_pki_url),) if self.dev_pki_url is not None else ()
         return FetchGuard.parse(self.fetch_allow, also=also)
 
     def _check_production(self) -> None:

@@ -121,7 +121,7 @@ def prod(tmp_path_factory):
         "KYSO_OPS_TOKEN": OPS_TOKEN, "KYSO_TRUSTED_PROXIES": "1", "KYSO_REVOCATION_MAX_AGE": "2",
         "KYSO_AGENCY": "UBND", "KYSO_AGENCY_NAME": "UBND tỉnh Hưng Yên",
         # the administrator's CA answers on this machine: a private address, allowed by name
-        "KYSO_FETCH_ALLOW": FetchGuard.for_url(pki.tsa_url),
+        "KYSO_FETCH_ALLOW": FetchGuard.allowance_for(pki.tsa_url),
     })
     root = work / "root.pem"
     root.write_bytes(pki.identity("root-gov").cert_pem)
