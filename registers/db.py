@@ -103,14 +103,17 @@ class Database:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
-        self.check()   # an unreachable database is one line naming the setting, not a traceback
-        with self._migration_lock(), self.engine.begin() as connection:
-            if self.engine.dialect.name == "postgresql":
-                # one migrating process at a time; the lock ends with this transaction, after which the
-                # next process finds the schema at head and does nothing
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        # SQLite: the check's connection, the first to a new file, turns it to WAL, which several
+        # processes at once could not all do ("database is locked"): it runs under the lock too
+        with self._migration_lock():
+            self.check()   # an unreachable database is one line naming the setting, not a traceback
+            with self.engine.begin() as connection:
+                if self.engine.dialect.name == "postgresql":
+                    # one migrating process at a time; the lock ends with this transaction, after
+                    # which the next process finds the schema at head and does nothing
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
 
     def _migration_lock(self):
         """SQLite: an exclusive lock on a file beside the database (PostgreSQL locks in the database)."""

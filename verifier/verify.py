@@ -445,12 +445,16 @@ def _verify_read(reader: PdfFileReader, data, name, digest, moment, policy: Veri
         digests.join()
     for sig in embedded:
         if budget.exceeded:
+            _LOG.warning("%s: time budget of %s s spent before signature %s", name, policy.time_budget_seconds,
+                         sig.field_name)
             reports.append(_broken_signature(sig.field_name, reason("limit", "time budget"), "time budget",
                                              indication=Indication.INDETERMINATE))
             continue
         try:
             reports.append(_judge(sig, reader, data, changes, analysis_error, context, policy))
         except Exception as exc:  # noqa: BLE001
+            # indeterminate for the reader, and a bug to fix for us: the traceback goes to the log
+            _LOG.exception("%s: signature %s could not be judged", name, sig.field_name)
             reports.append(_broken_signature(sig.field_name, reason("cannot_judge", f"{type(exc).__name__}: {exc}"[:300]),
                                              "exception", indication=Indication.INDETERMINATE))
     reports.sort(key=lambda r: (r.revision, r.field))
