@@ -95,7 +95,7 @@ def serve_dev_pki_if_needed(settings: Settings):
 
 def install_hazmat() -> None:
     from hazmat import (asn1crypto_names, pyhanko_bounds, pyhanko_certinfo, pyhanko_hexreader, pyhanko_moddate,
-                        pyhanko_paths, pyhanko_revinfo, pyhanko_tokens)
+                        pyhanko_objects, pyhanko_paths, pyhanko_revinfo, pyhanko_tokens)
     from kyso.clock import operation_moment
     from verifier import pathcache
 
@@ -117,6 +117,8 @@ def install_hazmat() -> None:
                     "is read from the wall clock, not the operation's clock")
     if not pyhanko_bounds.install():
         log.warning("pyHanko's parser bounds do not fit this pyHanko version; only kyso.pdfbounds' own checks apply")
+    if not pyhanko_objects.install():   # in front of the bounded reader
+        log.warning("pyHanko's dictionary reader patch does not fit this pyHanko version; running without it")
 
 
 def compose(office_class, settings: Settings, *, clock: Clock | None = None, token=None):
