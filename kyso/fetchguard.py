@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import ipaddress
+import logging
 import socket
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -34,6 +35,7 @@ __all__ = ["MAX_REDIRECTS", "SUPPORTED", "FetchGuard", "FetchGuardUnsupported"]
 SUPPORTED = ("0.33.",)
 MAX_REDIRECTS = 3
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_log = logging.getLogger("kyso.fetchguard")
 
 
 class FetchGuardUnsupported(RuntimeError):
@@ -150,6 +152,18 @@ def _backend(guard: FetchGuard, timeout: float, limits):
     session = _guarded_session(guard, FetchRefused)
 
     def request(method: str, url: str, **kwargs):
+        try:
+            return _request(method, url, **kwargs)
+        except requests.RequestException:
+            raise
+        except Exception as exc:
+            # pyHanko's fetchers count only a RequestException (or a ValueError) as a failed fetch;
+            # anything else would end the whole signature's judgement: a failed fetch, and a bug to
+            # fix, logged with its traceback
+            _log.exception("fetching %s failed unexpectedly", url)
+            raise requests.RequestException(f"{type(exc).__name__}: {exc}") from exc
+
+    def _request(method: str, url: str, **kwargs):
         for _ in range(MAX_REDIRECTS + 1):
             problem = guard.refusal(url)
             if problem:

@@ -41,6 +41,8 @@ from datetime import datetime, timedelta
 
 from asn1crypto import core, x509
 
+from verifier.sharing import settle
+
 __all__ = ["CERTIFICATES", "CERTIFICATE_INFO", "CLEAN_ELEMENTS", "ISSUANCE", "MAX_AGE", "MAX_ENTRIES", "CertificateMemory", "FactMemory", "IssuanceMemory", "PathMemory",
            "clear", "memory_of", "paths_remembered", "shared_certificate"]
 
@@ -117,7 +119,7 @@ class PathMemory:
         try:
             until = self._valid_until(path, vc, moment)
             for cert in path.iter_certs(include_root=True):
-                _settle(cert)
+                settle(cert)
         except _Unremembered:
             return
         except Exception:  # noqa: BLE001 - what cannot be read is not remembered; pyHanko's answer stands
@@ -183,15 +185,6 @@ def _crl_boundaries(crl_obj, boundaries: list, *, retroactive: bool) -> None:
         boundaries.append(entry["revocation_date"].native)
 
 
-def _settle(cert) -> None:
-    """Parse a certificate that other threads will share completely now: asn1crypto fills its
-    lazily parsed parts on first use, which two threads must not do at once."""
-    cert.native  # noqa: B018
-    for name in (cert.subject, cert.issuer):
-        name.native  # noqa: B018
-        name.human_friendly  # noqa: B018
-
-
 # the setting of each context the verifier made (trust, rules, document revinfo, fetched answers)
 _settings: "weakref.WeakKeyDictionary[object, tuple]" = weakref.WeakKeyDictionary()
 
@@ -238,7 +231,7 @@ class CertificateMemory:
                 return found
         try:
             fresh = x509.Certificate.load(der)
-            _settle(fresh)
+            settle(fresh)
             fresh.key_identifier, fresh.authority_key_identifier, fresh.key_usage_value  # noqa: B018
             fresh.public_key, fresh.sha256, fresh.issuer_serial  # noqa: B018
             if fresh.dump() != der:

@@ -21,6 +21,8 @@ from typing import Iterable
 from asn1crypto import pem, x509
 from pyhanko_certvalidator.registry import SimpleTrustManager
 
+from verifier import sharing
+
 PROFILES = ("dev", "vn", "none")
 
 
@@ -44,8 +46,9 @@ def fingerprint(cert: x509.Certificate) -> str:
 def _parsed(certs: Iterable[x509.Certificate]) -> tuple[x509.Certificate, ...]:
     """Each certificate as parsed from its DER: asn1crypto re-encodes a certificate that was built
     in Python (certomancer's, say) on every ``dump()``, and path validation dumps names thousands
-    of times per signature."""
-    return tuple(x509.Certificate.load(c.dump()) for c in certs)
+    of times per signature; parsed completely now, since every verification thread shares them
+    (:func:`verifier.sharing.certificate`)."""
+    return tuple(sharing.certificate(c.dump()) for c in certs)
 
 
 @dataclasses.dataclass(frozen=True)
