@@ -54,9 +54,6 @@ def start() -> MovedRun:
     target = datetime.now(timezone.utc) + timedelta(days=365)
     ahead = ["faketime", "-f", f"@{target:%Y-%m-%d %H:%M:%S}"]
     env["TZ"] = "UTC"
-    # the dates move, not the monotonic clock: moved as well, a wait with a timeout (a lock, a
-    # condition, a join) waited for the moved deadline on the real clock, that is, for ever
-    env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
     env[CHILD_MARK] = "1"
     moved = subprocess.run([*ahead, sys.executable, "-c", "import time; print(time.time())"],
                            capture_output=True, text=True, check=True, env=env)
