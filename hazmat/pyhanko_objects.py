@@ -24,6 +24,7 @@ It replaces an internal method, so it is guarded by the pyHanko versions it was 
 """
 from __future__ import annotations
 
+import binascii
 import re
 
 from pyhanko.pdf_utils import generic
@@ -44,6 +45,16 @@ _NUMBER = re.compile(rb"[+,\-.0-9]*")                         # NumberObject.Num
 # what IndirectObject.read_from_stream accepts after INDIRECT_PATTERN matched: one isspace() byte
 # ends the generation, then read_non_whitespace skips PDF whitespace to the R
 _REFERENCE = re.compile(rb"(\d+)[ \t\n\r\x0b\x0c]+(\d+)[ \t\n\r\x0b\x0c][ \n\r\t\f\x00]*R")
+# possessive runs (never given back: a name ends at a delimiter, as pyHanko reads it, not where the
+# rest of the pattern would like)
+_NAME_RUN = rb"([^ \n\r\t\f\x00()<>\[\]{}/%]*+)"
+_SIMPLE = (rb"(?:/" + _NAME_RUN + rb"|(\d++)[ \t\n\r\x0b\x0c]+(\d++)[ \t\n\r\x0b\x0c][ \n\r\t\f\x00]*+R"
+           rb"|([+\-]?\d++))")
+# one match for the common dictionary entry (a key, then a name, a reference or an integer), and
+# one for the common array item: groups 1 key (empty for an item), 2 name, 3-4 reference, 5 integer
+_ENTRY = re.compile(rb"[ \n\r\t\f\x00]*/" + _NAME_RUN + rb"[ \n\r\t\f\x00]*" + _SIMPLE)
+_ITEM = re.compile(rb"[ \n\r\t\f\x00]*()" + _SIMPLE)
+_NUMBER_BYTES = frozenset(b"+,-.0123456789")
 _STRING = re.compile(rb"[()\\]")
 _DIGITS = re.compile(rb"[0-9]{1,3}")
 # an escaped byte, as _read_string_literal_bytes reads it
@@ -85,6 +96,19 @@ class _Parser:
         i += 2
         data: dict = {}
         while True:
+            found = _ENTRY.match(buf, i)
+            if found is not None:
+                simple = self.simple(found)
+                if simple is not None:
+                    key = generic._decode_name(found.group(1))
+                    value, i = simple
+                    if key in data:
+                        raise _Fallback
+                    data[key] = value
+                    if len(data) > pyhanko_bounds.MAX_DICT:
+                        raise _Fallback
+                    continue
+            # anything else, one token at a time
             i = _WS.match(buf, i).end()
             if i + 1 >= n:
                 raise self._short()
@@ -106,6 +130,37 @@ class _Parser:
             data[key] = value
             if len(data) > pyhanko_bounds.MAX_DICT:
                 raise _Fallback
+
+    def simple(self, found):
+        """The name, reference or integer ``found`` (an ``_ENTRY`` or ``_ITEM`` match) as
+        ``value`` reads it, and the offset after it; None when ``value`` must look closer (the
+        token may go on past the chunk, a number goes on as a real, a digit string is not what
+        pyHanko's look-ahead takes for a reference)."""
+        buf, end = self.buf, found.end()
+        if found.group(2) is not None:                       # a name
+            if end >= self.n:
+                return None
+            result = generic._decode_name(found.group(2))
+        elif found.group(3) is not None:                     # a reference, if pyHanko's look-ahead says so
+            start = found.start(3)
+            peek = buf[start:start + 20]
+            if len(peek) < 20 and not self.eof or generic.INDIRECT_PATTERN.match(peek) is None:
+                return None
+            idnum = int(found.group(3))
+            if not idnum > 0:
+                return None
+            result = generic.IndirectObject(idnum, int(found.group(4)), self.handler)
+        else:                                                # an integer
+            start = found.start(5)
+            if end >= self.n or buf[end] in _NUMBER_BYTES:
+                return None
+            if buf[start] not in b"+-":                      # a digit first: pyHanko looks for a reference
+                peek = buf[start:start + 20]
+                if len(peek) < 20 and not self.eof or generic.INDIRECT_PATTERN.match(peek) is not None:
+                    return None
+            result = generic.NumberObject(found.group(5).decode("ascii"))
+        result.container_ref = self.ref
+        return result, end
 
     def value(self, i: int, depth: int):
         """The object at ``i`` (as ``generic.read_object`` reads it, ``container_ref`` set) and the
@@ -136,12 +191,16 @@ class _Parser:
                 if end < 0:
                     raise self._short()
                 body = buf[i + 1:end]
-                if not _HEX.fullmatch(body):
-                    raise _Fallback
-                digits = body.translate(None, _HEX_WHITESPACE)
-                if len(digits) % 2:
-                    digits += b"0"
-                result = generic.pdf_string(bytes.fromhex(digits.decode("ascii")))
+                try:
+                    raw = binascii.unhexlify(body)   # hex digits only, an even number of them
+                except (binascii.Error, ValueError):
+                    if not _HEX.fullmatch(body):
+                        raise _Fallback from None
+                    digits = body.translate(None, _HEX_WHITESPACE)
+                    if len(digits) % 2:
+                        digits += b"0"
+                    raw = binascii.unhexlify(digits)
+                result = generic.pdf_string(raw)
                 j = end + 1
         elif c == 0x5B:                                      # '[' an array
             result, j = self.array(i, depth + 1)
@@ -233,6 +292,14 @@ class _Parser:
         result = generic.ArrayObject()
         i += 1
         while True:
+            if len(result) < pyhanko_bounds.MAX_ARRAY:
+                found = _ITEM.match(buf, i)
+                if found is not None:
+                    simple = self.simple(found)
+                    if simple is not None:
+                        result.append(simple[0])
+                        i = simple[1]
+                        continue
             i = _WS.match(buf, i).end()
             if i >= n:
                 raise self._short()

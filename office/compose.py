@@ -95,7 +95,7 @@ def serve_dev_pki_if_needed(settings: Settings):
 
 def install_hazmat() -> None:
     from hazmat import (asn1crypto_names, pyhanko_bounds, pyhanko_certinfo, pyhanko_hexreader, pyhanko_moddate,
-                        pyhanko_objects, pyhanko_paths, pyhanko_revinfo, pyhanko_tokens)
+                        pyhanko_objects, pyhanko_paths, pyhanko_revinfo, pyhanko_tokens, pyhanko_xref)
     from kyso.clock import operation_moment
     from verifier import pathcache
 
@@ -119,6 +119,8 @@ def install_hazmat() -> None:
         log.warning("pyHanko's parser bounds do not fit this pyHanko version; only kyso.pdfbounds' own checks apply")
     if not pyhanko_objects.install():   # in front of the bounded reader
         log.warning("pyHanko's dictionary reader patch does not fit this pyHanko version; running without it")
+    if not pyhanko_xref.install():
+        log.warning("pyHanko's cross-reference reader patch does not fit this pyHanko version; running without it")
 
 
 def compose(office_class, settings: Settings, *, clock: Clock | None = None, token=None):
