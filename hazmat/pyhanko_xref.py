@@ -16,14 +16,19 @@ an odd end of line, a twenty-one byte line, a table longer than the chunk, the e
 goes to pyHanko's own reader from the same place, before anything was yielded: the same result,
 the same errors. ``tests/test_pdfobjects.py`` compares both on fixed and random tables.
 
+pyHanko's table reader also loops for ever on a table cut short near the end of its stream (it
+seeks back 20 or 7 bytes after reading fewer): the one used here is pyHanko's with those two
+seeks measured (:func:`_table_pyhanko`), which ends such a file with an error.
+
 It replaces internal functions, so it is guarded by the pyHanko versions it was checked against
 (:data:`SUPPORTED`); installed explicitly by the composition root (``office.compose``).
 """
 from __future__ import annotations
 
+import os
 import re
 
-from pyhanko.pdf_utils import generic, xref
+from pyhanko.pdf_utils import generic, misc, xref
 
 from hazmat._versions import version as _version
 
@@ -81,13 +86,61 @@ def _fast_table(chunk: bytes):
             return None
 
 
+def _table_pyhanko(stream, strict: bool):
+    """pyHanko 0.38's ``parse_xref_table`` (MIT licence, Matthias Valvekens), with its two seeks
+    back measured by what was read rather than by what was asked: where the stream ended within 20
+    bytes of a line or 7 bytes of ``trailer``, it sought back further than it had read and read the
+    same bytes again, for ever (a 300-byte file whose /Prev table, after %%EOF, ends in ``1 0
+    \\ntr`` held a worker for ever). Wherever a read is complete, the same steps as pyHanko's."""
+    misc.read_non_whitespace(stream)
+    stream.seek(-1, os.SEEK_CUR)
+    while True:
+        num = generic.NumberObject.read_from_stream(stream)
+        misc.read_non_whitespace(stream)
+        stream.seek(-1, os.SEEK_CUR)
+        size = generic.NumberObject.read_from_stream(stream)
+        misc.read_non_whitespace(stream)
+        stream.seek(-1, os.SEEK_CUR)
+        for _ in range(size):
+            line = stream.read(20)
+            while line[0] in b"\x0d\x0a":
+                stream.seek(-len(line) + 1, os.SEEK_CUR)     # pyHanko: -20 + 1
+                line = stream.read(20)
+            if line[-1] in b"0123456789t":
+                stream.seek(-1, os.SEEK_CUR)
+            offset, generation, marker = line[:18].split(b" ", maxsplit=2)
+            if not strict and len(marker) > 1:
+                offset, generation, marker = line[:18].split(maxsplit=2)
+            if marker == b"n":
+                yield xref.XRefEntry(xref_type=xref.XRefType.STANDARD,
+                                     location=xref._xref_parse_decimal(offset, "XRef line parsing error (location)"),
+                                     idnum=num,
+                                     generation=xref._xref_parse_decimal(generation,
+                                                                         "XRef line parsing error (generation)"))
+            elif marker == b"f":
+                yield xref.XRefEntry(xref_type=xref.XRefType.FREE, location=None, idnum=num,
+                                     generation=xref._xref_parse_decimal(
+                                         generation, "XRef line parsing error (generation to free)"))
+            elif strict:
+                raise misc.PdfStrictReadError(f"Unknown marker {marker!r}")
+            num += 1
+        misc.read_non_whitespace(stream)
+        stream.seek(-1, os.SEEK_CUR)
+        trailertag = stream.read(7)
+        if trailertag == b"trailer":
+            misc.read_non_whitespace(stream)
+            stream.seek(-1, os.SEEK_CUR)
+            return
+        stream.seek(-len(trailertag), os.SEEK_CUR)           # pyHanko: -7
+
+
 def parse_xref_table(stream, strict: bool):
     start = stream.tell()
     chunk = stream.read(_TABLE_CHUNK)
     parsed = _fast_table(chunk) if chunk else None
     if parsed is None:
         stream.seek(start)
-        yield from _state["table"](stream, strict)
+        yield from _table_pyhanko(stream, strict)
         return
     entries, end = parsed
     for entry, after in entries:

@@ -120,6 +120,18 @@ def _assemble(objects: list[bytes]) -> bytes:
     return out.getvalue()
 
 
+def _table_cut_short(tail: bytes) -> bytes:
+    """A small valid PDF whose trailer's /Prev points after its %%EOF, at ``tail``: a second
+    cross-reference table cut short by the end of the file (``xref\\n1 0 \\ntr``), which pyHanko's
+    table reader read for ever."""
+    head = (b"%PDF-1.7\n1 0 obj\n<</Type/Catalog/Pages 2 0 R>>\nendobj\n"
+            b"2 0 obj\n<</Type/Pages/Kids[]/Count 0>>\nendobj\n")
+    table = b"xref\n0 3\n0000000000 65535 f \n%010d 00000 n \n%010d 00000 n \n" % (9, head.index(b"2 0 obj"))
+    trailer = b"trailer\n<</Size 3/Root 1 0 R/Prev %010d>>\nstartxref\n%d\n%%%%EOF\n"
+    prev = len(head) + len(table) + len(trailer % (0, len(head)))
+    return head + table + trailer % (prev, len(head)) + tail
+
+
 _BOMB_CACHE: dict[int, bytes] = {}
 
 
@@ -198,6 +210,7 @@ def door_cases() -> list[tuple[str, str, bytes]]:
         ("flate-bomb-256m-content", "bomb", _content_bomb(256)),
         ("objstm-bomb-256m", "bomb", _bomb_in_objstm(256)),
         ("field-names", "fields", _form_with_field_names(["Chu.Ky", "Chữ ký số", "x" * 10_000, "", "Sig1"])),
+        ("xref-cut-short", "startxref", _table_cut_short(b"xref\n1 0 \ntr")),
     ]
 
 
@@ -351,6 +364,7 @@ def cases(sources: Sources, *, count: int, seed: int = 30) -> Iterator[Case]:
         Case("objstm-bomb-256m", "bomb", _bomb_in_objstm(256), False),
         Case("count-billion", "pages", _minimal_pdf(page_count=10 ** 9), False),
         Case("count-negative", "pages", _minimal_pdf(page_count=-5), False),
+        Case("xref-cut-short", "startxref", _table_cut_short(b"xref\n1 0 \ntr"), False),
         Case("encrypted", "encrypted", _encrypted(sources.unsigned), False),
         Case("encrypted-signed", "encrypted", _encrypted(sources.signed[0]), True),
     ]

@@ -252,8 +252,9 @@ def test_xref_tables_read_alike():
     alone = 0
     for data in cases:
         for strict in (False, True):
-            mine = _table_outcome(fast_table, data, strict)
-            assert mine == _table_outcome(original, data, strict), data
+            stock = _table_outcome(original, data, strict)
+            assert _table_outcome(fast_table, data, strict) == stock, data
+            assert _table_outcome(pyhanko_xref._table_pyhanko, data, strict) == stock, data
         alone += pyhanko_xref._fast_table(data) is not None
     assert 1000 < alone < 2800, alone   # both the fast reader and pyHanko's were compared
 
@@ -278,3 +279,22 @@ def test_object_headers_read_alike():
     for data in cases:
         for strict in (False, True):
             assert outcome(fast_header, data, strict) == outcome(original, data, strict), data
+
+
+def test_a_table_cut_short_at_the_end_of_the_file_is_an_error_not_a_loop():
+    """pyHanko's own reader sought back seven bytes after reading two ("tr") and read them again for
+    ever: a 300-byte file (its /Prev table after %%EOF) held a verification, a signing, a worker."""
+    import threading
+
+    from hostile.generator import _table_cut_short
+    from verifier import VerificationPolicy, verify
+
+    for tail in (b"xref\n1 0 \ntr", b"xref\n31 0 \ntr", b"xref\n0 1\n0000000000 65535 f\n\r"):
+        data = _table_cut_short(tail)
+        answer = {}
+        worker = threading.Thread(target=lambda: answer.setdefault(
+            "report", verify(data, policy=VerificationPolicy.for_profile("none"))), daemon=True)
+        worker.start()
+        worker.join(30)
+        assert "report" in answer, f"still reading after 30 s: {tail!r}"
+        assert answer["report"].verdict.value != "valid"
