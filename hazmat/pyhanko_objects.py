@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import binascii
 import re
+import threading
 
 from pyhanko.pdf_utils import generic
 
@@ -68,6 +69,7 @@ _WORDS = {0x74: (b"true", lambda: generic.BooleanObject(True)), 0x66: (b"false",
           0x6E: (b"null", lambda: generic.NullObject())}
 
 _state: dict = {"bounded": None}
+_pyhanko_reading = threading.local()   # set while the bounded reader reads a dictionary of its own
 
 
 class _Fallback(Exception):
@@ -314,7 +316,9 @@ class _Parser:
 def _read(stream, container_ref, as_metadata_stream: bool = False,
           in_content_stream=generic.ContentOpReading.NO):
     bounded = _state["bounded"]
-    if in_content_stream:
+    if in_content_stream or getattr(_pyhanko_reading, "active", False):
+        # inside a dictionary pyHanko reads: its nested dictionaries too (a fast attempt at each
+        # level would scan the same chunk again, depth times: 41 s for a 180 KB object)
         return bounded(stream, container_ref, as_metadata_stream=as_metadata_stream,
                        in_content_stream=in_content_stream)
     start = stream.tell()
@@ -336,8 +340,12 @@ def _read(stream, container_ref, as_metadata_stream: bool = False,
         parsed = None
     if parsed is None:
         stream.seek(start)
-        return bounded(stream, container_ref, as_metadata_stream=as_metadata_stream,
-                       in_content_stream=in_content_stream)
+        _pyhanko_reading.active = True
+        try:
+            return bounded(stream, container_ref, as_metadata_stream=as_metadata_stream,
+                           in_content_stream=in_content_stream)
+        finally:
+            _pyhanko_reading.active = False
     data, end = parsed
     stream.seek(start + end)
     after = _WS.match(chunk, end).end()

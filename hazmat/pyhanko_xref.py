@@ -59,14 +59,18 @@ def _fast_table(chunk: bytes):
         head = _SUBSECTION.match(chunk, at)
         if head is None:
             return None
-        first, count = head.group(1), int(head.group(2))
+        try:   # in pyHanko's order; a number Python refuses (over 4,300 digits): pyHanko's reader says so
+            first = generic.NumberObject(head.group(1).decode("ascii"))
+            count = int(head.group(2))
+        except ValueError:
+            return None
         at = head.end()
         for k in range(count):
             line = _LINE.match(chunk, at)
             if line is None:
                 return None
             at += 20
-            idnum = generic.NumberObject(first.decode("ascii")) if k == 0 else int(first) + k
+            idnum = first if k == 0 else first + k
             if line.group(3) == b"n":
                 entries.append((xref.XRefEntry(xref_type=xref.XRefType.STANDARD, location=int(line.group(1)),
                                                idnum=idnum, generation=int(line.group(2))), at))
@@ -91,7 +95,9 @@ def _table_pyhanko(stream, strict: bool):
     back measured by what was read rather than by what was asked: where the stream ended within 20
     bytes of a line or 7 bytes of ``trailer``, it sought back further than it had read and read the
     same bytes again, for ever (a 300-byte file whose /Prev table, after %%EOF, ends in ``1 0
-    \\ntr`` held a worker for ever). Wherever a read is complete, the same steps as pyHanko's."""
+    \\ntr`` held a worker for ever). Wherever a read is complete, the same steps as pyHanko's; where
+    one is short, pyHanko read earlier bytes again and sometimes ended with another error than this
+    reader's (the file is unreadable either way)."""
     misc.read_non_whitespace(stream)
     stream.seek(-1, os.SEEK_CUR)
     while True:
@@ -156,8 +162,13 @@ def _read_object_header(stream, strict):
     if found is None or found.end() >= len(chunk) or chunk[found.end()] == 0x25:
         stream.seek(start)
         return _state["header"](stream, strict)
+    try:
+        header = int(found.group(1)), int(found.group(2))
+    except ValueError:   # over 4,300 digits: pyHanko's reader says so, from where it says it
+        stream.seek(start)
+        return _state["header"](stream, strict)
     stream.seek(start + found.end())
-    return int(found.group(1)), int(found.group(2))
+    return header
 
 
 def supported(version: str | None = None) -> bool:

@@ -204,6 +204,11 @@ def memory_of(validation_context) -> PathMemory | None:
 
 
 
+#: a certificate's encoding above this is not shared (real ones are a few KiB; a hostile document's
+#: may carry megabytes of extensions)
+MAX_SHARED_BYTES = 64 * 1024
+
+
 class CertificateMemory:
     """One parsed object per certificate encoding: an agency's certificate arrives inside every
     document it signs, and each fresh copy had its extensions, key identifiers and names worked out
@@ -223,6 +228,8 @@ class CertificateMemory:
             der = cert.dump()
         except Exception:  # noqa: BLE001 - validated as it is, and judged there
             return cert
+        if len(der) > MAX_SHARED_BYTES:
+            return cert   # no real certificate is that large: judged as it is, never kept
         key = hashlib.sha256(der).digest()
         with self._lock:
             found = self._shared.get(key)
