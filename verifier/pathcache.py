@@ -238,9 +238,7 @@ class CertificateMemory:
                 return found
         try:
             fresh = x509.Certificate.load(der)
-            settle(fresh)
-            fresh.key_identifier, fresh.authority_key_identifier, fresh.key_usage_value  # noqa: B018
-            fresh.public_key, fresh.sha256, fresh.issuer_serial  # noqa: B018
+            settle(fresh)   # its properties (key identifiers, key usage, issuer and serial) included
             if fresh.dump() != der:
                 return cert
         except Exception:  # noqa: BLE001 - a certificate that does not parse completely is not shared

@@ -71,26 +71,25 @@ def settle(cert: x509.Certificate) -> x509.Certificate:
     object: a settled certificate is marked)."""
     if getattr(cert, "_kyso_settled", False):
         return cert
-    _walk(cert, set())
     parts = [(cert, x509.Certificate), (cert.subject, x509.Name), (cert.issuer, x509.Name)]
     try:
         parts.append((cert.public_key, keys.PublicKeyInfo))
     except Exception:  # noqa: BLE001 - a key that does not parse is judged where it is used
         pass
-    for obj, cls in parts:
+    for obj, cls in parts:   # the properties first: they parse the extensions and keys readers read
         for name in _properties(cls):
             try:
                 getattr(obj, name)
             except Exception:  # noqa: BLE001 - as above
                 pass
-        _walk(obj, set())
+    _walk(cert, set())       # then every part, once (names and key included: they are parts of it)
     cert._kyso_settled = True
     return cert
 
 
 def certificate(der: bytes) -> x509.Certificate:
-    """The process's settled certificate for the encoding ``der``: parsed and settled once (about
-    3 ms each), then the same object for every policy that names it (``kyso verify``'s helper builds
+    """The process's settled certificate for the encoding ``der``: parsed and settled once (a few
+    milliseconds), then the same object for every policy that names it (``kyso verify``'s helper builds
     its trust set for each command)."""
     key = hashlib.sha256(der).digest()
     with _lock:
