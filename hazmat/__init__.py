@@ -15,6 +15,9 @@ version it was written and tested against, and is installed explicitly by the co
 * :mod:`hazmat.pyhanko_xref`: pyHanko's cross-reference table and object header readers, one
   regular expression for the well-formed case, pyHanko's own for anything else (same entries,
   errors and stream positions; ``tests/test_pdfobjects.py``).
+* :mod:`hazmat.pyhanko_prehash`: pyHanko's byte-range digest may start from the hash of the
+  document's original bytes, worked out on the other core while pyHanko writes (``signer.prehash``;
+  same digest, same file; ``tests/test_prehash.py``).
 * :mod:`hazmat.pyhanko_bounds`: bounds on pyHanko's array length and nesting depth, so that a
   hostile file is refused as unreadable in milliseconds (``tests/test_bounds.py``).
 * :mod:`hazmat.asn1crypto_names`: asn1crypto's RFC 5280 name comparison remembered by the names'
@@ -41,16 +44,19 @@ def stock():
     import contextlib
 
     from hazmat import (asn1crypto_names, pyhanko_bounds, pyhanko_certinfo, pyhanko_hexreader, pyhanko_moddate,
-                        pyhanko_objects, pyhanko_paths, pyhanko_revinfo, pyhanko_tokens, pyhanko_xref)
+                        pyhanko_objects, pyhanko_paths, pyhanko_prehash, pyhanko_revinfo, pyhanko_tokens,
+                        pyhanko_xref)
 
     @contextlib.contextmanager
     def block():
         # taken out in this order, put back in the reverse one (the fast dictionary reader sits in
         # front of the bounded one)
         patches = [m for m in (asn1crypto_names, pyhanko_objects, pyhanko_bounds, pyhanko_certinfo, pyhanko_hexreader,
-                               pyhanko_moddate, pyhanko_paths, pyhanko_revinfo, pyhanko_tokens, pyhanko_xref)
+                               pyhanko_moddate, pyhanko_paths, pyhanko_prehash, pyhanko_revinfo, pyhanko_tokens,
+                               pyhanko_xref)
                    if m.installed()]
         memory_of, share, moment_of = pyhanko_paths._memory_of, pyhanko_certinfo._share, pyhanko_moddate._moment_of
+        digest_of = pyhanko_prehash._digest_of
         for module in patches:
             module.uninstall()
         try:
@@ -63,6 +69,8 @@ def stock():
                     module.install(share)
                 elif module is pyhanko_moddate:
                     module.install(moment_of)
+                elif module is pyhanko_prehash:
+                    module.install(digest_of)
                 else:
                     module.install()
 

@@ -95,8 +95,10 @@ def serve_dev_pki_if_needed(settings: Settings):
 
 def install_hazmat() -> None:
     from hazmat import (asn1crypto_names, pyhanko_bounds, pyhanko_certinfo, pyhanko_hexreader, pyhanko_moddate,
-                        pyhanko_objects, pyhanko_paths, pyhanko_revinfo, pyhanko_tokens, pyhanko_xref)
+                        pyhanko_objects, pyhanko_paths, pyhanko_prehash, pyhanko_revinfo, pyhanko_tokens,
+                        pyhanko_xref)
     from kyso.clock import operation_moment
+    from signer import prehash
     from verifier import pathcache
 
     if not pyhanko_hexreader.install():
@@ -121,6 +123,9 @@ def install_hazmat() -> None:
         log.warning("pyHanko's dictionary reader patch does not fit this pyHanko version; running without it")
     if not pyhanko_xref.install():
         log.warning("pyHanko's cross-reference reader patch does not fit this pyHanko version; running without it")
+    if not pyhanko_prehash.install(prehash.digest_for):
+        log.warning("pyHanko's byte-range digest patch does not fit this pyHanko version; signing hashes the whole "
+                    "document after writing the update")
 
 
 def compose(office_class, settings: Settings, *, clock: Clock | None = None, token=None):

@@ -38,7 +38,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from kyso import aio as _loop
 from kyso.clock import Clock, operation as clock_operation, read as read_clock, system_clock
-from signer import errors, fileio
+from signer import errors, fileio, prehash
 from signer.cms_template import CmsTemplate
 from signer.keyholders import KeyHolder
 from signer.policy import SigningPolicy
@@ -175,28 +175,35 @@ class SigningEngine:
 
     def _sign_in_memory(self, request, key_holder, moment, original: bytes, output, durable,
                         before_signing) -> SignedDocument:
-        """Sign ``original`` (the document's bytes) in memory; with ``output``, those bytes are written
-        there on the other core while the signature is made, then the update."""
-        buffer = io.BytesIO(original)
-        writer = open_for_signing(buffer)
-        field = choose_field(writer, request.field, certify=request.certify is not None)
-        self._checker.check(key_holder, moment=moment, fetchers=self.fetchers(moment))
-        if before_signing is not None:
-            before_signing(writer)
-        if output is None:
-            self._run(request, key_holder, field, moment, writer, buffer)
-            data = buffer.getvalue()
-            return self._result(request, key_holder, field, moment, len(data), data=data)
-        target = Path(output)
-        with fileio.atomic_file(target, durable=durable) as dst:
-            copy = fileio.BackgroundWrite(dst, original)
-            try:
-                self._run(request, key_holder, field, moment, writer, buffer)
-            finally:
-                copy.join()
-            with buffer.getbuffer() as view:     # pyHanko appended its update (in place): the rest is as read
-                fileio.pwrite_all(dst, view[len(original):], len(original))
-                size = len(view)
+        """Sign ``original`` (the document's bytes) in memory. A large one is hashed on the other core
+        while pyHanko reads the document and writes the update (:mod:`signer.prehash`); with
+        ``output``, those bytes are written there on an I/O thread while the signature is made, then
+        the update."""
+        algorithm = self.policy.md_algorithm
+        ahead = (prehash.OriginalBytes(original, algorithm=algorithm)
+                 if prehash.worthwhile(len(original), algorithm) else None)
+        with ahead if ahead is not None else contextlib.nullcontext():
+            buffer = io.BytesIO(original)
+            writer = open_for_signing(buffer)
+            field = choose_field(writer, request.field, certify=request.certify is not None)
+            self._checker.check(key_holder, moment=moment, fetchers=self.fetchers(moment))
+            if before_signing is not None:
+                before_signing(writer)
+            with prehash.offer(buffer, ahead) if ahead is not None else contextlib.nullcontext():
+                if output is None:
+                    self._run(request, key_holder, field, moment, writer, buffer)
+                    data = buffer.getvalue()
+                    return self._result(request, key_holder, field, moment, len(data), data=data)
+                target = Path(output)
+                with fileio.atomic_file(target, durable=durable) as dst:
+                    copy = fileio.BackgroundWrite(dst, original)
+                    try:
+                        self._run(request, key_holder, field, moment, writer, buffer)
+                    finally:
+                        copy.join()
+                    with buffer.getbuffer() as view:     # pyHanko appended its update (in place): the rest is as read
+                        fileio.pwrite_all(dst, view[len(original):], len(original))
+                        size = len(view)
         return self._result(request, key_holder, field, moment, size, path=target)
 
     def _sign_file(self, request, key_holder, moment, output, durable, before_signing) -> SignedDocument:

@@ -1,0 +1,148 @@
+"""Signing a large document hashes its original bytes on the other core while pyHanko writes the
+update (signer.prehash, hazmat.pyhanko_prehash): the signature must be the one pyHanko's own
+digest gives, and anything unexpected must fall back to pyHanko's digest."""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import signal
+from datetime import datetime, timezone
+
+import pytest
+
+from signer import prehash
+
+MOMENT = datetime(2026, 3, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+
+def _byte_range_digest(data: bytes) -> tuple[bytes, tuple[int, int, int, int]]:
+    """The SHA-256 of a signed file's /ByteRange, read from the file itself."""
+    import re
+
+    match = list(re.finditer(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]", data))[-1]
+    a, b, c, d = (int(g) for g in match.groups())
+    return hashlib.sha256(data[a:a + b] + data[c:c + d]).digest(), (a, b, c, d)
+
+
+def _message_digest(data: bytes) -> bytes:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    sig = PdfFileReader(io.BytesIO(data)).embedded_signatures[-1]
+    attrs = sig.signer_info["signed_attrs"]
+    return [a for a in attrs if a["type"].native == "message_digest"][0]["values"][0].native
+
+
+@pytest.mark.parametrize("to_file", [False, True])
+def test_a_large_document_is_signed_from_the_hash_made_ahead_and_verifies(engine, pki, tmp_path, monkeypatch,
+                                                                          to_file):
+    """1 MB, B-B: the byte-range digest comes from the hash made ahead (pyHanko's own is not
+    computed), it is the digest of the file's /ByteRange, and the signature verifies."""
+    from hazmat import pyhanko_prehash
+    from kyso.samples import MB, make_pdf
+    from signer import Level, SignRequest, SoftwareKeyHolder
+    from verifier import VerificationPolicy, verify
+
+    assert pyhanko_prehash.installed()      # conftest installs every patch, as a worker does
+    answers = []
+    real = prehash.digest_for
+    monkeypatch.setattr(pyhanko_prehash, "_digest_of", lambda *a: answers.append(real(*a)) or answers[-1])
+    document = make_pdf(size=MB)
+    holder = SoftwareKeyHolder.from_dev_pki(pki, "nguyen-van-an")
+    if to_file:
+        source, out = tmp_path / "in.pdf", tmp_path / "out.pdf"
+        source.write_bytes(document)
+        engine.sign(SignRequest(document=source, level=Level.B_B), key_holder=holder, output=out, at=MOMENT)
+        signed = out.read_bytes()
+    else:
+        signed = engine.sign(SignRequest(document=document, level=Level.B_B), key_holder=holder, at=MOMENT).data
+    assert len(answers) == 1 and answers[0] is not None
+    digest, (start, _, _, _) = _byte_range_digest(signed)
+    assert start == 0 and signed.startswith(document)
+    assert answers[0] == digest == _message_digest(signed)
+    report = verify(signed, policy=VerificationPolicy.for_profile("dev", dev_pki=pki), now=MOMENT)
+    assert report.verdict.value == "valid", report.to_dict()["reasons"]
+
+
+def test_a_small_document_is_hashed_by_pyhanko_alone(engine, pki, monkeypatch):
+    """Under :data:`prehash.MIN_BYTES` nothing is hashed ahead (a thread would cost what it saves)."""
+    from hazmat import pyhanko_prehash
+    from kyso.samples import KB, make_pdf
+    from signer import Level, SignRequest, SoftwareKeyHolder
+
+    answers = []
+    real = prehash.digest_for
+    monkeypatch.setattr(pyhanko_prehash, "_digest_of", lambda *a: answers.append(real(*a)) or answers[-1])
+    document = make_pdf(size=100 * KB)
+    assert len(document) < prehash.MIN_BYTES
+    signed = engine.sign(SignRequest(document=document, level=Level.B_B),
+                         key_holder=SoftwareKeyHolder.from_dev_pki(pki, "nguyen-van-an"), at=MOMENT).data
+    assert answers == [None]
+    assert _byte_range_digest(signed)[0] == _message_digest(signed)
+
+
+def _offered(data: bytes, stream, algorithm="sha256"):
+    original = prehash.OriginalBytes(data, algorithm=algorithm)
+    return original, prehash.offer(stream, original)
+
+
+def test_digest_for_is_the_byte_range_digest_and_refuses_anything_else():
+    """The digest made ahead, continued with the update, equals hashing the range at once; another
+    stream, another algorithm, a placeholder inside the original bytes, or original bytes changed in
+    the stream: None (pyHanko hashes it all)."""
+    data = os.urandom(300_000)
+    update = os.urandom(20_000)
+    stream = io.BytesIO(data)
+    stream.seek(0, io.SEEK_END)
+    stream.write(update)
+    whole = data + update
+    start, end, eof = len(data) + 5_000, len(data) + 9_000, len(whole)
+    expected = hashlib.sha256(whole[:start] + whole[end:eof]).digest()
+    original, offer = _offered(data, stream)
+    with original:
+        assert prehash.digest_for(stream, "sha256", start, end, eof) is None    # nothing offered yet
+        with offer:
+            assert prehash.digest_for(stream, "sha256", start, end, eof) == expected
+            assert prehash.digest_for(io.BytesIO(whole), "sha256", start, end, eof) is None
+            assert prehash.digest_for(stream, "sha512", start, end, eof) is None
+            assert prehash.digest_for(stream, "sha256", len(data) - 1, end, eof) is None   # placeholder inside
+            assert prehash.digest_for(stream, "sha256", start, end, eof + 1) is None       # past the end
+            stream.seek(123)
+            stream.write(b"\x00" if data[123] else b"\x01")                              # the original changed
+            assert prehash.digest_for(stream, "sha256", start, end, eof) is None
+    for algorithm in ("sha384", "sha512"):
+        original, offer = _offered(data, io.BytesIO(whole), algorithm)
+        with original, offer:
+            stream = prehash._offered.get()[0]
+            assert prehash.digest_for(stream, algorithm, start, end, eof) == \
+                hashlib.new(algorithm, whole[:start] + whole[end:eof]).digest()
+
+
+def test_background_work_starts_in_a_forked_child():
+    """The I/O pool is per process: a child forked after the parent used it (a gunicorn worker) gets
+    its own, instead of queueing work for threads that do not exist there (a signature that never
+    ends)."""
+    from signer import fileio
+
+    assert fileio.background(sum, [1, 2]).result(timeout=10) == 3
+    pid = os.fork()
+    if pid == 0:                                   # the child: exit 0 only if the work is done
+        signal.alarm(20)
+        try:
+            code = 0 if fileio.background(sum, [3, 4]).result(timeout=10) == 7 else 1
+        except BaseException:   # noqa: BLE001
+            code = 2
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_write_error_on_the_io_thread_reaches_the_caller(tmp_path):
+    from signer import fileio
+
+    fd = os.open(tmp_path / "f", os.O_RDONLY | os.O_CREAT)
+    try:
+        with pytest.raises(OSError):
+            fileio.BackgroundWrite(fd, b"x" * 100).join()
+    finally:
+        os.close(fd)
