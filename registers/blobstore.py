@@ -213,14 +213,35 @@ class BlobStore:
             with open(data, "rb") as source:       # a missing source is the caller's error
                 return self._put_stream(source)
         if isinstance(data, (bytes, bytearray, memoryview)):
-            return self._put_stream(io.BytesIO(data) if len(data) > CHUNK else _Once(data))
+            held, sha256 = self._already_held(data)
+            if held is not None:
+                return held
+            return self._put_stream(io.BytesIO(data) if len(data) > CHUNK else _Once(data),
+                                    sha256=sha256 if isinstance(data, bytes) else None)   # bytes cannot change
         if hasattr(data, "read"):
             return self._put_stream(data)
         raise TypeError(f"BlobStore.put takes bytes, a path or a binary file, not {type(data).__name__}")
 
-    def _put_stream(self, source: IO[bytes]) -> StoredBlob:
+    def _already_held(self, data: bytes | bytearray | memoryview) -> tuple[StoredBlob | None, str]:
+        """(the stored blob of ``data`` when the store holds it, whole, else None; its SHA-256).
+
+        A document verified, then received, or checked again, is stored once: nothing written, no
+        temporary file, no fsync; its time refreshed (no reconciler takes it for an old orphan now)."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        final = self.path(sha256)
+        size = memoryview(data).nbytes
+        try:
+            if not self._holds(final, size):
+                return None, sha256
+            os.utime(final)
+        except OSError:
+            return None, sha256                       # set aside meanwhile, unreadable: store it anew
+        return StoredBlob(sha256=sha256, size=size, path=final), sha256
+
+    def _put_stream(self, source: IO[bytes], *, sha256: str | None = None) -> StoredBlob:
+        """``sha256``: the digest of what ``source`` holds, when the caller has it (not computed again)."""
         fd, temp = self._new_temp()
-        digest = hashlib.sha256()
+        digest = hashlib.sha256() if sha256 is None else None
         size = 0
         try:
             while True:
@@ -229,7 +250,8 @@ class BlobStore:
                     break
                 if not isinstance(chunk, (bytes, bytearray, memoryview)):
                     raise TypeError("BlobStore.put needs a binary file (read() returned text)")
-                digest.update(chunk)
+                if digest is not None:
+                    digest.update(chunk)
                 view = memoryview(chunk)
                 while view:
                     written = os.write(fd, view)
@@ -240,7 +262,8 @@ class BlobStore:
             _checkpoint("temp_written")
             os.fsync(fd)
             _checkpoint("temp_fsynced")
-            sha256 = digest.hexdigest()
+            if digest is not None:
+                sha256 = digest.hexdigest()
             final = self.path(sha256)
             created = self._make_fanout(final.parent)
             if self._holds(final, size):

@@ -13,7 +13,7 @@ import contextlib
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import bindparam, create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -194,16 +194,22 @@ _INSERTS: dict = {}
 
 
 def insert_new(session, table, keys: tuple[str, ...]):
-    """``INSERT ... ON CONFLICT (keys) DO NOTHING`` for ``table`` in the session's SQL dialect,
-    built once per table and dialect (a statement built per call costs as much as running it)."""
-    dialect = session.get_bind().dialect.name
-    statement = _INSERTS.get((table.name, dialect))
+    """``INSERT ... ON CONFLICT (keys) DO NOTHING`` of every column of ``table``, built once per
+    table and dialect (a statement built per call costs as much as running it).
+
+    The SQL is the same in SQLite and PostgreSQL; it is a textual statement whose parameters carry
+    the columns' types (the same conversions as an ``insert()``): SQLAlchemy's dialect ``insert``
+    has no cache key, so it was compiled anew at every execution (two per stored document)."""
+    dialect = session.get_bind().dialect
+    statement = _INSERTS.get((table.name, dialect.name, keys))
     if statement is None:
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        elif dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
-        else:                                          # pragma: no cover - only the two above are used
-            raise ValueError(f"unsupported database {dialect}")
-        statement = _INSERTS[(table.name, dialect)] = insert(table).on_conflict_do_nothing(index_elements=list(keys))
+        if dialect.name not in ("postgresql", "sqlite"):    # pragma: no cover - only the two are used
+            raise ValueError(f"unsupported database {dialect.name}")
+        quote = dialect.identifier_preparer.quote
+        columns = list(table.columns)
+        sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in columns)}) "
+               f"VALUES ({', '.join(':' + c.name for c in columns)}) "
+               f"ON CONFLICT ({', '.join(quote(k) for k in keys)}) DO NOTHING")
+        statement = text(sql).bindparams(*(bindparam(c.name, type_=c.type) for c in columns))
+        _INSERTS[(table.name, dialect.name, keys)] = statement
     return statement

@@ -76,6 +76,24 @@ def test_put_is_idempotent(tmp_path):
     assert empty.sha256 == sha(b"") and empty.size == 0 and store.read(empty.sha256) == b""
 
 
+def test_bytes_already_held_are_not_written_again_and_their_time_is_refreshed(tmp_path, monkeypatch):
+    """A document checked again (or verified, then received) is stored once: no temporary file, no
+    fsync; its time refreshed, so a reconciler does not take it for an old orphan."""
+    store = BlobStore(tmp_path / "store")
+    first = store.put(pdf(2))
+    os.utime(first.path, (1_600_000_000, 1_600_000_000))
+    inode = first.path.stat().st_ino
+    synced, temps = [], []
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd))
+    real_new_temp = store._new_temp
+    monkeypatch.setattr(store, "_new_temp", lambda: temps.append(1) or real_new_temp())
+    assert store.put(pdf(2)) == first
+    assert synced == [] and temps == []
+    assert first.path.stat().st_ino == inode and first.path.stat().st_mtime > 1_600_000_000 + 86400
+    other = store.put(pdf(3))                          # new bytes: written and synced as ever
+    assert temps == [1] and synced and store.verify(other.sha256)
+
+
 def _status(field: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field + ":"):
