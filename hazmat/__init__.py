@@ -17,7 +17,7 @@ version it was written and tested against, and is installed explicitly by the co
   errors and stream positions; ``tests/test_pdfobjects.py``).
 * :mod:`hazmat.pyhanko_prehash`: pyHanko's byte-range digest may start from the hash of the
   document's original bytes, worked out on the other core while pyHanko writes (``signer.prehash``;
-  same digest, same file; ``tests/test_prehash.py``).
+  the same digest; ``tests/test_prehash.py``).
 * :mod:`hazmat.pyhanko_bounds`: bounds on pyHanko's array length and nesting depth, so that a
   hostile file is refused as unreadable in milliseconds (``tests/test_bounds.py``).
 * :mod:`hazmat.asn1crypto_names`: asn1crypto's RFC 5280 name comparison remembered by the names'

@@ -10,8 +10,8 @@ the other core while pyHanko works (``signer.prehash``).
 injected by the composition root ``office.compose``); when that answers None (always, outside a
 signature the engine offered), the digest is pyHanko's own code, unchanged. Everything else in the
 function is pyHanko's, line for line. Guarded by the pyHanko versions it was checked against
-(:data:`SUPPORTED`); ``tests/test_prehash.py`` signs with and without it and compares the files byte
-for byte.
+(:data:`SUPPORTED`); ``tests/test_prehash.py`` signs through it and checks the digest against the
+file's own /ByteRange and the signature's message digest, and that the signature verifies.
 """
 from __future__ import annotations
 

@@ -160,11 +160,16 @@ os.register_at_fork(after_in_child=_forked)
 def background(work: Callable[..., Any], *args) -> concurrent.futures.Future:
     """``work(*args)`` on this process's pool of I/O threads, begun before this returns.
 
-    ``work`` should spend its time in calls that release the GIL (hashing, file writes). This
-    returns once a pool thread holds the GIL and is about to call it (as ``Thread.start`` does; a
-    thread merely queued for the GIL waits until this one blocks, 5 ms of pure Python at worst),
-    without starting a thread each time (0.08 ms, 0.25 ms on a cold machine). A forked child makes
-    a pool of its own (its parent's threads are not in it)."""
+    ``work`` should spend its time in calls that release the GIL (hashing, file writes), and must
+    not itself call :func:`background` (a full pool would wait for itself). This returns once a
+    pool thread holds the GIL and is about to call it (as ``Thread.start`` does; a thread merely
+    queued for the GIL waits until this one blocks, 5 ms of pure Python at worst), without starting
+    a thread each time (0.08 ms, 0.25 ms on a cold machine). A forked child makes a pool of its own
+    (its parent's threads are not in it).
+
+    If this raises (the pool cannot start a thread, the wait is interrupted), ``work`` never runs
+    after it: the caller may close what ``args`` name (a queued write must not land in a file
+    descriptor reused meanwhile); work that had begun is waited for first."""
     global _pool
     pool = _pool
     if pool is None or pool[0] != os.getpid():
@@ -173,14 +178,28 @@ def background(work: Callable[..., Any], *args) -> concurrent.futures.Future:
                 workers = max(4, 2 * (os.cpu_count() or 1))
                 _pool = (os.getpid(), concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="kyso-io"))
             pool = _pool
-    begun = threading.Event()
+    begun, finished, gate = threading.Event(), threading.Event(), threading.Lock()
+    abandoned = False
 
     def begin():
-        begun.set()
-        return work(*args)
+        with gate:
+            if abandoned:
+                return None
+            begun.set()
+        try:
+            return work(*args)
+        finally:
+            finished.set()
 
-    future = pool[1].submit(begin)
-    begun.wait()
+    try:
+        future = pool[1].submit(begin)
+        begun.wait()
+    except BaseException:
+        with gate:
+            abandoned = True
+        if begun.is_set():
+            finished.wait()
+        raise
     return future
 
 

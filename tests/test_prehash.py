@@ -146,3 +146,24 @@ def test_a_write_error_on_the_io_thread_reaches_the_caller(tmp_path):
             fileio.BackgroundWrite(fd, b"x" * 100).join()
     finally:
         os.close(fd)
+
+
+def test_work_whose_submission_failed_never_runs_later(monkeypatch):
+    """A pool that queued the work, then failed to start a thread for it ("can't start new thread"),
+    raises to the caller, which then closes the file the work was to write; a pool thread freed
+    later must not run it (it would write the document into whatever file reuses the number)."""
+    from signer import fileio
+
+    class QueuedThenFailed:
+        def submit(self, fn, *args):
+            self.queued = (fn, args)
+            raise RuntimeError("can't start new thread")
+
+    pool = QueuedThenFailed()
+    monkeypatch.setattr(fileio, "_pool", (os.getpid(), pool))
+    written = []
+    with pytest.raises(RuntimeError):
+        fileio.background(written.append, b"the document")
+    fn, args = pool.queued
+    fn(*args)                                   # the pool thread that frees up later
+    assert written == []
