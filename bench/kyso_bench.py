@@ -315,23 +315,29 @@ def profile_remaining(contenders: Contenders, path: Path) -> str:
 def http_rows(seconds: float) -> list[list[str]]:
     """The service under gunicorn (one and two sync workers per core, as docs/deploy.md says; the dev
     PKI in a process of its own), 8 clients on this machine, against in-process stock pyHanko measured
-    in the same run (bench/http_bench.py)."""
+    in the same run, before and after the HTTP runs (the mean of both; bench/http_bench.py)."""
     from http_bench import in_process, run_config
     from kyso.samples import KB, make_pdf
 
     pdf = make_pdf(size=100 * KB)
-    inproc = {name: (ops, ms) for name, ops, ms in in_process(pdf, 3.0)}
+    before = in_process(pdf, 3.0)
     cores = os.cpu_count() or 2
     results = []
     for workers in (cores, 2 * cores):
         _, found, _ = run_config(pdf, workers=workers, threads=1, worker_class=None, levels=[8], duration=seconds,
                                  warmup=2.0, scenarios=["sign", "verify", "verify-new"], separate_pki=True)
         results += [dict(r, workers=workers) for r in found]
+    # in process again after the HTTP runs: a machine whose speed drifts over the minute they take
+    # would otherwise compare them with figures from another speed; the rows show the mean of both
+    after = in_process(pdf, 3.0)
+    print("in process, before / after the HTTP runs: " + "; ".join(
+        f"{name}: {a:.1f}/s / {b:.1f}/s" for (name, a, _), (_, b, _) in zip(before, after)), flush=True)
+    inproc = {name: ((a + b) / 2, 1000 / ((a + b) / 2)) for (name, a, _), (_, b, _) in zip(before, after)}
     rows = []
     for scenario in ("sign", "verify"):
         stock_ops, stock_ms = inproc[f"in-process {scenario}, stock pyHanko"]
         kyso_name = next(n for n in inproc if n.startswith(f"in-process {scenario}, Kyso"))
-        rows.append([f"100 KB {scenario}, operations/s", "stock pyHanko, in process, 1 thread",
+        rows.append([f"100 KB {scenario}, operations/s", "stock pyHanko, in process, 1 thread (before + after)",
                      f"{stock_ops:.1f}/s ({stock_ms:.1f} ms)", "-", "-"])
         rows.append([f"100 KB {scenario}, operations/s", kyso_name.split(", ", 1)[1] + ", in process, 1 thread",
                      f"{inproc[kyso_name][0]:.1f}/s ({inproc[kyso_name][1]:.1f} ms)", "-",
