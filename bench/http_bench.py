@@ -122,30 +122,67 @@ def children(pid: int) -> list[int]:
 
 # -- in-process figures ---------------------------------------------------------------------------
 
-def in_process(pdf: bytes, seconds: float) -> list[tuple[str, float, float]]:
-    """Single-threaded, in this process, interleaved (bench/kyso_bench.py's contenders: stock pyHanko
-    with its key loaded once and none of Kyso's patches): (name, operations/s, median ms)."""
-    from devpki.server import DevPKIServer
-    from interleave import interleaved
-    from kyso_bench import Contenders, _quiet, _remove
-    from office.compose import install_hazmat
+class InProcess:
+    """Single-threaded, in this process (bench/kyso_bench.py's contenders: stock pyHanko with its key
+    loaded once and none of Kyso's patches, and Kyso's SigningEngine and verify), on ``pdf``; usable
+    for several measurements (:meth:`measure`, :meth:`stock_burst`) in one ``with`` block."""
 
-    _quiet()
-    install_hazmat()
-    shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-    with DevPKIServer.start() as server, tempfile.TemporaryDirectory(prefix="kyso-http-bench-", dir=shm) as tmp:
-        work = Path(tmp)
-        path = work / "doc.pdf"
-        path.write_bytes(pdf)
-        c = Contenders(server.pki, work)
-        signed = c.kyso_sign(path)
-        rounds = max(10, int(seconds * 10))
+    def __init__(self, pdf: bytes) -> None:
+        self.pdf = pdf
+
+    def __enter__(self) -> "InProcess":
+        from devpki.server import DevPKIServer
+        from kyso_bench import Contenders, _quiet
+        from office.compose import install_hazmat
+
+        _quiet()
+        install_hazmat()
+        shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+        self._server = DevPKIServer.start()
+        self._server.__enter__()
+        self._tmp = tempfile.TemporaryDirectory(prefix="kyso-http-bench-", dir=shm)
+        work = Path(self._tmp.name)
+        self.path = work / "doc.pdf"
+        self.path.write_bytes(self.pdf)
+        self.c = Contenders(self._server.pki, work)
+        self.signed = self.c.kyso_sign(self.path)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._tmp.cleanup()
+        self._server.__exit__(*exc_info)
+
+    def measure(self, seconds: float) -> list[tuple[str, float, float]]:
+        """(name, operations/s, median ms) of stock pyHanko and Kyso, signing then verifying, each
+        pair interleaved."""
+        from interleave import interleaved
+        from kyso_bench import _remove
+
+        c, path, rounds = self.c, self.path, max(10, int(seconds * 10))
         sign = interleaved({"in-process sign, stock pyHanko": lambda: c.stock_sign(path),
                             "in-process sign, Kyso SigningEngine": lambda: c.kyso_sign(path)},
                            rounds=rounds, cleanup=_remove)
-        verify = interleaved({"in-process verify, stock pyHanko": lambda: c.stock_verify(signed),
-                              "in-process verify, Kyso verify": lambda: c.kyso_verify(signed)}, rounds=rounds)
-    return [(name, 1000 / t.median, t.median) for name, t in {**sign, **verify}.items()]
+        verify = interleaved({"in-process verify, stock pyHanko": lambda: c.stock_verify(self.signed),
+                              "in-process verify, Kyso verify": lambda: c.kyso_verify(self.signed)}, rounds=rounds)
+        return [(name, 1000 / t.median, t.median) for name, t in {**sign, **verify}.items()]
+
+    def stock_burst(self, rounds: int = 6) -> dict[str, float]:
+        """Stock pyHanko's operations/s, signing and verifying, from a few interleaved rounds: taken
+        between HTTP runs, so that each is compared with stock pyHanko measured beside it in time."""
+        from interleave import interleaved
+        from kyso_bench import _remove
+
+        c = self.c
+        found = interleaved({"sign": lambda: c.stock_sign(self.path), "verify": lambda: c.stock_verify(self.signed)},
+                            rounds=rounds, warmup=0, cleanup=lambda result: _remove(result) if isinstance(result, Path)
+                            else None)
+        return {name: 1000 / t.median for name, t in found.items()}
+
+
+def in_process(pdf: bytes, seconds: float) -> list[tuple[str, float, float]]:
+    """:meth:`InProcess.measure` in a block of its own."""
+    with InProcess(pdf) as measured:
+        return measured.measure(seconds)
 
 
 # -- the server -------------------------------------------------------------------------------------
@@ -341,7 +378,11 @@ def verify_ok(response) -> str | None:
 
 def run_config(pdf: bytes, *, workers: int, threads: int, worker_class: str | None, levels: list[int],
                duration: float, warmup: float, scenarios: list[str],
-               extra: tuple[str, ...] = (), separate_pki: bool = False) -> tuple[str, list[dict], float]:
+               extra: tuple[str, ...] = (), separate_pki: bool = False,
+               between=None) -> tuple[str, list[dict], float]:
+    """Each scenario at each concurrency level; ``between()`` (stock pyHanko's operations/s by
+    scenario, :meth:`InProcess.stock_burst`) is taken before the first run and after each one, and
+    a result carries the two taken beside it (``stock_before``, ``stock_after``)."""
     import requests
 
     label = (f"-w {workers} --threads {threads}" + (f" -k {worker_class}" if worker_class else "")
@@ -374,6 +415,7 @@ def run_config(pdf: bytes, *, workers: int, threads: int, worker_class: str | No
             document = next(unused, None)
             return None if document is None else multipart({}, document, "signed.pdf")
 
+        beside = between() if between is not None else None
         for scenario in scenarios:
             path, body, ctype, token, check = plan[scenario] if scenario != "verify-new" else plan["verify"]
             for clients in levels:
@@ -385,6 +427,10 @@ def run_config(pdf: bytes, *, workers: int, threads: int, worker_class: str | No
                            bodies=following if scenario == "verify-new" else None,
                            keep=signed if scenario == "sign" else None)
                 res.update(scenario=scenario, clients=clients, config=label)
+                if between is not None:
+                    after = between()
+                    res.update(stock_before=beside, stock_after=after)
+                    beside = after
                 results.append(res)
                 print(f"  {scenario:6} {clients:3} clients: {res['rps']:6.1f} req/s  p50 {res['p50']:6.0f}  "
                       f"({res['n']} in {res['seconds']:.1f} s)  "
