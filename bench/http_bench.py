@@ -32,6 +32,7 @@ The load generator runs on the same machine and its CPU is reported (``client CP
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -138,19 +139,18 @@ class InProcess:
         _quiet()
         install_hazmat()
         shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-        self._server = DevPKIServer.start()
-        self._server.__enter__()
-        self._tmp = tempfile.TemporaryDirectory(prefix="kyso-http-bench-", dir=shm)
-        work = Path(self._tmp.name)
-        self.path = work / "doc.pdf"
-        self.path.write_bytes(self.pdf)
-        self.c = Contenders(self._server.pki, work)
-        self.signed = self.c.kyso_sign(self.path)
+        with contextlib.ExitStack() as stack:      # what started is stopped if a later step fails
+            server = stack.enter_context(DevPKIServer.start())
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kyso-http-bench-", dir=shm)))
+            self.path = work / "doc.pdf"
+            self.path.write_bytes(self.pdf)
+            self.c = Contenders(server.pki, work)
+            self.signed = self.c.kyso_sign(self.path)
+            self._stack = stack.pop_all()
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self._tmp.cleanup()
-        self._server.__exit__(*exc_info)
+        self._stack.__exit__(*exc_info)
 
     def measure(self, seconds: float) -> list[tuple[str, float, float]]:
         """(name, operations/s, median ms) of stock pyHanko and Kyso, signing then verifying, each

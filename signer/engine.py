@@ -179,31 +179,27 @@ class SigningEngine:
         while pyHanko reads the document and writes the update (:mod:`signer.prehash`); with
         ``output``, those bytes are written there on an I/O thread while the signature is made, then
         the update."""
-        algorithm = self.policy.md_algorithm
-        ahead = (prehash.OriginalBytes(original, algorithm=algorithm)
-                 if prehash.worthwhile(len(original), algorithm) else None)
-        with ahead if ahead is not None else contextlib.nullcontext():
-            buffer = io.BytesIO(original)
+        buffer = io.BytesIO(original)
+        with prehash.hashing_ahead(original, buffer, algorithm=self.policy.md_algorithm):
             writer = open_for_signing(buffer)
             field = choose_field(writer, request.field, certify=request.certify is not None)
             self._checker.check(key_holder, moment=moment, fetchers=self.fetchers(moment))
             if before_signing is not None:
                 before_signing(writer)
-            with prehash.offer(buffer, ahead) if ahead is not None else contextlib.nullcontext():
-                if output is None:
+            if output is None:
+                self._run(request, key_holder, field, moment, writer, buffer)
+                data = buffer.getvalue()
+                return self._result(request, key_holder, field, moment, len(data), data=data)
+            target = Path(output)
+            with fileio.atomic_file(target, durable=durable) as dst:
+                copy = fileio.BackgroundWrite(dst, original)
+                try:
                     self._run(request, key_holder, field, moment, writer, buffer)
-                    data = buffer.getvalue()
-                    return self._result(request, key_holder, field, moment, len(data), data=data)
-                target = Path(output)
-                with fileio.atomic_file(target, durable=durable) as dst:
-                    copy = fileio.BackgroundWrite(dst, original)
-                    try:
-                        self._run(request, key_holder, field, moment, writer, buffer)
-                    finally:
-                        copy.join()
-                    with buffer.getbuffer() as view:     # pyHanko appended its update (in place): the rest is as read
-                        fileio.pwrite_all(dst, view[len(original):], len(original))
-                        size = len(view)
+                finally:
+                    copy.join()
+                with buffer.getbuffer() as view:     # pyHanko appended its update (in place): the rest is as read
+                    fileio.pwrite_all(dst, view[len(original):], len(original))
+                    size = len(view)
         return self._result(request, key_holder, field, moment, size, path=target)
 
     def _sign_file(self, request, key_holder, moment, output, durable, before_signing) -> SignedDocument:

@@ -31,6 +31,8 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from kyso import process
+
 CHUNK = 1 << 20
 # a document up to this size is read into memory to be signed (nearly every document an office signs);
 # a larger one never is (the overlay and the kernel copy below)
@@ -144,7 +146,7 @@ def kernel_copy(src_fd: int, dst_fd: int, size: int) -> None:
             offset += count
 
 
-_pool: "tuple[int, concurrent.futures.ThreadPoolExecutor] | None" = None
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
@@ -172,11 +174,10 @@ def background(work: Callable[..., Any], *args) -> concurrent.futures.Future:
     descriptor reused meanwhile); work that had begun is waited for first."""
     global _pool
     pool = _pool
-    if pool is None or pool[0] != os.getpid():
+    if pool is None:
         with _pool_lock:
-            if _pool is None or _pool[0] != os.getpid():
-                workers = max(4, 2 * (os.cpu_count() or 1))
-                _pool = (os.getpid(), concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="kyso-io"))
+            if _pool is None:
+                _pool = concurrent.futures.ThreadPoolExecutor(max(4, 2 * process.cores()), thread_name_prefix="kyso-io")
             pool = _pool
     begun, finished, gate = threading.Event(), threading.Event(), threading.Lock()
     abandoned = False
@@ -192,7 +193,7 @@ def background(work: Callable[..., Any], *args) -> concurrent.futures.Future:
             finished.set()
 
     try:
-        future = pool[1].submit(begin)
+        future = pool.submit(begin)
         begun.wait()
     except BaseException:
         with gate:

@@ -17,20 +17,21 @@ from signer import prehash
 MOMENT = datetime(2026, 3, 2, 3, 4, 5, tzinfo=timezone.utc)
 
 
-def _byte_range_digest(data: bytes) -> tuple[bytes, tuple[int, int, int, int]]:
-    """The SHA-256 of a signed file's /ByteRange, read from the file itself."""
-    import re
+def _signature(data: bytes):
+    """The last signature of a signed file, as stock pyHanko reads it."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
 
-    match = list(re.finditer(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]", data))[-1]
-    a, b, c, d = (int(g) for g in match.groups())
-    return hashlib.sha256(data[a:a + b] + data[c:c + d]).digest(), (a, b, c, d)
+    return PdfFileReader(io.BytesIO(data)).embedded_signatures[-1]
+
+
+def _byte_range_digest(data: bytes) -> tuple[bytes, tuple[int, ...]]:
+    """The SHA-256 of the signature's /ByteRange, as pyHanko computes it from the file."""
+    sig = _signature(data)
+    return sig.compute_digest("sha256"), tuple(sig.byte_range)
 
 
 def _message_digest(data: bytes) -> bytes:
-    from pyhanko.pdf_utils.reader import PdfFileReader
-
-    sig = PdfFileReader(io.BytesIO(data)).embedded_signatures[-1]
-    attrs = sig.signer_info["signed_attrs"]
+    attrs = _signature(data).signer_info["signed_attrs"]
     return [a for a in attrs if a["type"].native == "message_digest"][0]["values"][0].native
 
 
@@ -114,15 +115,11 @@ def test_idle_core_reads_the_kernels_count_and_needs_two_cores(monkeypatch):
     assert process.idle_core() is False
 
 
-def _offered(data: bytes, stream, algorithm="sha256"):
-    original = prehash.OriginalBytes(data, algorithm=algorithm)
-    return original, prehash.offer(stream, original)
-
-
-def test_digest_for_is_the_byte_range_digest_and_refuses_anything_else():
+def test_digest_for_is_the_byte_range_digest_and_refuses_anything_else(monkeypatch):
     """The digest made ahead, continued with the update, equals hashing the range at once; another
     stream, another algorithm, a placeholder inside the original bytes, or original bytes changed in
     the stream: None (pyHanko hashes it all)."""
+    monkeypatch.setattr(process, "idle_core", lambda: True)
     data = os.urandom(300_000)
     update = os.urandom(20_000)
     stream = io.BytesIO(data)
@@ -131,22 +128,19 @@ def test_digest_for_is_the_byte_range_digest_and_refuses_anything_else():
     whole = data + update
     start, end, eof = len(data) + 5_000, len(data) + 9_000, len(whole)
     expected = hashlib.sha256(whole[:start] + whole[end:eof]).digest()
-    original, offer = _offered(data, stream)
-    with original:
-        assert prehash.digest_for(stream, "sha256", start, end, eof) is None    # nothing offered yet
-        with offer:
-            assert prehash.digest_for(stream, "sha256", start, end, eof) == expected
-            assert prehash.digest_for(io.BytesIO(whole), "sha256", start, end, eof) is None
-            assert prehash.digest_for(stream, "sha512", start, end, eof) is None
-            assert prehash.digest_for(stream, "sha256", len(data) - 1, end, eof) is None   # placeholder inside
-            assert prehash.digest_for(stream, "sha256", start, end, eof + 1) is None       # past the end
-            stream.seek(123)
-            stream.write(b"\x00" if data[123] else b"\x01")                              # the original changed
-            assert prehash.digest_for(stream, "sha256", start, end, eof) is None
+    assert prehash.digest_for(stream, "sha256", start, end, eof) is None        # nothing offered
+    with prehash.hashing_ahead(data, stream, algorithm="sha256"):
+        assert prehash.digest_for(stream, "sha256", start, end, eof) == expected
+        assert prehash.digest_for(io.BytesIO(whole), "sha256", start, end, eof) is None
+        assert prehash.digest_for(stream, "sha512", start, end, eof) is None
+        assert prehash.digest_for(stream, "sha256", len(data) - 1, end, eof) is None   # placeholder inside
+        assert prehash.digest_for(stream, "sha256", start, end, eof + 1) is None       # past the end
+        stream.seek(123)
+        stream.write(b"\x00" if data[123] else b"\x01")                              # the original changed
+        assert prehash.digest_for(stream, "sha256", start, end, eof) is None
     for algorithm in ("sha384", "sha512"):
-        original, offer = _offered(data, io.BytesIO(whole), algorithm)
-        with original, offer:
-            stream = prehash._offered.get()[0]
+        stream = io.BytesIO(whole)
+        with prehash.hashing_ahead(data, stream, algorithm=algorithm):
             assert prehash.digest_for(stream, algorithm, start, end, eof) == \
                 hashlib.new(algorithm, whole[:start] + whole[end:eof]).digest()
 
@@ -193,10 +187,32 @@ def test_work_whose_submission_failed_never_runs_later(monkeypatch):
             raise RuntimeError("can't start new thread")
 
     pool = QueuedThenFailed()
-    monkeypatch.setattr(fileio, "_pool", (os.getpid(), pool))
+    monkeypatch.setattr(fileio, "_pool", pool)
     written = []
     with pytest.raises(RuntimeError):
         fileio.background(written.append, b"the document")
     fn, args = pool.queued
     fn(*args)                                   # the pool thread that frees up later
     assert written == []
+
+
+def test_a_signature_is_made_when_no_thread_can_hash_ahead(engine, pki, monkeypatch):
+    """Hashing ahead is an optimisation: when its thread cannot start, pyHanko hashes the range
+    itself and the signature is made, valid."""
+    from hazmat import pyhanko_prehash
+    from kyso.samples import MB, make_pdf
+    from signer import Level, SignRequest, SoftwareKeyHolder
+
+    monkeypatch.setattr(process, "idle_core", lambda: True)
+
+    def no_thread(*args, **kwargs):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(prehash, "OriginalBytes", no_thread)
+    answers = []
+    real = prehash.digest_for
+    monkeypatch.setattr(pyhanko_prehash, "_digest_of", lambda *a: answers.append(real(*a)) or answers[-1])
+    signed = engine.sign(SignRequest(document=make_pdf(size=MB), level=Level.B_B),
+                         key_holder=SoftwareKeyHolder.from_dev_pki(pki, "nguyen-van-an"), at=MOMENT).data
+    assert answers == [None]
+    assert _byte_range_digest(signed)[0] == _message_digest(signed)
