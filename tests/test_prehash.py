@@ -35,6 +35,23 @@ def _message_digest(data: bytes) -> bytes:
     return [a for a in attrs if a["type"].native == "message_digest"][0]["values"][0].native
 
 
+def _digests_answered(monkeypatch) -> list:
+    """What prehash.digest_for answers pyHanko's byte-range digest, one item per signature."""
+    from hazmat import pyhanko_prehash
+
+    answers = []
+    real = prehash.digest_for
+    monkeypatch.setattr(pyhanko_prehash, "_digest_of", lambda *a: answers.append(real(*a)) or answers[-1])
+    return answers
+
+
+def _signed(engine, pki, document: bytes) -> bytes:
+    from signer import Level, SignRequest, SoftwareKeyHolder
+
+    return engine.sign(SignRequest(document=document, level=Level.B_B),
+                       key_holder=SoftwareKeyHolder.from_dev_pki(pki, "nguyen-van-an"), at=MOMENT).data
+
+
 @pytest.mark.parametrize("to_file", [False, True])
 def test_a_large_document_is_signed_from_the_hash_made_ahead_and_verifies(engine, pki, tmp_path, monkeypatch,
                                                                           to_file):
@@ -47,9 +64,7 @@ def test_a_large_document_is_signed_from_the_hash_made_ahead_and_verifies(engine
 
     assert pyhanko_prehash.installed()      # conftest installs every patch, as a worker does
     monkeypatch.setattr(process, "idle_core", lambda: True)     # the suite's other run keeps the cores busy
-    answers = []
-    real = prehash.digest_for
-    monkeypatch.setattr(pyhanko_prehash, "_digest_of", lambda *a: answers.append(real(*a)) or answers[-1])
+    answers = _digests_answered(monkeypatch)
     document = make_pdf(size=MB)
     holder = SoftwareKeyHolder.from_dev_pki(pki, "nguyen-van-an")
     if to_file:
@@ -69,17 +84,12 @@ def test_a_large_document_is_signed_from_the_hash_made_ahead_and_verifies(engine
 
 def test_a_small_document_is_hashed_by_pyhanko_alone(engine, pki, monkeypatch):
     """Under :data:`prehash.MIN_BYTES` nothing is hashed ahead (a thread would cost what it saves)."""
-    from hazmat import pyhanko_prehash
     from kyso.samples import KB, make_pdf
-    from signer import Level, SignRequest, SoftwareKeyHolder
 
-    answers = []
-    real = prehash.digest_for
-    monkeypatch.setattr(pyhanko_prehash, "_digest_of", lambda *a: answers.append(real(*a)) or answers[-1])
+    answers = _digests_answered(monkeypatch)
     document = make_pdf(size=100 * KB)
     assert len(document) < prehash.MIN_BYTES
-    signed = engine.sign(SignRequest(document=document, level=Level.B_B),
-                         key_holder=SoftwareKeyHolder.from_dev_pki(pki, "nguyen-van-an"), at=MOMENT).data
+    signed = _signed(engine, pki, document)
     assert answers == [None]
     assert _byte_range_digest(signed)[0] == _message_digest(signed)
 
@@ -87,16 +97,11 @@ def test_a_small_document_is_hashed_by_pyhanko_alone(engine, pki, monkeypatch):
 def test_with_every_core_busy_nothing_is_hashed_ahead(engine, pki, monkeypatch):
     """When no core stands idle (bulk signing, a loaded server), the hash is not moved to another
     thread: there it cost 5% of throughput on 1 MB."""
-    from hazmat import pyhanko_prehash
     from kyso.samples import MB, make_pdf
-    from signer import Level, SignRequest, SoftwareKeyHolder
 
     monkeypatch.setattr(process, "idle_core", lambda: False)
-    answers = []
-    real = prehash.digest_for
-    monkeypatch.setattr(pyhanko_prehash, "_digest_of", lambda *a: answers.append(real(*a)) or answers[-1])
-    signed = engine.sign(SignRequest(document=make_pdf(size=MB), level=Level.B_B),
-                         key_holder=SoftwareKeyHolder.from_dev_pki(pki, "nguyen-van-an"), at=MOMENT).data
+    answers = _digests_answered(monkeypatch)
+    signed = _signed(engine, pki, make_pdf(size=MB))
     assert answers == [None]
     assert _byte_range_digest(signed)[0] == _message_digest(signed)
 
@@ -199,9 +204,7 @@ def test_work_whose_submission_failed_never_runs_later(monkeypatch):
 def test_a_signature_is_made_when_no_thread_can_hash_ahead(engine, pki, monkeypatch):
     """Hashing ahead is an optimisation: when its thread cannot start, pyHanko hashes the range
     itself and the signature is made, valid."""
-    from hazmat import pyhanko_prehash
     from kyso.samples import MB, make_pdf
-    from signer import Level, SignRequest, SoftwareKeyHolder
 
     monkeypatch.setattr(process, "idle_core", lambda: True)
 
@@ -209,10 +212,7 @@ def test_a_signature_is_made_when_no_thread_can_hash_ahead(engine, pki, monkeypa
         raise RuntimeError("can't start new thread")
 
     monkeypatch.setattr(prehash, "OriginalBytes", no_thread)
-    answers = []
-    real = prehash.digest_for
-    monkeypatch.setattr(pyhanko_prehash, "_digest_of", lambda *a: answers.append(real(*a)) or answers[-1])
-    signed = engine.sign(SignRequest(document=make_pdf(size=MB), level=Level.B_B),
-                         key_holder=SoftwareKeyHolder.from_dev_pki(pki, "nguyen-van-an"), at=MOMENT).data
+    answers = _digests_answered(monkeypatch)
+    signed = _signed(engine, pki, make_pdf(size=MB))
     assert answers == [None]
     assert _byte_range_digest(signed)[0] == _message_digest(signed)
